@@ -1,0 +1,81 @@
+"""The shapes the services hand out: plain, immutable snapshots that carry no database session."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Snapshot(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Actor(Snapshot):
+    """Who is acting. ``can_approve`` is resolved at the edge (settings, Slack user group)."""
+
+    user_id: str
+    can_approve: bool = False
+
+
+class PartnerRef(Snapshot):
+    partner_id: str
+    name: str
+
+
+class PaymentSummary(Snapshot):
+    payment_id: str
+    partner_id: str
+    partner_name: str
+    currency: str
+    amount: int
+    allocated: int
+    pending: int
+    received_on: dt.date
+    reference: str
+
+    @property
+    def unallocated(self) -> int:
+        return self.amount - self.allocated - self.pending
+
+
+class InvoiceSummary(Snapshot):
+    invoice_id: str
+    partner_id: str
+    currency: str
+    amount: int
+    amount_due: int
+    pending: int
+    issued_on: dt.date
+    due_on: dt.date
+
+    @property
+    def open_amount(self) -> int:
+        return self.amount_due - self.pending
+
+
+class AllocationSummary(Snapshot):
+    allocation_id: int
+    payment_id: str
+    invoice_id: str
+    partner_id: str
+    partner_name: str
+    currency: str
+    amount: int
+    status: str
+    note: str | None
+    requested_by: str
+    requested_at: dt.datetime
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    reason: str | None
+    reversed_by: str | None
+    reversed_at: dt.datetime | None
+    reversal_reason: str | None
+    # Balances right after this change, for the messages that report it.
+    payment_unallocated: int
+    payment_pending: int
+    invoice_amount_due: int
+    invoice_pending: int
+    # True when this call found the request already recorded under the same key.
+    replayed: bool = False

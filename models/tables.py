@@ -1,0 +1,291 @@
+"""Every table of the ledger, with constraints that keep the books right even when code is wrong.
+
+Amounts are integers in the currency's minor unit (cents for USD, yen for JPY, fils for KWD).
+Balances that the services keep up to date (a payment's ``allocated`` and ``pending``, an
+invoice's ``applied`` and ``pending``) are guarded by CHECK constraints, so no bug and no race can
+store a payment allocated beyond its amount or an invoice paid below zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ALLOCATION_STATUSES = ("pending", "approved", "rejected", "cancelled", "reversed")
+
+# Deterministic constraint names keep Alembic migrations portable between SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Identifiers come from the ERP; 64 characters fits every ERP key we have seen.
+ID = String(64)
+CURRENCY = String(3)
+SLACK_ID = String(32)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: DateTime(timezone=True)}
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+
+    partner_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class PartnerMember(Base):
+    """A Slack user who may act for a partner; one user may act for several partners."""
+
+    __tablename__ = "partner_members"
+
+    partner_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("partners.partner_id", ondelete="CASCADE"), primary_key=True
+    )
+    slack_user_id: Mapped[str] = mapped_column(SLACK_ID, primary_key=True, index=True)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("allocated >= 0", name="allocated_not_negative"),
+        CheckConstraint("pending >= 0", name="pending_not_negative"),
+        CheckConstraint("allocated + pending <= amount", name="not_overallocated"),
+        CheckConstraint("exponent >= 0 AND exponent <= 4", name="exponent_range"),
+        # The target of allocations' composite foreign key: an allocation can only name a
+        # payment together with that payment's own partner and currency.
+        UniqueConstraint("payment_id", "partner_id", "currency"),
+        Index("ix_payments_partner_unallocated", "partner_id", "received_on"),
+    )
+
+    payment_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ID, ForeignKey("partners.partner_id"))
+    currency: Mapped[str] = mapped_column(CURRENCY)
+    # The currency's minor-unit exponent at import time, kept so that exports and messages
+    # format this payment exactly as it was imported even if CLDR data changes later.
+    exponent: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    allocated: Mapped[int] = mapped_column(BigInteger, default=0)
+    pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(String(500), default="")
+
+    @property
+    def unallocated(self) -> int:
+        return self.amount - self.allocated - self.pending
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("opening_due >= 0 AND opening_due <= amount", name="opening_due_range"),
+        CheckConstraint("applied >= 0", name="applied_not_negative"),
+        CheckConstraint("pending >= 0", name="pending_not_negative"),
+        CheckConstraint("applied + pending <= opening_due", name="not_overpaid"),
+        CheckConstraint("exponent >= 0 AND exponent <= 4", name="exponent_range"),
+        UniqueConstraint("invoice_id", "partner_id", "currency"),
+        Index("ix_invoices_partner_currency_due", "partner_id", "currency", "due_on"),
+    )
+
+    invoice_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ID, ForeignKey("partners.partner_id"))
+    currency: Mapped[str] = mapped_column(CURRENCY)
+    exponent: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    # What the ERP said was due when it last sent this invoice; ``applied`` is what approved
+    # allocations here have paid since, so amount_due = opening_due - applied.
+    opening_due: Mapped[int] = mapped_column(BigInteger)
+    applied: Mapped[int] = mapped_column(BigInteger, default=0)
+    pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    issued_on: Mapped[dt.date] = mapped_column(Date)
+    due_on: Mapped[dt.date] = mapped_column(Date)
+
+    @property
+    def amount_due(self) -> int:
+        return self.opening_due - self.applied
+
+    @property
+    def open_amount(self) -> int:
+        """What a new allocation may still take: due, less what pending requests reserve."""
+        return self.opening_due - self.applied - self.pending
+
+
+class Allocation(Base):
+    """A request to apply part of a payment to an invoice, and its decision.
+
+    The composite foreign keys make the database refuse an allocation whose payment and invoice
+    belong to different partners or are in different currencies.
+    """
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'rejected', 'cancelled', 'reversed')",
+            name="status_known",
+        ),
+        CheckConstraint(
+            "(status = 'pending') = (decided_at IS NULL)", name="decided_iff_not_pending"
+        ),
+        CheckConstraint(
+            "(status = 'reversed') = (reversed_at IS NOT NULL)", name="reversed_iff_reversed_at"
+        ),
+        CheckConstraint(
+            "status <> 'rejected' OR (reason IS NOT NULL AND reason <> '')",
+            name="rejection_has_reason",
+        ),
+        ForeignKeyConstraint(
+            ["payment_id", "partner_id", "currency"],
+            ["payments.payment_id", "payments.partner_id", "payments.currency"],
+        ),
+        ForeignKeyConstraint(
+            ["invoice_id", "partner_id", "currency"],
+            ["invoices.invoice_id", "invoices.partner_id", "invoices.currency"],
+        ),
+        Index("ix_allocations_requested_by", "requested_by", "requested_at"),
+        Index("ix_allocations_payment", "payment_id"),
+        Index("ix_allocations_invoice", "invoice_id"),
+        Index("ix_allocations_status", "status"),
+    )
+
+    allocation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    payment_id: Mapped[str] = mapped_column(ID)
+    invoice_id: Mapped[str] = mapped_column(ID)
+    partner_id: Mapped[str] = mapped_column(ID)
+    currency: Mapped[str] = mapped_column(CURRENCY)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    requested_by: Mapped[str] = mapped_column(SLACK_ID)
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The caller's idempotency key (a Slack view id, a CLI run id): the same key twice is one
+    # request, never two reservations.
+    request_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(SLACK_ID, nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reversed_by: Mapped[str | None] = mapped_column(SLACK_ID, nullable=True)
+    reversed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    reversal_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class JournalEntry(Base):
+    """One posting. Never updated or deleted: a correction is a new, compensating entry."""
+
+    __tablename__ = "journal_entries"
+    __table_args__ = (
+        CheckConstraint("kind IN ('allocation', 'reversal')", name="kind_known"),
+        # One posting per decision: an allocation is posted at most once and reversed at most once.
+        UniqueConstraint("allocation_id", "kind"),
+    )
+
+    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.allocation_id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    posted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    posted_by: Mapped[str] = mapped_column(SLACK_ID)
+
+
+class JournalLine(Base):
+    __tablename__ = "journal_lines"
+    __table_args__ = (
+        CheckConstraint("debit >= 0 AND credit >= 0", name="not_negative"),
+        CheckConstraint("(debit = 0) <> (credit = 0)", name="one_side"),
+        Index("ix_journal_lines_entry", "entry_id"),
+        Index("ix_journal_lines_account", "account"),
+    )
+
+    line_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.entry_id"))
+    account: Mapped[str] = mapped_column(String(160))
+    debit: Mapped[int] = mapped_column(BigInteger, default=0)
+    credit: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(CURRENCY)
+
+
+class AuditEvent(Base):
+    """Who did what, when: every request, decision and import, in order."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_subject", "subject"),)
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OutboxMessage(Base):
+    """What the bot owes someone, written in the same transaction as the change that owes it.
+
+    ``kind`` and ``payload`` are domain terms (``allocation_requested`` to the billing channel,
+    ``allocation_decided`` to the requester); the Slack layer renders them when it sends, so the
+    services never know what a Block Kit message looks like.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_unsent", "sent_at", "next_attempt_at"),
+        Index("ix_outbox_allocation", "allocation_id", "message_id"),
+    )
+
+    message_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(48))
+    allocation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("allocations.allocation_id"), nullable=True
+    )
+    recipient: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # A sender leases a message before calling Slack and commits the lease, so no database lock
+    # is held across the network call; a sender that dies loses its lease when it runs out.
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class SlackMessageRef(Base):
+    """Where a message about an allocation landed, so later changes edit it in place."""
+
+    __tablename__ = "slack_messages"
+
+    allocation_id: Mapped[int] = mapped_column(
+        ForeignKey("allocations.allocation_id"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))

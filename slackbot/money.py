@@ -1,0 +1,115 @@
+"""Money at the edges: ISO 4217 exponents, parsing decimal strings and formatting minor units.
+
+Inside the program an amount is an ``int`` of minor units plus a currency code. Decimal strings
+exist only where people and files meet the program (CSV, Slack text, JSON), and every one of them
+goes through :func:`parse_amount` on the way in and :func:`to_decimal_string` or
+:func:`format_amount` on the way out.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from functools import cache
+
+from babel.core import get_global
+
+from slackbot.errors import InvalidInput
+
+# Plain ASCII digits with an optional fractional part: no signs, exponents, separators,
+# whitespace inside, or non-ASCII digits (Python's Decimal would accept "١٠٠" and "1e9").
+_AMOUNT = re.compile(r"(?P<whole>[0-9]+)(?:\.(?P<frac>[0-9]+))?", re.ASCII)
+_CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
+# More than this many major units is not a payment; it is a typo (and would overflow BIGINT
+# in minor units of a 4-decimal currency long before).
+MAX_MAJOR_DIGITS = 13
+
+
+@cache
+def _cldr_currencies() -> frozenset[str]:
+    return frozenset(get_global("all_currencies"))
+
+
+@cache
+def _cldr_fractions() -> dict[str, tuple[int, int, int, int]]:
+    return dict(get_global("currency_fractions"))
+
+
+# CLDR's "digits" for a few currencies is the *cash* practice, not ISO 4217's minor unit; ISO
+# 4217 is what ERPs and banks use, so it wins where the two differ.
+_ISO_4217_OVERRIDES = {"HUF": 2, "TWD": 2, "CZK": 2, "ISK": 0, "IDR": 2, "COP": 2, "UGX": 0}
+
+
+def currency_exponent(currency: str) -> int:
+    """The number of decimals ISO 4217 gives ``currency`` (USD 2, JPY 0, KWD 3)."""
+    code = normalize_currency(currency)
+    if code in _ISO_4217_OVERRIDES:
+        return _ISO_4217_OVERRIDES[code]
+    fractions = _cldr_fractions()
+    digits: int = fractions.get(code, fractions["DEFAULT"])[0]
+    return digits
+
+
+def normalize_currency(text: str) -> str:
+    code = text.strip().upper()
+    if not _CURRENCY.fullmatch(code) or code not in _cldr_currencies():
+        raise InvalidInput("currency", f"{text!r} is not an ISO 4217 currency code (e.g. USD).")
+    return code
+
+
+def parse_amount(text: str, currency: str, *, field: str = "amount") -> int:
+    """Parse a decimal string in major units into positive minor units, or say what is wrong."""
+    exponent = currency_exponent(currency)
+    cleaned = text.strip() if isinstance(text, str) else ""
+    match = _AMOUNT.fullmatch(cleaned)
+    if match is None:
+        if not cleaned:
+            raise InvalidInput(field, "Enter an amount.")
+        if cleaned.startswith("-"):
+            raise InvalidInput(field, f"The amount must be more than zero; you entered {text}.")
+        example = "1250" if exponent == 0 else "1250." + "0" * exponent
+        raise InvalidInput(
+            field,
+            f"Enter the amount as digits with an optional decimal point, like {example}"
+            f" (no commas or symbols); you entered {_shorten(text)}.",
+        )
+    whole, frac = match["whole"], match["frac"] or ""
+    if len(frac) > exponent:
+        places = "no decimals" if exponent == 0 else f"at most {exponent} decimals"
+        raise InvalidInput(field, f"{currency} amounts have {places}; you entered {text.strip()}.")
+    if len(whole.lstrip("0")) > MAX_MAJOR_DIGITS:
+        raise InvalidInput(field, f"{_shorten(text)} is too large to be an amount.")
+    scale: int = 10**exponent
+    minor = int(whole) * scale + (int(frac.ljust(exponent, "0")) if exponent else 0)
+    if minor <= 0:
+        raise InvalidInput(field, f"The amount must be more than zero; you entered {text.strip()}.")
+    return minor
+
+
+def to_decimal_string(minor: int, currency: str, exponent: int | None = None) -> str:
+    """Minor units as a plain decimal string in major units: ``125000, "USD"`` -> ``"1250.00"``."""
+    places = currency_exponent(currency) if exponent is None else exponent
+    if places == 0:
+        return str(minor)
+    sign = "-" if minor < 0 else ""
+    scale: int = 10**places
+    whole, frac = divmod(abs(minor), scale)
+    return f"{sign}{whole}.{frac:0{places}d}"
+
+
+def to_decimal(minor: int, currency: str) -> Decimal:
+    return Decimal(to_decimal_string(minor, currency))
+
+
+def format_amount(minor: int, currency: str) -> str:
+    """Minor units for a person to read: ``125000, "USD"`` -> ``"1,250.00 USD"``."""
+    plain = to_decimal_string(minor, currency)
+    sign = "-" if plain.startswith("-") else ""
+    whole, _, frac = plain.lstrip("-").partition(".")
+    grouped = f"{int(whole):,}"
+    return f"{sign}{grouped}{'.' + frac if frac else ''} {currency}"
+
+
+def _shorten(text: object, limit: int = 40) -> str:
+    shown = str(text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

@@ -1,0 +1,89 @@
+"""manifest.yml is a valid Slack app manifest that points Slack at the bot's real routes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft7Validator
+
+REPO = Path(__file__).resolve().parents[1]
+MANIFEST = REPO / "manifest.yml"
+# CI clones the repository to <root>/main with the shared reference data at <root>/shared.
+SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "slack" / "manifest.schema.1.0.0.json"
+EVENTS_ROUTE = "/slack/events"  # CONTRACT.md: every request from Slack arrives here
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    loaded = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict), f"{MANIFEST} is not a YAML mapping"
+    return loaded
+
+
+def test_manifest_is_valid_against_slacks_schema(manifest: dict[str, Any]) -> None:
+    if not SCHEMA.is_file():
+        pytest.fail(
+            f"Slack's manifest schema was not found at {SCHEMA}; the shared/ directory must sit "
+            f"beside the repository ({REPO.parent})"
+        )
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    Draft7Validator.check_schema(schema)
+    errors = sorted(Draft7Validator(schema).iter_errors(manifest), key=lambda e: list(e.path))
+    assert [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors] == []
+
+
+def test_display_information_fits_slacks_limits(manifest: dict[str, Any]) -> None:
+    shown = manifest["display_information"]
+    assert shown["name"] == "Payments"
+    assert len(shown["description"]) <= 140
+    assert 175 <= len(shown["long_description"]) <= 4000
+
+
+def test_the_slash_command_is_payments_with_its_usage(manifest: dict[str, Any]) -> None:
+    [command] = manifest["features"]["slash_commands"]
+    assert command["command"] == "/payments"
+    assert command["usage_hint"] == "[list | allocate PAYMENT_ID | history | help]"
+    assert command["should_escape"] is False
+
+
+def test_every_request_url_is_the_events_route(manifest: dict[str, Any]) -> None:
+    [command] = manifest["features"]["slash_commands"]
+    interactivity = manifest["settings"]["interactivity"]
+    urls = [
+        command["url"],
+        interactivity["request_url"],
+        interactivity["message_menu_options_url"],
+    ]
+    assert all(url.startswith("https://") and url.endswith(EVENTS_ROUTE) for url in urls), urls
+
+
+def test_interactivity_is_on_with_the_options_load_url(manifest: dict[str, Any]) -> None:
+    interactivity = manifest["settings"]["interactivity"]
+    assert interactivity["is_enabled"] is True
+    assert interactivity["message_menu_options_url"]
+
+
+def test_bot_scopes_are_exactly_what_the_bot_uses(manifest: dict[str, Any]) -> None:
+    scopes = manifest["oauth_config"]["scopes"]
+    assert sorted(scopes["bot"]) == ["chat:write", "commands", "usergroups:read"]
+    assert len(scopes["bot"]) == 3
+    assert "user" not in scopes
+
+
+def test_http_mode_without_event_subscriptions(manifest: dict[str, Any]) -> None:
+    settings = manifest["settings"]
+    assert settings["socket_mode_enabled"] is False
+    assert settings["org_deploy_enabled"] is False
+    assert settings["token_rotation_enabled"] is False
+    assert "event_subscriptions" not in settings
+
+
+def test_bot_dms_are_read_only_notifications(manifest: dict[str, Any]) -> None:
+    features = manifest["features"]
+    assert features["bot_user"] == {"display_name": "payments", "always_online": False}
+    assert features["app_home"]["messages_tab_enabled"] is True
+    assert features["app_home"]["messages_tab_read_only_enabled"] is True

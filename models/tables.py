@@ -289,3 +289,16 @@ class SlackMessageRef(Base):
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
+
+
+class ChannelPace(Base):
+    """When the next post to a channel may go out, shared by every bot process.
+
+    Slack allows about one message per second per channel; a burst of requests from several
+    processes must not add up to a storm of 429s.
+    """
+
+    __tablename__ = "channel_pace"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_at: Mapped[dt.datetime] = mapped_column()

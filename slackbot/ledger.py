@@ -326,6 +326,16 @@ class Ledger:
             self._owe(session, allocation, "allocation_approved", (BILLING, REQUESTER, RECEIPT))
             return self._summary(session, allocation)
 
+    def check_can_decide(self, allocation_id: int, actor: Actor, verb: str) -> AllocationSummary:
+        """Raise the refusal ``approve``/``reject`` would raise now, changing nothing.
+
+        Lets the Slack layer explain a refusal before it opens the reject modal; the decision
+        itself checks again under lock.
+        """
+        with self.db.transaction() as session:
+            allocation = self._pending_for_decision(session, allocation_id, actor, verb, lock=False)
+            return self._summary(session, allocation)
+
     def reject(self, allocation_id: int, actor: Actor, reason: str) -> AllocationSummary:
         """Release the reservation; the requester will read ``reason``."""
         reason = (reason or "").strip()
@@ -444,20 +454,21 @@ class Ledger:
             )
         return invoice
 
-    def _locked_allocation(self, session: Session, allocation_id: int) -> Allocation:
-        allocation = session.scalars(
-            select(Allocation).where(Allocation.allocation_id == allocation_id).with_for_update()
-        ).first()
+    def _locked_allocation(
+        self, session: Session, allocation_id: int, *, lock: bool = True
+    ) -> Allocation:
+        stmt = select(Allocation).where(Allocation.allocation_id == allocation_id)
+        allocation = session.scalars(stmt.with_for_update() if lock else stmt).first()
         if allocation is None:
             raise NotFound("allocation", f"There is no allocation request {allocation_id}.")
         return allocation
 
     def _pending_for_decision(
-        self, session: Session, allocation_id: int, actor: Actor, verb: str
+        self, session: Session, allocation_id: int, actor: Actor, verb: str, *, lock: bool = True
     ) -> Allocation:
         if not actor.can_approve:
             raise NotAllowed("allocation", f"Only billing approvers can {verb} requests.")
-        allocation = self._locked_allocation(session, allocation_id)
+        allocation = self._locked_allocation(session, allocation_id, lock=lock)
         self._require_pending(allocation, wanted=verb)
         if allocation.requested_by == actor.user_id:
             raise NotAllowed(
@@ -477,6 +488,7 @@ class Ledger:
         else:
             who, when = allocation.decided_by, allocation.decided_at
         when_text = when.strftime("%Y-%m-%d %H:%M UTC") if when else "earlier"
+        when = _aware(when)
         return AlreadyDecided(
             f"Request {allocation.allocation_id} was already {status} by {who} at {when_text};"
             f" nothing changed.",

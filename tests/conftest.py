@@ -22,6 +22,8 @@ from slackbot.db import Database
 from slackbot.ledger import Ledger
 from slackbot.migrate import upgrade
 from slackbot.settings import normalize_database_url
+from tests.bot_harness import APPROVER_GROUP, GROUP_APPROVER, BotHarness
+from tests.slack_stub import FakeSlack
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 POSTGRES_SKIP_REASON = (
@@ -113,3 +115,19 @@ def clock() -> FixedClock:
 @pytest.fixture
 def ledger(db: Database, clock: FixedClock) -> Ledger:
     return Ledger(db, clock=clock)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """Slack's Web API, stood in on 127.0.0.1, with a user group of approvers."""
+    with FakeSlack() as stub:
+        stub.set_usergroup(APPROVER_GROUP, [GROUP_APPROVER])
+        yield stub
+
+
+@pytest.fixture
+def harness(db: Database, slack: FakeSlack) -> Iterator[BotHarness]:
+    """The bot serving HTTP on 127.0.0.1 against ``slack``, on the test's database."""
+    running = BotHarness(db, slack)
+    yield running
+    running.close()

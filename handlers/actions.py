@@ -1,0 +1,149 @@
+"""Button clicks and selects: Allocate, the modal's payment select, Approve, Reject, Cancel."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from handlers.common import (
+    action_value,
+    allocation_id_from,
+    bot_of,
+    form_values,
+    guarded,
+    refusal_text,
+    user_id_of,
+)
+from handlers.modals import open_allocation_modal
+from slackbot import views
+from slackbot.errors import DomainError, Unavailable
+
+log = logging.getLogger("handlers")
+
+
+def _suffixed(name: str) -> re.Pattern[str]:
+    """The contract's ids may carry a suffix after a colon (``approve_allocation:42``)."""
+    return re.compile(rf"^{re.escape(name)}(:.*)?$")
+
+
+def register(app: App) -> None:
+    app.action(_suffixed("open_allocation"))(open_allocation)
+    app.action("payment")(choose_payment)
+    app.action(_suffixed("approve_allocation"))(approve_allocation)
+    app.action(_suffixed("reject_allocation"))(reject_allocation)
+    app.action(_suffixed("cancel_allocation"))(cancel_allocation)
+
+
+def _tell(respond: Respond, text: str) -> None:
+    """An ephemeral note to the clicker only; the message they clicked stays as it is."""
+    respond(replace_original=False, **views.error_message(text))
+
+
+@guarded
+def open_allocation(
+    ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond
+) -> None:
+    ack()
+    open_allocation_modal(
+        bot_of(context),
+        client,
+        user_id=user_id_of(body),
+        trigger_id=str(body.get("trigger_id", "")),
+        payment_id=action_value(body)[:64] or None,
+        tell=lambda message: respond(replace_original=False, **message),
+    )
+
+
+@guarded
+def choose_payment(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """The modal's payment changed: redraw it so the amount suggests that payment's balance."""
+    ack()
+    bot = bot_of(context)
+    view = body.get("view") or {}
+    user_id = user_id_of(body)
+    payment_id = form_values(view).get("payment") or action_value(body)
+    try:
+        payments = bot.ledger.payments_of(user_id, only_allocatable=True)
+    except (DomainError, Unavailable):
+        return  # The modal stays as it is; the submission will say what is wrong.
+    selected = next((p for p in payments if p.payment_id == payment_id), None)
+    try:
+        client.views_update(
+            view_id=view.get("id"),
+            hash=view.get("hash"),
+            view=views.allocation_modal(payments, selected=selected),
+        )
+    except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+        # A hash conflict means the person already changed something else: nothing to redo.
+        log.info("views.update after payment choice did not go through: %s", exc)
+
+
+@guarded
+def approve_allocation(
+    ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond
+) -> None:
+    ack()
+    bot = bot_of(context)
+    allocation_id = allocation_id_from(action_value(body))
+    if allocation_id is None:
+        _tell(respond, "That button doesn't name an allocation request.")
+        return
+    try:
+        bot.ledger.approve(allocation_id, bot.approvers.actor(user_id_of(body)))
+    except (DomainError, Unavailable) as refusal:
+        _tell(respond, refusal_text(refusal))
+        return
+    bot.delivery.wake()
+
+
+@guarded
+def reject_allocation(
+    ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond
+) -> None:
+    ack()
+    bot = bot_of(context)
+    allocation_id = allocation_id_from(action_value(body))
+    if allocation_id is None:
+        _tell(respond, "That button doesn't name an allocation request.")
+        return
+    try:
+        allocation = bot.ledger.check_can_decide(
+            allocation_id, bot.approvers.actor(user_id_of(body)), "reject"
+        )
+    except (DomainError, Unavailable) as refusal:
+        _tell(respond, refusal_text(refusal))
+        return
+    try:
+        client.views_open(
+            trigger_id=str(body.get("trigger_id", "")), view=views.reject_modal(allocation)
+        )
+    except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+        log.warning("views.open for rejecting %s failed: %s", allocation_id, exc)
+        _tell(
+            respond,
+            "Slack didn't open the rejection form just now, so nothing changed."
+            " Please click Reject again.",
+        )
+
+
+@guarded
+def cancel_allocation(
+    ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond
+) -> None:
+    ack()
+    bot = bot_of(context)
+    allocation_id = allocation_id_from(action_value(body))
+    if allocation_id is None:
+        _tell(respond, "That button doesn't name an allocation request.")
+        return
+    try:
+        bot.ledger.cancel(allocation_id, user_id_of(body))
+    except (DomainError, Unavailable) as refusal:
+        _tell(respond, refusal_text(refusal))
+        return
+    bot.delivery.wake()

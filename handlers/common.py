@@ -1,0 +1,134 @@
+"""What every listener needs: the bot from ``context``, the payload's pieces, refusals as text."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from slack_bolt import BoltContext
+
+from slackbot.app import Bot
+from slackbot.errors import AlreadyDecided, DomainError, Unavailable
+from slackbot.views import already_decided_text, error_message
+
+log = logging.getLogger("handlers")
+
+F = TypeVar("F", bound=Callable[..., None])
+
+UNAVAILABLE_TEXT = (
+    "The payments ledger isn't answering right now, so nothing was changed."
+    " Please try again in a minute."
+)
+UNEXPECTED_TEXT = (
+    "Something went wrong on our side and nothing was changed. Please try again;"
+    " if it keeps happening, tell the billing team."
+)
+
+
+def bot_of(context: BoltContext) -> Bot:
+    return cast(Bot, context["bot"])
+
+
+def refusal_text(error: Exception, *, plain: bool = False) -> str:
+    """What a person reads when the ledger says no (or cannot answer).
+
+    ``plain`` for places Slack shows as plain text (a modal's field errors), where a mention
+    or date token would show raw.
+    """
+    if isinstance(error, AlreadyDecided):
+        return already_decided_text(error.status, error.decided_by, error.decided_at, plain=plain)
+    if isinstance(error, DomainError):
+        return error.message
+    if isinstance(error, Unavailable):
+        return UNAVAILABLE_TEXT
+    return UNEXPECTED_TEXT
+
+
+def user_id_of(body: dict[str, Any]) -> str:
+    """The acting user, from a slash command (``user_id``) or an interaction (``user.id``)."""
+    user = body.get("user")
+    if isinstance(user, dict) and isinstance(user.get("id"), str):
+        return str(user["id"])
+    if isinstance(body.get("user_id"), str):
+        return str(body["user_id"])
+    return ""
+
+
+def first_action(body: dict[str, Any]) -> dict[str, Any]:
+    actions = body.get("actions")
+    if isinstance(actions, list) and actions and isinstance(actions[0], dict):
+        return actions[0]
+    return {}
+
+
+def action_value(body: dict[str, Any]) -> str:
+    """The value a button carried, or a select's chosen value."""
+    action = first_action(body)
+    value = action.get("value")
+    if isinstance(value, str):
+        return value
+    selected = action.get("selected_option")
+    if isinstance(selected, dict) and isinstance(selected.get("value"), str):
+        return str(selected["value"])
+    return ""
+
+
+def allocation_id_from(text: str) -> int | None:
+    """A button value or metadata that should name an allocation; None for anything else."""
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        return None
+    return int(text)
+
+
+def form_values(view: dict[str, Any]) -> dict[str, str]:
+    """``view.state.values`` flattened to {block_id: value} (Dispatch's modal_submit_middleware)."""
+    values: dict[str, str] = {}
+    state = view.get("state") if isinstance(view, dict) else None
+    blocks = state.get("values") if isinstance(state, dict) else None
+    if not isinstance(blocks, dict):
+        return values
+    for block_id, inputs in blocks.items():
+        if not isinstance(inputs, dict):
+            continue
+        for element in inputs.values():
+            if not isinstance(element, dict):
+                continue
+            value: Any = element.get("value")
+            selected = element.get("selected_option")
+            if isinstance(selected, dict):
+                value = selected.get("value")
+            if isinstance(value, str):
+                values[str(block_id)] = value
+    return values
+
+
+def guarded(listener: F) -> F:
+    """Last line of defence: a listener that fails unexpectedly still answers the person.
+
+    Domain refusals are handled inside each listener; this catches what was not foreseen, logs
+    it with the traceback for the operator, and shows the person a plain sentence instead.
+    """
+
+    @functools.wraps(listener)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        ack = kwargs.get("ack")
+        try:
+            listener(*args, **kwargs)
+        except Exception as exc:
+            log.exception("listener %s failed", listener.__name__)
+            if ack is not None and not getattr(ack, "response", None):
+                try:
+                    ack()
+                except Exception:
+                    log.debug("ack after failure did not go through", exc_info=True)
+            respond = kwargs.get("respond")
+            if respond is not None:
+                try:
+                    respond(replace_original=False, **error_message(refusal_text(exc)))
+                except Exception:
+                    log.debug("could not tell the person about the failure", exc_info=True)
+
+    return cast(F, wrapper)

@@ -1,0 +1,113 @@
+"""Assembling the bot: the Bolt app, the services it calls, and the outbox sender beside it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from slackbot.approvers import ApproverDirectory
+from slackbot.db import Database
+from slackbot.delivery import Delivery, RetryPolicy
+from slackbot.ledger import Ledger
+from slackbot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Calls made while a person waits (views.open with a trigger_id that expires in 3 s) get one
+# quick retry on a dropped connection and nothing more; the outbox sender retries on its own
+# schedule with a client that has no retry handlers.
+INTERACTIVE_TIMEOUT = 2.5
+DELIVERY_TIMEOUT = 10.0
+
+
+@dataclass
+class Bot:
+    """Everything a running bot process holds."""
+
+    settings: Settings
+    db: Database
+    ledger: Ledger
+    approvers: ApproverDirectory
+    delivery: Delivery
+    app: App
+
+    def close(self) -> None:
+        self.delivery.stop()
+        self.db.dispose()
+
+
+def build_bot(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    retry: RetryPolicy | None = None,
+    verify_token: bool = True,
+    delivery_timeout: float = DELIVERY_TIMEOUT,
+) -> Bot:
+    """Wire settings to services to listeners. Starts nothing: call ``bot.delivery.start()``."""
+    from handlers import register_all
+
+    database = db or Database(settings.database_url)
+    ledger = Ledger(database)
+    token = settings.slack_bot_token or ""
+    interactive = WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=int(INTERACTIVE_TIMEOUT + 0.5),
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1)],
+    )
+    sender = WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=max(1, int(delivery_timeout)),
+        retry_handlers=[],
+    )
+    directory_client = WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=int(INTERACTIVE_TIMEOUT + 0.5),
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+    approvers = ApproverDirectory(
+        settings.billing_approver_ids, settings.billing_approver_group_id, directory_client
+    )
+    delivery = Delivery(
+        database,
+        ledger,
+        sender,
+        billing_channel=settings.billing_channel_id or "",
+        pace_seconds=settings.billing_channel_pace_seconds,
+        retry=retry,
+    )
+    app = App(
+        token=token,
+        signing_secret=settings.slack_signing_secret or "",
+        client=interactive,
+        token_verification_enabled=verify_token,
+        # Requests Slack sends that we do not handle are answered 404, not with an error page.
+        raise_error_for_unhandled_request=False,
+    )
+    bot = Bot(
+        settings=settings,
+        db=database,
+        ledger=ledger,
+        approvers=approvers,
+        delivery=delivery,
+        app=app,
+    )
+
+    def inject_services(context: BoltContext, next: Any) -> None:
+        context["bot"] = bot
+        next()
+
+    app.use(inject_services)
+    register_all(app)
+    return bot

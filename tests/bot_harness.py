@@ -1,0 +1,207 @@
+"""A running bot for tests: the real app on the real HTTP server, Slack's Web API stood in."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from waitress.server import create_server
+
+from slackbot.app import Bot, build_bot
+from slackbot.db import Database
+from slackbot.delivery import RetryPolicy
+from slackbot.server import make_wsgi_app
+from slackbot.settings import Settings
+from tests import slack_payloads as payloads
+from tests.slack_stub import FakeSlack
+
+SECRET = "test-signing-secret-0123456789"
+BILLING_CHANNEL = "C0BILLING"
+APPROVER = "U0APPROVER"
+SECOND_APPROVER = "U0APPROVER2"
+GROUP_APPROVER = "U0GROUPAPPR"
+APPROVER_GROUP = "S0APPROVERS"
+
+T = TypeVar("T")
+
+FAST_RETRY = RetryPolicy(base_seconds=0.05, cap_seconds=0.3, configuration_cap_seconds=0.3)
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 5.0, what: str = "condition") -> T:
+    """Poll until ``predicate`` returns something truthy (listeners finish after their ack)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class BotHarness:
+    """The bot serving HTTP on 127.0.0.1, with helpers that act as Slack would for a person."""
+
+    def __init__(self, db: Database, slack: FakeSlack, **overrides: Any) -> None:
+        self.slack = slack
+        values: dict[str, Any] = {
+            "DATABASE_URL": "sqlite://",  # unused: the test's Database is passed in
+            "SLACK_BOT_TOKEN": "xoxb-test-token",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "BILLING_CHANNEL_ID": BILLING_CHANNEL,
+            "BILLING_APPROVER_IDS": f"{APPROVER},{SECOND_APPROVER}",
+            "BILLING_APPROVER_GROUP_ID": APPROVER_GROUP,
+            "BILLING_CHANNEL_PACE_SECONDS": 0,
+        }
+        values.update(overrides)
+        self.settings = Settings(**values)
+        self.bot: Bot = build_bot(self.settings, db=db, retry=FAST_RETRY)
+        self.server = create_server(
+            make_wsgi_app(self.bot), host="127.0.0.1", port=0, threads=8, ident="test"
+        )
+        self.base_url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._thread.start()
+        self._responses = 0
+
+    def close(self) -> None:
+        self.server.close()
+        self.bot.delivery.stop()
+
+    # ------------------------------------------------------------ requests
+
+    def post(self, body: str, **kwargs: Any) -> tuple[int, Any]:
+        status, _headers, text = payloads.post_signed(self.base_url, body, secret=SECRET, **kwargs)
+        try:
+            return status, json.loads(text) if text else None
+        except ValueError:
+            return status, text
+
+    def new_response_url(self) -> str:
+        self._responses += 1
+        return self.slack.response_url(f"r{self._responses}")
+
+    def slash(self, user_id: str, text: str = "") -> tuple[int, Any, str]:
+        """``/payments text``; returns status, the immediate reply, and the response_url."""
+        response_url = self.new_response_url()
+        status, body = self.post(payloads.slash_command(user_id, text, response_url=response_url))
+        return status, body, response_url
+
+    def click(
+        self,
+        user_id: str,
+        action_id: str,
+        *,
+        message: dict[str, Any] | None = None,
+        channel_id: str | None = None,
+        value: str | None = None,
+        view: dict[str, Any] | None = None,
+        ephemeral: bool = False,
+    ) -> tuple[int, Any, str]:
+        response_url = self.new_response_url()
+        if view is not None:
+            body = payloads.block_actions(user_id, action_id, value, container="view", view=view)
+        else:
+            body = payloads.block_actions(
+                user_id,
+                action_id,
+                value,
+                message=message,
+                channel_id=channel_id or BILLING_CHANNEL,
+                response_url=response_url,
+                ephemeral=ephemeral,
+            )
+        status, reply = self.post(body)
+        return status, reply, response_url
+
+    def submit(
+        self, user_id: str, view: dict[str, Any], values: dict[str, dict[str, Any]]
+    ) -> tuple[int, Any]:
+        return self.post(payloads.view_submission(user_id, view, values))
+
+    def suggest(
+        self, user_id: str, view: dict[str, Any], typed: str, state: dict[str, Any]
+    ) -> tuple[int, Any]:
+        return self.post(
+            payloads.block_suggestion(user_id, "invoice", typed, view=view, state_values=state)
+        )
+
+    # ------------------------------------------------------------- reading
+
+    def responses_to(self, response_url: str) -> list[dict[str, Any]]:
+        path = response_url.split("127.0.0.1", 1)[-1].split("/", 1)[-1]
+        return [
+            call.params
+            for call in self.slack.calls_to("response_url")
+            if call.path.strip("/").endswith(path.strip("/"))
+        ]
+
+    def wait_response(self, response_url: str) -> dict[str, Any]:
+        return wait_for(lambda: self.responses_to(response_url), what="response_url reply")[-1]
+
+    def opened_views(self) -> list[dict[str, Any]]:
+        """Views opened with views.open, as Slack holds them (with their ids)."""
+        opened = []
+        for call in self.slack.deliveries("views.open"):
+            response = call.response or {}
+            view = response.get("view")
+            if isinstance(view, dict):
+                opened.append(view)
+        return opened
+
+    def wait_view(self, count: int = 1) -> dict[str, Any]:
+        return wait_for(
+            lambda: self.opened_views()[count - 1] if len(self.opened_views()) >= count else None,
+            what=f"views.open #{count}",
+        )
+
+    def deliver(self) -> int:
+        """Send everything the outbox owes (the sender thread's work, done now)."""
+        return self.bot.delivery.drain(timeout=10)
+
+    def billing_messages(self) -> list[dict[str, Any]]:
+        return self.slack.messages_in(BILLING_CHANNEL)
+
+
+def text_of(message: dict[str, Any] | None) -> str:
+    """Everything a person reads in a message or view: fallback text and every block's text."""
+    if not message:
+        return ""
+    parts: list[str] = [str(message.get("text") or "")]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    parts.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.get("blocks") or [])
+    if "title" in message:
+        walk(message.get("title"))
+    return "\n".join(parts)
+
+
+def action_ids(message: dict[str, Any] | None) -> list[str]:
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("action_id"), str):
+                found.append(node["action_id"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk((message or {}).get("blocks") or [])
+    return found

@@ -88,7 +88,6 @@ def build_bot(
         retry=retry,
     )
     app = App(
-        token=token,
         signing_secret=settings.slack_signing_secret or "",
         client=interactive,
         token_verification_enabled=verify_token,

@@ -483,6 +483,15 @@ class Ledger:
 
     def _already_decided(self, allocation: Allocation, *, wanted: str) -> AlreadyDecided:
         status = allocation.status
+        if status == "pending":
+            return AlreadyDecided(
+                f"Request {allocation.allocation_id} is still waiting for a decision; only an"
+                f" approved allocation can be {'reversed' if wanted == 'reverse' else wanted}.",
+                allocation_id=allocation.allocation_id,
+                status=status,
+                decided_by=None,
+                decided_at=None,
+            )
         if status == "reversed":
             who, when = allocation.reversed_by, allocation.reversed_at
         else:

@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -46,9 +47,12 @@ def _backends() -> list[object]:
     ]
 
 
-def create_postgres_database() -> tuple[str, object]:
-    """A fresh, empty PostgreSQL database; returns its URL and a function that drops it."""
-    admin_url = make_url(normalize_database_url(TEST_DATABASE_URL))
+def create_postgres_database(server_url: str = "") -> tuple[str, Any]:
+    """A fresh, empty PostgreSQL database; returns its URL and a function that drops it.
+
+    ``server_url`` names the server (any database on it); TEST_DATABASE_URL by default.
+    """
+    admin_url = make_url(normalize_database_url(server_url or TEST_DATABASE_URL))
     name = f"slackbot_test_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

@@ -142,6 +142,7 @@ class _State:
     rate_limits: dict[str, int] = field(default_factory=dict)
     ts_counter: int = 0
     view_counter: int = 0
+    views_by_trigger: dict[str, JsonDict] = field(default_factory=dict)
 
 
 def _check_fault_kind(kind: str) -> None:
@@ -285,6 +286,12 @@ class FakeSlack:
         """The modal as it is now (after views.update), as Slack would echo it back."""
         with self._lock:
             return copy.deepcopy(self._state.views.get(view_id))
+
+    def view_opened_by(self, trigger_id: str) -> JsonDict | None:
+        """The modal a views.open/push with this trigger_id opened, if one did."""
+        with self._lock:
+            found = self._state.views_by_trigger.get(trigger_id)
+            return json.loads(json.dumps(found)) if found is not None else None
 
     def max_rate(self, method: str, channel: str, window: float = 1.0) -> int:
         """Most deliveries of ``method`` to ``channel`` inside any ``window``-second span."""
@@ -588,7 +595,9 @@ class FakeSlack:
         if push:
             # A push stacks on the newest modal; the stub has no notion of which user's stack.
             previous = max(self._state.views.values(), key=lambda v: v["id"], default=None)
-        return {"ok": True, "view": self._new_view(view, previous)}
+        opened = self._new_view(view, previous)
+        self._state.views_by_trigger[str(params["trigger_id"])] = opened
+        return {"ok": True, "view": opened}
 
     def _views_open(self, params: JsonDict) -> JsonDict:
         return self._open_or_push(params, push=False)

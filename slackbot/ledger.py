@@ -289,7 +289,8 @@ class Ledger:
                 message = (
                     f"{invoice.invoice_id} has {format_amount(invoice.amount_due, currency)} left"
                     f" to pay, {format_amount(invoice.pending, currency)} of it already requested;"
-                    f" you can apply at most {format_amount(invoice.open_amount, currency)}."
+                    f" you can apply at most {format_amount(invoice.open_amount, currency)}"
+                    f" and you entered {format_amount(minor, currency)}."
                 )
             else:
                 message = (

@@ -147,9 +147,10 @@ class Delivery:
         pace_seconds: float = 1.0,
         retry: RetryPolicy | None = None,
         lease_seconds: float = 60.0,
-        batch_size: int = 25,
+        batch_size: int = 5,
         poll_seconds: float = 1.0,
         worker_id: str | None = None,
+        senders: int = 4,
     ) -> None:
         self.db = db
         self.ledger = ledger
@@ -161,35 +162,47 @@ class Delivery:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
-        self._wake = threading.Event()
+        self.senders = max(1, senders)
+        self._wake = threading.Condition()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------- lifecycle
 
     def wake(self) -> None:
         """Something new is owed: look now rather than at the next poll."""
-        self._wake.set()
+        with self._wake:
+            self._wake.notify_all()
 
     def start(self) -> None:
-        if self._thread is not None:
+        """Start the sender threads. Several, so one slow Slack call does not hold up the rest;
+        the claim rule keeps each allocation's messages in order whichever thread sends them."""
+        if self._threads:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="outbox-delivery", daemon=True)
-        self._thread.start()
+        for n in range(self.senders):
+            thread = threading.Thread(
+                target=self._loop,
+                args=(f"{self.worker_id}-{n}",),
+                name=f"outbox-sender-{n}",
+                daemon=True,
+            )
+            self._threads.append(thread)
+            thread.start()
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Finish the message in hand, then stop; unsent rows stay in the outbox for next time."""
+        """Finish the messages in hand, then stop; unsent rows stay in the outbox for next time."""
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self.wake()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = []
 
-    def _loop(self) -> None:
+    def _loop(self, worker_id: str) -> None:
         while not self._stop.is_set():
             try:
-                handled = self.run_once()
+                handled = self.run_once(worker_id)
             except Unavailable as exc:
                 log.warning("outbox: database unavailable, will retry: %s", exc)
                 handled = 0
@@ -198,8 +211,9 @@ class Delivery:
                 handled = 0
             if handled:
                 continue
-            self._wake.wait(self._idle_wait())
-            self._wake.clear()
+            with self._wake:
+                if not self._stop.is_set():
+                    self._wake.wait(self._idle_wait())
 
     def _idle_wait(self) -> float:
         try:
@@ -210,14 +224,15 @@ class Delivery:
 
     # ----------------------------------------------------------------- passes
 
-    def run_once(self) -> int:
+    def run_once(self, worker_id: str | None = None) -> int:
         """Claim what is due and try to send it; returns how many rows were handled."""
-        claimed = self._claim()
+        worker = worker_id or self.worker_id
+        claimed = self._claim(worker)
         for message_id in claimed:
             if self._stop.is_set():
-                self._release(message_id)
+                self._release(message_id, worker)
                 continue
-            self._deliver(message_id)
+            self._deliver(message_id, worker)
         return len(claimed)
 
     def drain(self, timeout: float = 10.0) -> int:
@@ -258,7 +273,7 @@ class Delivery:
 
     # --------------------------------------------------------------- claiming
 
-    def _claim(self) -> list[int]:
+    def _claim(self, worker_id: str) -> list[int]:
         now = _now()
         earlier = aliased(OutboxMessage)
         blocked = exists().where(
@@ -285,11 +300,11 @@ class Delivery:
                 session.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.message_id.in_(ids))
-                    .values(claimed_by=self.worker_id, claimed_until=now + self.lease)
+                    .values(claimed_by=worker_id, claimed_until=now + self.lease)
                 )
         return ids
 
-    def _release(self, message_id: int, *, at: dt.datetime | None = None) -> None:
+    def _release(self, message_id: int, worker_id: str, *, at: dt.datetime | None = None) -> None:
         values: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
         if at is not None:
             values["next_attempt_at"] = at
@@ -298,16 +313,22 @@ class Delivery:
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.message_id == message_id,
-                    OutboxMessage.claimed_by == self.worker_id,
+                    OutboxMessage.claimed_by == worker_id,
                 )
                 .values(**values)
             )
 
     # ---------------------------------------------------------------- sending
 
-    def _deliver(self, message_id: int) -> None:
+    def _deliver(self, message_id: int, worker_id: str) -> None:
         with self.db.transaction() as session:
-            message = session.get_one(OutboxMessage, message_id)
+            message = session.get_one(OutboxMessage, message_id, with_for_update=True)
+            if message.claimed_by != worker_id or message.sent_at is not None:
+                # The lease ran out while earlier messages of the batch were slow, and another
+                # sender has this one now: sending it here too would send it twice.
+                return
+            # Renew the lease for this message's own send, however long the batch has taken.
+            message.claimed_until = _now() + self.lease
             kind, recipient = message.kind, message.recipient
             allocation_id = message.allocation_id
             attempts = message.attempts
@@ -323,7 +344,7 @@ class Delivery:
             allocation = self.ledger.allocation(allocation_id)
             landed = self._send(kind, recipient, allocation, refs)
         except Postpone as wait:
-            self._release(message_id, at=_now() + dt.timedelta(seconds=wait.seconds))
+            self._release(message_id, worker_id, at=_now() + dt.timedelta(seconds=wait.seconds))
             return
         except SlackApiError as exc:
             self._failed(message_id, attempts, exc)

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from waitress.server import create_server
 
+from models.tables import Allocation, OutboxMessage
 from slackbot.app import Bot, build_bot
 from slackbot.db import Database
 from slackbot.delivery import RetryPolicy
+from slackbot.ledger import BILLING, RECEIPT, REQUESTER
 from slackbot.server import make_wsgi_app
 from slackbot.settings import Settings
 from tests import slack_payloads as payloads
-from tests.slack_stub import FakeSlack
+from tests.slack_stub import Call, FakeSlack, dm_channel_for
 
 SECRET = "test-signing-secret-0123456789"
 BILLING_CHANNEL = "C0BILLING"
@@ -64,11 +68,22 @@ class BotHarness:
             make_wsgi_app(self.bot), host="127.0.0.1", port=0, threads=8, ident="test"
         )
         self.base_url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
-        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._closing = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
         self._responses = 0
 
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            # close() from the test thread pulls the socket out from under select(); that is
+            # how this test server stops, not a failure.
+            if not self._closing:
+                raise
+
     def close(self) -> None:
+        self._closing = True
         self.server.close()
         self.bot.delivery.stop()
 
@@ -205,3 +220,82 @@ def action_ids(message: dict[str, Any] | None) -> list[str]:
 
     walk((message or {}).get("blocks") or [])
     return found
+
+
+# ------------------------------------------------- what the outbox owed vs what Slack got
+
+# Every message the bot sends about an allocation names it as "#<id>" in its fallback text.
+_ALLOCATION_IN_TEXT = re.compile(r"#(\d+)\b")
+OUTBOX_METHODS = ("chat.postMessage", "chat.update")
+
+
+def allocation_named_by(call: Call) -> int | None:
+    """The allocation a chat.postMessage/chat.update is about, read from its text."""
+    found = _ALLOCATION_IN_TEXT.search(str(call.params.get("text") or ""))
+    return int(found.group(1)) if found else None
+
+
+def owed_calls(db: Database) -> dict[int, list[tuple[str, str]]]:
+    """Per allocation, the (method, channel) calls its outbox rows owe, in the order written.
+
+    The first billing row posts and later ones edit that post; requester rows post to the DM,
+    receipt rows edit the receipt (the requester row written with the request).
+    """
+    owed: dict[int, list[tuple[str, str]]] = {}
+    with db.transaction() as session:
+        rows = session.execute(
+            select(OutboxMessage.allocation_id, OutboxMessage.recipient, Allocation.requested_by)
+            .join(Allocation, Allocation.allocation_id == OutboxMessage.allocation_id)
+            .order_by(OutboxMessage.message_id)
+        ).all()
+    for allocation_id, recipient, requested_by in rows:
+        calls = owed.setdefault(int(allocation_id), [])
+        if recipient == BILLING:
+            posted = ("chat.postMessage", BILLING_CHANNEL) in calls
+            calls.append(("chat.update" if posted else "chat.postMessage", BILLING_CHANNEL))
+        elif recipient == REQUESTER:
+            calls.append(("chat.postMessage", dm_channel_for(requested_by)))
+        elif recipient == RECEIPT:
+            calls.append(("chat.update", dm_channel_for(requested_by)))
+        else:
+            raise AssertionError(f"unknown outbox recipient {recipient!r}")
+    return owed
+
+
+def delivered_calls(slack: FakeSlack) -> dict[int, list[Call]]:
+    """Per allocation, the chat.postMessage/chat.update calls Slack applied, in arrival order."""
+    delivered: dict[int, list[Call]] = {}
+    for call in slack.calls:
+        if call.method in OUTBOX_METHODS and call.delivered:
+            allocation_id = allocation_named_by(call)
+            if allocation_id is None:
+                raise AssertionError(f"a delivered message names no allocation: {call.params}")
+            delivered.setdefault(allocation_id, []).append(call)
+    return delivered
+
+
+def assert_owed_delivered_once_in_order(db: Database, slack: FakeSlack) -> None:
+    """Nothing owed is left, and Slack applied each owed message exactly once, in written order.
+
+    Edits must land on the message the earlier post created (the same channel and ts).
+    """
+    with db.transaction() as session:
+        unsent = session.scalars(
+            select(OutboxMessage.message_id).where(OutboxMessage.sent_at.is_(None))
+        ).all()
+    assert list(unsent) == [], f"outbox rows still owed: {unsent}"
+    owed = owed_calls(db)
+    delivered = delivered_calls(slack)
+    assert sorted(delivered) == sorted(owed), "messages about allocations nobody owed"
+    for allocation_id, calls in delivered.items():
+        got = [(call.method, call.channel) for call in calls]
+        wanted = owed[allocation_id]
+        assert got == wanted, f"#{allocation_id}: owed {wanted}, got {got}"
+        posted: dict[str | None, str] = {}
+        for call in calls:
+            if call.method == "chat.postMessage":
+                posted.setdefault(call.channel, str((call.response or {}).get("ts")))
+            else:
+                assert call.params.get("ts") == posted.get(call.channel), (
+                    f"#{allocation_id}: an edit missed the message it should change"
+                )

@@ -49,10 +49,10 @@ def refusal_text(error: Exception, *, plain: bool = False) -> str:
 def user_id_of(body: dict[str, Any]) -> str:
     """The acting user, from a slash command (``user_id``) or an interaction (``user.id``)."""
     user = body.get("user")
-    if isinstance(user, dict) and isinstance(user.get("id"), str):
-        return str(user["id"])
-    if isinstance(body.get("user_id"), str):
-        return str(body["user_id"])
+    found = user.get("id") if isinstance(user, dict) else body.get("user_id")
+    # Slack user ids are short and plain; anything else is nobody (and never reaches SQL).
+    if isinstance(found, str) and 0 < len(found) <= 32 and found.isascii() and found.isalnum():
+        return found
     return ""
 
 
@@ -78,9 +78,10 @@ def action_value(body: dict[str, Any]) -> str:
 def allocation_id_from(text: str) -> int | None:
     """A button value or metadata that should name an allocation; None for anything else."""
     text = text.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 12:
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
         return None
-    return int(text)
+    number = int(text)
+    return number if 0 < number <= 2**31 - 1 else None
 
 
 def form_values(view: dict[str, Any]) -> dict[str, str]:

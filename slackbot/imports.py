@@ -666,8 +666,16 @@ class _ImportRun:
             )
         else:
             named = dict(zip(self.columns, values, strict=True))
-            if self.spec.needs_partner and named["partner_id"]:
-                partner_id = named["partner_id"]
+            candidate = named.get("partner_id", "")
+            # Only an id that could exist is looked up (PostgreSQL refuses NUL in text); a
+            # malformed one is reported by the row's own checks.
+            if (
+                self.spec.needs_partner
+                and candidate
+                and len(candidate) <= MAX_ID
+                and candidate.isprintable()
+            ):
+                partner_id = candidate
             record = self.spec.parse(named, problems, self._currencies)
             if record is not None:
                 key = self.spec.key_of(record)

@@ -57,6 +57,9 @@ REQUESTER = "requester"
 RECEIPT = "receipt"
 
 MAX_NOTE = 1000
+MAX_ID = 64
+# allocations.allocation_id is a 32-bit INTEGER; a bigger number names nothing.
+MAX_ALLOCATION_ID = 2**31 - 1
 MAX_REASON = 1000
 SEARCH_PAGE_MAX = 100
 
@@ -79,6 +82,8 @@ class Ledger:
     # ----------------------------------------------------------------- reading
 
     def partners_of(self, user_id: str) -> list[PartnerRef]:
+        if not _is_key(user_id):
+            return []
         with self.db.transaction() as session:
             rows = session.execute(
                 select(Partner.partner_id, Partner.name)
@@ -94,6 +99,8 @@ class Ledger:
         Ordered by partner, then oldest first. ``only_allocatable`` keeps those with money not yet
         reserved (what the allocation modal may offer).
         """
+        if not _is_key(user_id):
+            return []
         left = Payment.amount - Payment.allocated - Payment.pending
         condition = left > 0 if only_allocatable else or_(left > 0, Payment.pending > 0)
         with self.db.transaction() as session:
@@ -137,7 +144,7 @@ class Ledger:
                 Invoice.currency == payment.currency,
                 open_amount > 0,
             )
-            text = query.strip()[:64]
+            text = "".join(ch for ch in query if ch.isprintable()).strip()[:MAX_ID]
             if text:
                 pattern = "%" + _escape_like(text.lower()) + "%"
                 matches: list[ColumnElement[bool]] = [
@@ -183,13 +190,19 @@ class Ledger:
 
     def allocation(self, allocation_id: int) -> AllocationSummary:
         with self.db.transaction() as session:
-            allocation = session.get(Allocation, allocation_id)
+            allocation = (
+                session.get(Allocation, allocation_id)
+                if 0 < allocation_id <= MAX_ALLOCATION_ID
+                else None
+            )
             if allocation is None:
                 raise NotFound("allocation", f"There is no allocation request {allocation_id}.")
             return self._summary(session, allocation)
 
     def history(self, user_id: str, *, limit: int = 20) -> list[AllocationSummary]:
         """The person's most recent requests, newest first."""
+        if not _is_key(user_id):
+            return []
         with self.db.transaction() as session:
             rows = session.scalars(
                 select(Allocation)
@@ -410,6 +423,11 @@ class Ledger:
         self, session: Session, user_id: str, payment_id: str, *, lock: bool = False
     ) -> Payment:
         payment_id = (payment_id or "").strip()
+        if not _is_key(payment_id) or not _is_key(user_id):
+            raise NotFound(
+                "payment",
+                f"You have no payment {_shown_id(payment_id)}. Type /payments to see yours.",
+            )
         stmt = (
             select(Payment)
             .join(PartnerMember, PartnerMember.partner_id == Payment.partner_id)
@@ -432,7 +450,7 @@ class Ledger:
         stmt = select(Invoice).where(Invoice.invoice_id == invoice_id)
         if lock:
             stmt = stmt.with_for_update()
-        invoice = session.scalars(stmt).first()
+        invoice = session.scalars(stmt).first() if _is_key(invoice_id) else None
         shown = _shown_id(invoice_id)
         if invoice is None or invoice.partner_id != payment.partner_id:
             raise NotFound(
@@ -459,7 +477,10 @@ class Ledger:
         self, session: Session, allocation_id: int, *, lock: bool = True
     ) -> Allocation:
         stmt = select(Allocation).where(Allocation.allocation_id == allocation_id)
-        allocation = session.scalars(stmt.with_for_update() if lock else stmt).first()
+        in_range = 0 < allocation_id <= MAX_ALLOCATION_ID
+        allocation = (
+            session.scalars(stmt.with_for_update() if lock else stmt).first() if in_range else None
+        )
         if allocation is None:
             raise NotFound("allocation", f"There is no allocation request {allocation_id}.")
         return allocation
@@ -666,6 +687,11 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=dt.UTC)
+
+
+def _is_key(value: str) -> bool:
+    """Could ``value`` be an id at all? (PostgreSQL refuses NUL in text, and ids are short.)"""
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID and value.isprintable()
 
 
 def _escape_like(text: str) -> str:

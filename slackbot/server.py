@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import signal
@@ -11,9 +12,11 @@ from types import FrameType
 from typing import Any
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 from waitress.server import create_server
 
 from slackbot.app import Bot, build_bot
+from slackbot.request_shape import shape_problem
 from slackbot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,8 +31,50 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def make_wsgi_app(bot: Bot) -> WSGIApp:
-    """``POST /slack/events`` to Bolt (which verifies the signature), ``GET /healthz``, else 404."""
+    """``POST /slack/events`` to Bolt, ``GET /healthz``, else 404.
+
+    Before Bolt reads a request, the signature is verified and the payload's shape checked
+    (``slackbot.request_shape``): Bolt would answer a malformed payload with a 500, and a
+    malformed payload is the sender's fault, so it gets a 400. Unsigned requests get a 401
+    without their body being parsed at all.
+    """
     slack = SlackRequestHandler(bot.app, path=EVENTS_PATH)
+    verifier = SignatureVerifier(bot.settings.slack_signing_secret or "")
+
+    def to_bolt(
+        environ: dict[str, Any], start_response: StartResponse, raw: bytes
+    ) -> Iterable[bytes]:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return _json(start_response, "400 Bad Request", {"ok": False})
+        headers = {
+            "x-slack-request-timestamp": environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""),
+            "x-slack-signature": environ.get("HTTP_X_SLACK_SIGNATURE", ""),
+        }
+        if not verifier.is_valid_request(text, headers):
+            return _json(start_response, "401 Unauthorized", {"ok": False})
+        content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip() or None
+        problem = shape_problem(text, content_type)
+        if problem is not None:
+            log.warning("refused a signed request Slack would not send: %s", problem)
+            return _json(start_response, "400 Bad Request", {"ok": False})
+        environ["wsgi.input"] = io.BytesIO(raw)
+        environ["CONTENT_LENGTH"] = str(len(raw))
+
+        def bolt_start_response(status: str, headers: list[Any], *rest: Any) -> Any:
+            if status.startswith("5"):
+                # Listeners answer every failure themselves (handlers.common.guarded); a 5xx
+                # from Bolt means it could not read the request at all.
+                log.error("Bolt could not handle a request (%s); answering 400", status)
+                status = "400 Bad Request"
+            return start_response(status, headers, *rest)
+
+        try:
+            return slack(environ, bolt_start_response)
+        except Exception:
+            log.exception("Bolt raised on a signed request; answering 400")
+            return _json(start_response, "400 Bad Request", {"ok": False})
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -50,7 +95,8 @@ def make_wsgi_app(bot: Bot) -> WSGIApp:
                 length = -1
             if length < 0 or length > MAX_BODY_BYTES:
                 return _json(start_response, "413 Payload Too Large", {"ok": False})
-            return slack(environ, start_response)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            return to_bolt(environ, start_response, raw)
         return _json(start_response, "404 Not Found", {"ok": False})
 
     return application

@@ -67,6 +67,24 @@ def create_postgres_database(server_url: str = "") -> tuple[str, Any]:
     return url, drop
 
 
+def drop_orphaned_test_databases() -> None:
+    """Drop test databases left by runs that were killed (their creating process is gone)."""
+    admin = create_engine(
+        make_url(normalize_database_url(TEST_DATABASE_URL)), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as connection:
+            names = connection.scalars(
+                text("SELECT datname FROM pg_database WHERE datname LIKE 'slackbot_test_%'")
+            ).all()
+            for name in names:
+                pid = name.split("_")[2] if name.count("_") >= 3 else ""
+                if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def migrated_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """One migrated database per backend for the whole run (the migrations are tested too)."""
@@ -76,6 +94,7 @@ def migrated_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     urls["sqlite"] = f"sqlite:///{sqlite_path}"
     upgrade(urls["sqlite"])
     if TEST_DATABASE_URL:
+        drop_orphaned_test_databases()
         url, drop = create_postgres_database()
         upgrade(url)
         urls["postgresql"] = url

@@ -1,0 +1,52 @@
+"""A small run of bench/stress.py in CI: faults, bursts and double clicks, nothing lost or doubled."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.stress import Simulation, StressConfig, passed
+from tests.conftest import POSTGRES_SKIP_REASON, TEST_DATABASE_URL
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(not TEST_DATABASE_URL, reason=POSTGRES_SKIP_REASON),
+            ],
+        ),
+    ],
+)
+def test_stress_at_a_20_percent_fault_rate_loses_and_doubles_nothing(backend: str) -> None:
+    config = StressConfig(
+        operations=400,
+        concurrency=8,
+        approvers=2,
+        partners=6,
+        fault_rate=0.2,
+        seed=7,
+        database_url=TEST_DATABASE_URL if backend == "postgresql" else None,
+        drain_timeout=120,
+    )
+    simulation = Simulation(config)
+    try:
+        report = simulation.run()
+    finally:
+        simulation.close()
+    assert report["requests sent"] >= config.operations
+    assert report["5xx"] == 0
+    assert report["tracebacks shown"] == 0
+    assert report["journal balance check"] == []
+    assert report["messages unsent"] == 0
+    assert report["lost"] == 0, report
+    assert report["duplicates"] == 0, report
+    failed, told = report["modals Slack failed to open / person told"]
+    assert failed == told, "everyone whose modal could not open was told"
+    # The run did exercise what it claims to: faults happened and decisions were made.
+    assert sum(report["slack faults injected"].values()) > 0
+    assert report["allocations by status"].get("approved", 0) > 0
+    assert passed(report)

@@ -17,9 +17,12 @@ log = logging.getLogger("handlers")
 
 F = TypeVar("F", bound=Callable[..., None])
 
+# "Nothing was changed" would be a promise we cannot keep: the database may have committed
+# just before the connection dropped. Retrying is safe either way (a decided request says who
+# decided it; a resubmitted modal finds its own earlier request).
 UNAVAILABLE_TEXT = (
-    "The payments ledger isn't answering right now, so nothing was changed."
-    " Please try again in a minute."
+    "The payments ledger isn't answering right now, so this may not have gone through."
+    " Please try again in a minute; if it did go through, I'll tell you so."
 )
 UNEXPECTED_TEXT = (
     "Something went wrong on our side and nothing was changed. Please try again;"

@@ -55,7 +55,7 @@ def build_bot(
     """Wire settings to services to listeners. Starts nothing: call ``bot.delivery.start()``."""
     from handlers import register_all
 
-    database = db or Database(settings.database_url)
+    database = db or Database(settings.database_url, statement_timeout_ms=5000)
     ledger = Ledger(database)
     token = settings.slack_bot_token or ""
     interactive = WebClient(

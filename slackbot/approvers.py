@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from models.schemas import Actor
+from slackbot.errors import ApproverCheckFailed
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +21,8 @@ class ApproverDirectory:
 
     Group membership is fetched with ``usergroups.users.list`` and cached for ``ttl`` seconds, so
     a click costs no Web API call most of the time. If Slack cannot be reached, the last known
-    membership is used; with none known, the user is treated as not an approver (they are told,
-    and can click again) — a refusal is always safer than a wrong approval.
+    membership is used; with none known, :class:`ApproverCheckFailed` says so (nothing changes,
+    and the person can click again) — never a wrong approval, nor a wrong "you are not one".
     """
 
     def __init__(
@@ -64,5 +65,11 @@ class ApproverDirectory:
             except (SlackApiError, SlackClientError, OSError) as exc:
                 log.warning("could not read approver group %s: %s", group_id, exc)
                 if self._members is None:
-                    return frozenset()
+                    # Not knowing is not the same as "not an approver": say so, and let them
+                    # click again, rather than refuse a real approver.
+                    raise ApproverCheckFailed(
+                        "allocation",
+                        "Slack didn't tell me who is in the billing approvers group just now,"
+                        " so nothing changed. Please click again in a moment.",
+                    ) from exc
             return self._members

@@ -21,7 +21,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from slackbot.db import Database
+from slackbot.db import CLI_LOCK_WAIT_MS, Database
 from slackbot.errors import Unavailable
 from slackbot.exports import ExportFormat, ExportKind, export
 from slackbot.imports import ImportKind, ImportRejected, import_csv
@@ -132,7 +132,10 @@ def serve(
     # Imported here so the other commands work without the web stack loaded.
     from slackbot.server import run
 
-    run(settings, host=host, port=port)
+    try:
+        run(settings, host=host, port=port)
+    except SettingsError as exc:
+        _fail(str(exc), EXIT_MISCONFIGURED)
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -156,7 +159,7 @@ def _database(settings: Settings) -> Iterator[Database]:
     shown = _shown_url(settings.database_url)
     db: Database | None = None
     try:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, lock_wait_ms=CLI_LOCK_WAIT_MS)
         yield db
     except Unavailable as exc:
         _fail(f"{shown}: the database did not answer ({_first_line(exc)}); nothing was changed")

@@ -24,24 +24,57 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+# How long a bot request waits for SQLite's write lock (held by another request or an import)
+# before the person is told to try again: Slack gives up on us after 3 seconds.
+BOT_LOCK_WAIT_MS = 2000
+# The command line has no such deadline: an import may wait for the bot, and the bot for it.
+CLI_LOCK_WAIT_MS = 30000
+
+
+def make_engine(
+    url: str,
+    *,
+    lock_wait_ms: int = BOT_LOCK_WAIT_MS,
+    statement_timeout_ms: int | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An engine for the ledger.
+
+    ``lock_wait_ms``: SQLite's busy timeout. ``statement_timeout_ms``: PostgreSQL's, for the bot
+    (one slow statement must not hold a person past Slack's deadline); None for the CLI, whose
+    imports and exports may legitimately run long.
+    """
     url = normalize_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        connect_args = {"timeout": 30, "check_same_thread": False}
-        engine = create_engine(url, connect_args=connect_args, **kwargs)
-        _configure_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
+        sqlite_args = {"timeout": lock_wait_ms / 1000, "check_same_thread": False}
+        engine = create_engine(url, connect_args=sqlite_args, **kwargs)
+        _configure_sqlite(
+            engine, in_memory=parsed.database in (None, "", ":memory:"), lock_wait_ms=lock_wait_ms
+        )
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    # A database that does not answer must fail fast, so the person is told to retry within
-    # Slack's 3 seconds instead of the request hanging.
-    kwargs.setdefault("connect_args", {"connect_timeout": 2})
+    connect_args: dict[str, Any] = {
+        # A database that does not answer must fail fast, so the person is told to retry
+        # within Slack's 3 seconds instead of the request hanging...
+        "connect_timeout": 2,
+        # ...and so must one that vanishes mid-conversation without a reset (a partition):
+        # TCP keepalives and a user timeout notice a silent peer in seconds, not hours.
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+        "tcp_user_timeout": 5000,
+    }
+    if statement_timeout_ms is not None:
+        connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
+    kwargs.setdefault("connect_args", connect_args)
     return create_engine(url, **kwargs)
 
 
-def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
+def _configure_sqlite(engine: Engine, *, in_memory: bool, lock_wait_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Hand transaction control to SQLAlchemy's "begin" event below (pysqlite's own
@@ -49,7 +82,7 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute(f"PRAGMA busy_timeout = {int(lock_wait_ms)}")
         if not in_memory:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
@@ -57,27 +90,44 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit of work reads a WAL snapshot and never waits for a writer; every
+        # other one takes the write lock first, so nothing reads a balance it then spends.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY = "ledger_read_only"
 
 
 class Database:
     """The ledger's database: an engine and the transactions the services run in."""
 
-    def __init__(self, url_or_engine: str | Engine) -> None:
+    def __init__(self, url_or_engine: str | Engine, **engine_options: Any) -> None:
         self.engine = (
-            make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+            make_engine(url_or_engine, **engine_options)
+            if isinstance(url_or_engine, str)
+            else url_or_engine
         )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits on success, rolls back on any error, maps outages."""
+    def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on any error, maps outages.
+
+        ``read_only`` promises no writes; on SQLite it then does not wait for the write lock.
+        """
+        sessions = self._read_sessions if read_only else self._sessions
         try:
-            with self._sessions.begin() as session:
+            with sessions.begin() as session:
                 yield session
         except OperationalError as exc:
             if _is_outage(exc):
@@ -90,7 +140,7 @@ class Database:
 
     def ping(self) -> bool:
         try:
-            with self.engine.connect() as connection:
+            with self.engine.execution_options(**{READ_ONLY: True}).connect() as connection:
                 connection.execute(text("SELECT 1"))
             return True
         except Exception:

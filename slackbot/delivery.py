@@ -38,7 +38,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -106,6 +106,16 @@ class ChannelPacer:
                 return wait
             pace.next_at = now + self.interval
             return 0.0
+
+    def wait(self, channel: str) -> float:
+        """Seconds until the channel's next slot is free (0 when it is free now); takes nothing."""
+        if not self.interval:
+            return 0.0
+        with self.db.transaction(read_only=True) as session:
+            next_at = session.scalar(
+                select(ChannelPace.next_at).where(ChannelPace.channel == channel)
+            )
+        return 0.0 if next_at is None else max(0.0, (_aware(next_at) - _now()).total_seconds())
 
     def hold(self, channel: str, seconds: float) -> None:
         """Slack said 429: nothing more to this channel until ``Retry-After`` has passed."""
@@ -252,7 +262,7 @@ class Delivery:
 
     def next_due_in(self) -> float | None:
         """Seconds until the next unsent row is due, or None when nothing is owed."""
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             soonest = session.scalar(
                 select(OutboxMessage.next_attempt_at)
                 .where(OutboxMessage.sent_at.is_(None))
@@ -264,7 +274,7 @@ class Delivery:
         return max(0.0, (_aware(soonest) - _now()).total_seconds())
 
     def pending_count(self) -> int:
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             return len(
                 session.scalars(
                     select(OutboxMessage.message_id).where(OutboxMessage.sent_at.is_(None))
@@ -276,20 +286,32 @@ class Delivery:
     def _claim(self, worker_id: str) -> list[int]:
         now = _now()
         earlier = aliased(OutboxMessage)
+        # Order matters within a destination (the billing post before its edits; the receipt
+        # before the edit that removes its Cancel button), not across them: a requester's DM
+        # must not wait behind a burst of paced billing posts.
+        both_billing = and_(earlier.recipient == BILLING, OutboxMessage.recipient == BILLING)
+        both_requester = and_(earlier.recipient != BILLING, OutboxMessage.recipient != BILLING)
         blocked = exists().where(
             earlier.allocation_id == OutboxMessage.allocation_id,
             earlier.message_id < OutboxMessage.message_id,
             earlier.sent_at.is_(None),
+            or_(both_billing, both_requester),
         )
+        conditions = [
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            ~blocked,
+        ]
+        if self.pacer.wait(self.billing_channel) > 0:
+            # The channel is not ready: claiming its rows would only postpone them again.
+            conditions.append(OutboxMessage.recipient != BILLING)
+        # Edits of decided requests first: a stale billing message still shows live buttons.
+        is_new_post = case((OutboxMessage.kind == "allocation_requested", 1), else_=0)
         stmt = (
             select(OutboxMessage.message_id)
-            .where(
-                OutboxMessage.sent_at.is_(None),
-                OutboxMessage.next_attempt_at <= now,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-                ~blocked,
-            )
-            .order_by(OutboxMessage.message_id)
+            .where(*conditions)
+            .order_by(is_new_post, OutboxMessage.message_id)
             .limit(self.batch_size)
         )
         if self.db.dialect == "postgresql":

@@ -33,6 +33,10 @@ class InsufficientFunds(DomainError):
     """The amount is more than the payment has unreserved or the invoice has left to pay."""
 
 
+class ApproverCheckFailed(DomainError):
+    """Whether the person may approve could not be found out just now; nothing changed."""
+
+
 class AlreadyDecided(DomainError):
     """The allocation was decided before; nothing changed. Says who decided and when."""
 

@@ -84,7 +84,7 @@ class Ledger:
     def partners_of(self, user_id: str) -> list[PartnerRef]:
         if not _is_key(user_id):
             return []
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             rows = session.execute(
                 select(Partner.partner_id, Partner.name)
                 .join(PartnerMember, PartnerMember.partner_id == Partner.partner_id)
@@ -103,7 +103,7 @@ class Ledger:
             return []
         left = Payment.amount - Payment.allocated - Payment.pending
         condition = left > 0 if only_allocatable else or_(left > 0, Payment.pending > 0)
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             rows = session.execute(
                 select(Payment, Partner.name)
                 .join(Partner, Partner.partner_id == Payment.partner_id)
@@ -115,7 +115,7 @@ class Ledger:
 
     def payment_for(self, user_id: str, payment_id: str) -> PaymentSummary:
         """One payment the member may act on, or ``NotFound`` naming the ``payment`` field."""
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             payment = self._member_payment(session, user_id, payment_id)
             name = session.get_one(Partner, payment.partner_id).name
             return _payment_summary(payment, name)
@@ -136,7 +136,7 @@ class Ledger:
         (any part, any case) or by an amount typed as digits.
         """
         limit = max(1, min(limit, SEARCH_PAGE_MAX))
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             payment = self._member_payment(session, user_id, payment_id)
             open_amount = Invoice.opening_due - Invoice.applied - Invoice.pending
             stmt = select(Invoice).where(
@@ -183,13 +183,13 @@ class Ledger:
 
     def invoice_for(self, user_id: str, payment_id: str, invoice_id: str) -> InvoiceSummary:
         """An invoice the member's payment could pay, or the reason it cannot."""
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             payment = self._member_payment(session, user_id, payment_id)
             invoice = self._payable_invoice(session, payment, invoice_id)
             return _invoice_summary(invoice)
 
     def allocation(self, allocation_id: int) -> AllocationSummary:
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             allocation = (
                 session.get(Allocation, allocation_id)
                 if 0 < allocation_id <= MAX_ALLOCATION_ID
@@ -203,7 +203,7 @@ class Ledger:
         """The person's most recent requests, newest first."""
         if not _is_key(user_id):
             return []
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             rows = session.scalars(
                 select(Allocation)
                 .where(Allocation.requested_by == user_id)
@@ -346,7 +346,7 @@ class Ledger:
         Lets the Slack layer explain a refusal before it opens the reject modal; the decision
         itself checks again under lock.
         """
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             allocation = self._pending_for_decision(session, allocation_id, actor, verb, lock=False)
             return self._summary(session, allocation)
 

@@ -12,12 +12,14 @@ from types import FrameType
 from typing import Any
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 from waitress.server import create_server
 
 from slackbot.app import Bot, build_bot
 from slackbot.request_shape import shape_problem
-from slackbot.settings import Settings
+from slackbot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -110,16 +112,47 @@ def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> l
     return [payload]
 
 
+# Slack's answers to auth.test that mean the token itself is wrong (not that Slack is down).
+REFUSED_TOKEN_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+)
+
+
+def check_slack_token(settings: Settings) -> None:
+    """Refuse to start with a token Slack refuses; start anyway when Slack cannot be reached.
+
+    A bot that cannot reach Slack still records requests and owes its messages to the outbox,
+    so a Slack outage during a restart must not keep it down.
+    """
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        code = str(exc.response.get("error") or "")
+        if code in REFUSED_TOKEN_ERRORS:
+            raise SettingsError(f"SLACK_BOT_TOKEN: Slack refused it ({code})") from None
+        log.warning("Slack answered auth.test with %s; starting anyway", code or exc)
+    except (SlackClientError, OSError) as exc:
+        log.warning(
+            "could not reach Slack at %s to check the token (%s); starting anyway",
+            settings.slack_api_url,
+            exc,
+        )
+
+
 def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> None:
-    """Serve until SIGTERM or Ctrl-C, then finish in-flight requests and the message in hand."""
+    """Serve until SIGTERM or Ctrl-C, then finish in-flight requests and the message in hand.
+
+    Raises :class:`SettingsError` when Slack refuses the bot token.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    bot = build_bot(settings)
+    check_slack_token(settings)
+    bot = build_bot(settings, verify_token=False)
     bot.delivery.start()
     server = create_server(make_wsgi_app(bot), host=host, port=port, threads=8, ident="slackbot")
     socket_mode = None
     if settings.slack_app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
-        from slack_sdk import WebClient
 
         socket_mode = SocketModeHandler(
             bot.app,

@@ -1,4 +1,4 @@
-"""A small run of bench/stress.py in CI: faults, bursts and double clicks, nothing lost or doubled."""
+"""A small run of bench/stress.py in CI: faults and double clicks, nothing lost or doubled."""
 
 from __future__ import annotations
 

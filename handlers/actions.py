@@ -17,6 +17,7 @@ from handlers.common import (
     form_values,
     guarded,
     refusal_text,
+    reply_privately,
     user_id_of,
 )
 from handlers.modals import open_allocation_modal
@@ -41,7 +42,7 @@ def register(app: App) -> None:
 
 def _tell(respond: Respond, text: str) -> None:
     """An ephemeral note to the clicker only; the message they clicked stays as it is."""
-    respond(replace_original=False, **views.error_message(text))
+    reply_privately(respond, views.error_message(text))
 
 
 @guarded
@@ -55,7 +56,7 @@ def open_allocation(
         user_id=user_id_of(body),
         trigger_id=str(body.get("trigger_id", "")),
         payment_id=action_value(body)[:64] or None,
-        tell=lambda message: respond(replace_original=False, **message),
+        tell=lambda message: reply_privately(respond, message),
     )
 
 

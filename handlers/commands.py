@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from handlers.common import bot_of, guarded, refusal_text
+from handlers.common import bot_of, guarded, refusal_text, reply_privately
 from handlers.modals import open_allocation_modal
 from slackbot import views
 from slackbot.errors import DomainError, Unavailable
@@ -45,7 +45,7 @@ def payments_command(
             user_id=user_id,
             trigger_id=str(command.get("trigger_id", "")),
             payment_id=argument,
-            tell=lambda message: respond(**message),
+            tell=lambda message: reply_privately(respond, message),
         )
         return
     try:

@@ -7,7 +7,13 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from slack_bolt import BoltContext
+from slack_bolt import BoltContext, Respond
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
 
 from slackbot.app import Bot
 from slackbot.errors import AlreadyDecided, DomainError, Unavailable
@@ -28,6 +34,31 @@ UNEXPECTED_TEXT = (
     "Something went wrong on our side and nothing was changed. Please try again;"
     " if it keeps happening, tell the billing team."
 )
+
+
+def reply_privately(respond: Respond, message: dict[str, Any]) -> None:
+    """An ephemeral reply through the request's response_url, leaving the original as it is.
+
+    Bolt's own ``respond()`` gives up on a 5xx or a 429; Slack did not take the reply then, so
+    one retry (after ``Retry-After``) is safe and the person still reads why nothing happened.
+    A timeout is not retried: Slack may have shown the reply already.
+    """
+    url = getattr(respond, "response_url", None)
+    if not url:
+        log.info("no response_url to reply on; the reply is dropped")
+        return
+    client = WebhookClient(
+        url,
+        timeout=3,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=1),
+            ServerErrorRetryHandler(max_retry_count=1),
+            RateLimitErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+    response = client.send_dict({**message, "replace_original": False})
+    if response.status_code != 200:
+        log.warning("response_url answered %s; the reply was not shown", response.status_code)
 
 
 def bot_of(context: BoltContext) -> Bot:
@@ -131,7 +162,7 @@ def guarded(listener: F) -> F:
             respond = kwargs.get("respond")
             if respond is not None:
                 try:
-                    respond(replace_original=False, **error_message(refusal_text(exc)))
+                    reply_privately(respond, error_message(refusal_text(exc)))
                 except Exception:
                     log.debug("could not tell the person about the failure", exc_info=True)
 

@@ -443,9 +443,9 @@ def test_group_approver_known_from_before_may_still_approve_while_group_lookup_f
 @pytest.mark.parametrize(
     ("fault", "replies_shown"),
     [
-        # Bolt's respond() does not retry an HTTP error answer: that refusal is never seen.
-        ("500", 0),
-        ("429", 0),
+        # A server error or a 429 is retried once (after Retry-After): the refusal is read once.
+        ("500", 1),
+        ("429", 1),
         # A dropped connection (a "timeout" here ends as one) is retried once by the webhook
         # client, so the person reads the refusal once.
         ("disconnect", 1),

@@ -45,6 +45,14 @@ def _tell(respond: Respond, text: str) -> None:
     reply_privately(respond, views.error_message(text))
 
 
+def _clicked_allocation(body: dict[str, Any], respond: Respond) -> int | None:
+    """The allocation a decision or cancel button names, or None (and the clicker is told)."""
+    allocation_id = allocation_id_from(action_value(body))
+    if allocation_id is None:
+        _tell(respond, "That button doesn't name an allocation request.")
+    return allocation_id
+
+
 @guarded
 def open_allocation(
     ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond
@@ -90,9 +98,8 @@ def approve_allocation(
 ) -> None:
     ack()
     bot = bot_of(context)
-    allocation_id = allocation_id_from(action_value(body))
+    allocation_id = _clicked_allocation(body, respond)
     if allocation_id is None:
-        _tell(respond, "That button doesn't name an allocation request.")
         return
     try:
         bot.ledger.approve(allocation_id, bot.approvers.actor(user_id_of(body)))
@@ -108,9 +115,8 @@ def reject_allocation(
 ) -> None:
     ack()
     bot = bot_of(context)
-    allocation_id = allocation_id_from(action_value(body))
+    allocation_id = _clicked_allocation(body, respond)
     if allocation_id is None:
-        _tell(respond, "That button doesn't name an allocation request.")
         return
     try:
         allocation = bot.ledger.check_can_decide(
@@ -138,9 +144,8 @@ def cancel_allocation(
 ) -> None:
     ack()
     bot = bot_of(context)
-    allocation_id = allocation_id_from(action_value(body))
+    allocation_id = _clicked_allocation(body, respond)
     if allocation_id is None:
-        _tell(respond, "That button doesn't name an allocation request.")
         return
     try:
         bot.ledger.cancel(allocation_id, user_id_of(body))

@@ -7,7 +7,8 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from concurrent.futures import Executor, Future
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 from waitress.server import create_server
@@ -304,3 +305,38 @@ def assert_owed_delivered_once_in_order(db: Database, slack: FakeSlack) -> None:
                 assert call.params.get("ts") == posted.get(call.channel), (
                     f"#{allocation_id}: an edit missed the message it should change"
                 )
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class TrackedExecutor(Executor):
+    """Bolt's listener executor, counting work in flight: listeners finish after their ack,
+    so a test that wants to see everything a request caused waits until this is idle."""
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        with self._idle:
+            self._in_flight += 1
+
+        def run() -> R:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._idle:
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+
+        return self.inner.submit(run)
+
+    def wait_idle(self, timeout: float = 15.0) -> None:
+        with self._idle:
+            assert self._idle.wait_for(lambda: self._in_flight == 0, timeout), "listener hung"
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.inner.shutdown(wait=wait, cancel_futures=cancel_futures)

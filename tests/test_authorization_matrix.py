@@ -14,11 +14,8 @@ was shown and what the ledger holds afterwards.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -32,6 +29,7 @@ from tests.bot_harness import (
     BILLING_CHANNEL,
     SECOND_APPROVER,
     BotHarness,
+    TrackedExecutor,
     text_of,
 )
 from tests.conftest import wipe
@@ -272,39 +270,6 @@ def ledger_now(db: Database, r_alice: int, r_sa: int) -> LedgerState:
 
 
 # ------------------------------------------------------------------------------ running a cell
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class TrackedExecutor(Executor):
-    """The listener executor, counting work in flight: listeners finish after their ack."""
-
-    def __init__(self, inner: Executor) -> None:
-        self.inner = inner
-        self._in_flight = 0
-        self._idle = threading.Condition()
-
-    def submit(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
-        with self._idle:
-            self._in_flight += 1
-
-        def run() -> R:
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                with self._idle:
-                    self._in_flight -= 1
-                    self._idle.notify_all()
-
-        return self.inner.submit(run)
-
-    def wait_idle(self, timeout: float = 15.0) -> None:
-        with self._idle:
-            assert self._idle.wait_for(lambda: self._in_flight == 0, timeout), "listener hung"
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self.inner.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 @dataclass

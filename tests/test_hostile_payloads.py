@@ -13,13 +13,11 @@ import itertools
 import json
 import logging
 import re
-import threading
 import urllib.request
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -37,6 +35,7 @@ from tests.bot_harness import (
     SECOND_APPROVER,
     SECRET,
     BotHarness,
+    TrackedExecutor,
 )
 from tests.factories import add_invoice, add_partner, add_payment, snapshot
 
@@ -171,40 +170,6 @@ action_ids = st.one_of(
 )
 
 # ----------------------------------------------------------------------- the world under attack
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class TrackedExecutor(Executor):
-    """The listener executor, counting work in flight so a test can wait until it is done."""
-
-    def __init__(self, inner: Executor) -> None:
-        self.inner = inner
-        self._in_flight = 0
-        self._idle = threading.Condition()
-
-    def submit(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
-        with self._idle:
-            self._in_flight += 1
-
-        def run() -> R:
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                with self._idle:
-                    self._in_flight -= 1
-                    self._idle.notify_all()
-
-        return self.inner.submit(run)
-
-    def wait_idle(self, timeout: float = 15.0) -> None:
-        with self._idle:
-            assert self._idle.wait_for(lambda: self._in_flight == 0, timeout), "listener hung"
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self.inner.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 class FailureLog(logging.Handler):

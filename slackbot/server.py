@@ -147,6 +147,12 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> Non
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     check_slack_token(settings)
+    if not settings.billing_approver_ids and not settings.billing_approver_group_id:
+        # Allowed by the contract (both are optional), but then no request can be decided.
+        log.warning(
+            "neither BILLING_APPROVER_IDS nor BILLING_APPROVER_GROUP_ID is set:"
+            " requests will be recorded, but nobody can approve or reject them"
+        )
     bot = build_bot(settings, verify_token=False)
     bot.delivery.start()
     server = create_server(make_wsgi_app(bot), host=host, port=port, threads=8, ident="slackbot")

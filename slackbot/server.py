@@ -41,7 +41,10 @@ def make_wsgi_app(bot: Bot) -> WSGIApp:
     without their body being parsed at all.
     """
     slack = SlackRequestHandler(bot.app, path=EVENTS_PATH)
-    verifier = SignatureVerifier(bot.settings.slack_signing_secret or "")
+    secret = bot.settings.slack_signing_secret
+    # Socket Mode runs without a signing secret; then nothing may be accepted over HTTP (a
+    # placeholder secret would be one anybody could sign with).
+    verifier = SignatureVerifier(secret) if secret else None
 
     def to_bolt(
         environ: dict[str, Any], start_response: StartResponse, raw: bytes
@@ -54,7 +57,7 @@ def make_wsgi_app(bot: Bot) -> WSGIApp:
             "x-slack-request-timestamp": environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""),
             "x-slack-signature": environ.get("HTTP_X_SLACK_SIGNATURE", ""),
         }
-        if not verifier.is_valid_request(text, headers):
+        if verifier is None or not verifier.is_valid_request(text, headers):
             return _json(start_response, "401 Unauthorized", {"ok": False})
         content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip() or None
         problem = shape_problem(text, content_type)
@@ -140,6 +143,39 @@ def check_slack_token(settings: Settings) -> None:
         )
 
 
+def connect_socket_mode(handler: Any, stopping: threading.Event) -> None:
+    """Connect to Slack over Socket Mode; an app token Slack refuses is a setting to fix.
+
+    If Slack cannot be reached (or fails) at start, keep trying in the background with backoff:
+    slack_sdk reconnects by itself only once a first connection has succeeded.
+    """
+    try:
+        handler.connect()
+        log.info("Socket Mode connected")
+        return
+    except SlackApiError as exc:
+        code = str(exc.response.get("error") or "")
+        if code in REFUSED_TOKEN_ERRORS | {"not_allowed_token_type"}:
+            raise SettingsError(f"SLACK_APP_TOKEN: Slack refused it ({code})") from None
+        first_error: Exception = exc
+    except (SlackClientError, OSError) as exc:
+        first_error = exc
+    log.warning("Socket Mode could not connect (%s); retrying in the background", first_error)
+
+    def keep_trying() -> None:
+        delay = 1.0
+        while not stopping.wait(delay):
+            try:
+                handler.connect()
+                log.info("Socket Mode connected")
+                return
+            except (SlackApiError, SlackClientError, OSError) as exc:
+                delay = min(60.0, delay * 2)
+                log.warning("Socket Mode still cannot connect (%s); next try in %.0fs", exc, delay)
+
+    threading.Thread(target=keep_trying, name="socket-mode-connect", daemon=True).start()
+
+
 def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> None:
     """Serve until SIGTERM or Ctrl-C, then finish in-flight requests and the message in hand.
 
@@ -155,6 +191,7 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> Non
         )
     bot = build_bot(settings, verify_token=False)
     bot.delivery.start()
+    stopping = threading.Event()
     server = create_server(make_wsgi_app(bot), host=host, port=port, threads=8, ident="slackbot")
     socket_mode = None
     if settings.slack_app_token:
@@ -165,8 +202,13 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> Non
             settings.slack_app_token,
             web_client=WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url),
         )
-        socket_mode.connect()  # type: ignore[no-untyped-call]
-        log.info("Socket Mode connected; health check on http://%s:%s%s", host, port, HEALTH_PATH)
+        try:
+            connect_socket_mode(socket_mode, stopping)
+        except SettingsError:
+            server.close()
+            bot.close()
+            raise
+        log.info("Socket Mode started; health check on http://%s:%s%s", host, port, HEALTH_PATH)
     else:
         log.info("listening on http://%s:%s%s", host, port, EVENTS_PATH)
 
@@ -181,6 +223,7 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> Non
     except KeyboardInterrupt:
         pass
     finally:
+        stopping.set()
         signal.signal(signal.SIGTERM, previous)
         if socket_mode is not None:
             socket_mode.close()  # type: ignore[no-untyped-call]

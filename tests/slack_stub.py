@@ -167,6 +167,11 @@ class FakeSlack:
     def __init__(self, *, token: str | None = None, timeout_sleep: float = 3.0) -> None:
         self.token = token
         self.timeout_sleep = timeout_sleep
+        # Socket Mode: what apps.connections.open hands out (a URL, or a function returning a
+        # fresh one per call, e.g. FakeSocketMode.new_url); None answers as if Socket Mode were
+        # off. ``app_token``, when set, is the only app-level token accepted.
+        self.socket_url: str | Callable[[], str] | None = None
+        self.app_token: str | None = None
         self._lock = threading.Lock()
         self._state = _State()
         self._stopping = threading.Event()
@@ -435,6 +440,9 @@ class FakeSlack:
     def _answer(self, method: str, params: JsonDict, headers: dict[str, str]) -> JsonDict:
         if method == "response_url":
             return {"ok": True}
+        if method == "apps.connections.open":
+            # The one method that takes the app-level token, and only in the Authorization header.
+            return self._apps_connections_open(headers)
         auth_error = self._auth_error(params, headers)
         if auth_error is not None:
             return {"ok": False, "error": auth_error}
@@ -454,6 +462,22 @@ class FakeSlack:
         return None
 
     # -- Web API methods (called with the lock held) ------------------------------------------
+
+    def _apps_connections_open(self, headers: dict[str, str]) -> JsonDict:
+        authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        bearer = authorization.startswith("Bearer ")
+        token = authorization[len("Bearer ") :].strip() if bearer else ""
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        if not token.startswith("xapp-"):
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if self.app_token is not None and token != self.app_token:
+            return {"ok": False, "error": "invalid_auth"}
+        url = self.socket_url() if callable(self.socket_url) else self.socket_url
+        if not url:
+            # The stub's own code: the test never set socket_url.
+            return {"ok": False, "error": "socket_mode_not_enabled"}
+        return {"ok": True, "url": url}
 
     def _next_ts(self) -> str:
         self._state.ts_counter += 1

@@ -276,7 +276,7 @@ class Simulation:
         return any(call.path.endswith(name) for call in self.slack.calls_to("response_url"))
 
     def _cancel_one(self, member: str, rng: random.Random) -> None:
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             ids = session.scalars(
                 select(Allocation.allocation_id)
                 .where(Allocation.requested_by == member, Allocation.status == "pending")
@@ -296,7 +296,7 @@ class Simulation:
 
     def approver(self, approver: str, rng: random.Random) -> None:
         while self._take():
-            with self.db.transaction() as session:
+            with self.db.transaction(read_only=True) as session:
                 ids = session.scalars(
                     select(Allocation.allocation_id)
                     .where(Allocation.status == "pending")
@@ -371,7 +371,7 @@ class Simulation:
         return report
 
     def audit(self) -> dict[str, Any]:
-        with self.db.transaction() as session:
+        with self.db.transaction(read_only=True) as session:
             statuses = dict(
                 session.execute(
                     select(Allocation.status, func.count()).group_by(Allocation.status)

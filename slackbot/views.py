@@ -1076,9 +1076,11 @@ def request_sent_text(allocation: AllocationSummary) -> str:
 
 def notice_modal(title: str, text: str) -> dict[str, Any]:
     """A modal that only tells the person something (no submit), e.g. inside a modal flow."""
+    # Slack refuses a section with no text; a notice of nothing but control characters is one.
+    body = _as_mrkdwn(text, SECTION_TEXT_MAX)
     return {
         "type": "modal",
         "title": _plain(_one_line(title) or "Payments", MODAL_TITLE_MAX),
         "close": _plain("Close", MODAL_TITLE_MAX),
-        "blocks": [_section(_as_mrkdwn(text or " ", SECTION_TEXT_MAX))],
+        "blocks": [_section(body if body.strip() else "—")],
     }

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
@@ -515,6 +515,16 @@ _id = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_
     invoice_id=_id,
     status=st.sampled_from(STATUSES),
     currency=st.sampled_from(CURRENCIES),
+)
+# Found by this test: a notice of nothing but a control character rendered an empty section.
+@example(
+    name="",
+    note="\x1f",
+    reference="",
+    payment_id="0",
+    invoice_id="0",
+    status="pending",
+    currency="USD",
 )
 def test_any_text_renders_within_limits_and_escaped(
     name: str,

@@ -45,12 +45,14 @@ from models.tables import (  # noqa: E402
     Partner,
     PartnerMember,
     Payment,
+    SlackMessageRef,
 )
+from slackbot import views  # noqa: E402
 from slackbot.app import build_bot  # noqa: E402
 from slackbot.audit import check_books  # noqa: E402
 from slackbot.db import Database  # noqa: E402
 from slackbot.delivery import RetryPolicy  # noqa: E402
-from slackbot.ledger import BILLING, RECEIPT, REQUESTER  # noqa: E402
+from slackbot.ledger import BALANCES_CHANGED, BILLING, RECEIPT, REQUESTER  # noqa: E402
 from slackbot.migrate import upgrade  # noqa: E402
 from slackbot.server import make_wsgi_app  # noqa: E402
 from slackbot.settings import Settings  # noqa: E402
@@ -387,8 +389,10 @@ class Simulation:
             ).all()
         owed: collections.Counter[tuple[int, str]] = collections.Counter()
         unsent = 0
+        balance_edits = 0
         for allocation_id, recipient, kind, sent_at in owed_rows:
             unsent += sent_at is None
+            balance_edits += kind == BALANCES_CHANGED
             if recipient == BILLING:
                 key = "billing post" if kind == "allocation_requested" else "billing update"
             elif recipient == REQUESTER:
@@ -432,13 +436,31 @@ class Simulation:
             "allocations by status": statuses,
             "journal balance check": check_books(self.db),
             "messages owed": sum(owed.values()),
+            "  of them, balance edits": balance_edits,
             "messages delivered": sum(delivered.values()),
             "messages unsent": unsent,
             "lost": lost,
             "receipt edits with no receipt": lost_receipt_edits,
             "duplicates": doubled,
+            "pending messages with stale balances": self._stale_pending(),
             "slack faults injected": dict(faults),
         }
+
+    def _stale_pending(self) -> int:
+        """Pending requests whose billing message, as Slack shows it now, is not what the
+        ledger says now (balances another decision moved and no edit caught up with)."""
+        with self.db.transaction(read_only=True) as session:
+            refs = session.execute(
+                select(Allocation.allocation_id, SlackMessageRef.channel, SlackMessageRef.ts)
+                .join(SlackMessageRef, SlackMessageRef.allocation_id == Allocation.allocation_id)
+                .where(Allocation.status == "pending", SlackMessageRef.role == "billing")
+            ).all()
+        stale = 0
+        for allocation_id, channel, ts in refs:
+            shown = self.slack.message(channel, ts) or {}
+            wanted = views.billing_message(self.bot.ledger.allocation(allocation_id))
+            stale += shown.get("blocks") != wanted["blocks"]
+        return stale
 
     def close(self) -> None:
         self.server.close()
@@ -471,6 +493,7 @@ def passed(report: dict[str, Any]) -> bool:
         and report["lost"] == 0
         and report["duplicates"] == 0
         and report["messages unsent"] == 0
+        and report["pending messages with stale balances"] == 0
         and report["journal balance check"] == []
         and report["drained"]
     )
@@ -495,7 +518,8 @@ def print_report(config: StressConfig, report: dict[str, Any], backend: str) -> 
         f"  {'throughput':<{width}}  {ops / total:.0f} requests/s over {total:.1f} s;"
         f" outbox drained {report['drain_seconds']:.1f} s after the load"
     )
-    print("RESULT:", "PASS" if passed(report) else "FAIL", "(0 lost, 0 doubled, 0 5xx required)")
+    verdict = "PASS" if passed(report) else "FAIL"
+    print("RESULT:", verdict, "(0 lost, 0 doubled, 0 stale, 0 5xx required)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,7 +48,14 @@ from models.tables import ChannelPace, OutboxMessage, SlackMessageRef
 from slackbot import views
 from slackbot.db import Database
 from slackbot.errors import Unavailable
-from slackbot.ledger import BILLING, RECEIPT, REQUESTER, Ledger
+from slackbot.ledger import (
+    BALANCES_CHANGED,
+    BILLING,
+    RECEIPT,
+    REQUESTER,
+    Ledger,
+    owe_refreshes_beside,
+)
 
 log = logging.getLogger(__name__)
 
@@ -307,11 +314,17 @@ class Delivery:
             # The channel is not ready: claiming its rows would only postpone them again.
             conditions.append(OutboxMessage.recipient != BILLING)
         # Edits of decided requests first: a stale billing message still shows live buttons.
-        is_new_post = case((OutboxMessage.kind == "allocation_requested", 1), else_=0)
+        # Then new requests, then balance refreshes of pending ones, which only bring figures
+        # up to date.
+        rank = case(
+            (OutboxMessage.kind == "allocation_requested", 1),
+            (OutboxMessage.kind == BALANCES_CHANGED, 2),
+            else_=0,
+        )
         stmt = (
             select(OutboxMessage.message_id)
             .where(*conditions)
-            .order_by(is_new_post, OutboxMessage.message_id)
+            .order_by(rank, OutboxMessage.message_id)
             .limit(self.batch_size)
         )
         if self.db.dialect == "postgresql":
@@ -374,7 +387,10 @@ class Delivery:
         except (SlackClientError, OSError, TimeoutError) as exc:
             self._failed(message_id, attempts, exc)
             return
-        self._mark_sent(message_id, allocation_id, landed)
+        # A request's own news in the billing channel (its post, its decision) moved balances
+        # that the other pending requests on its payment or invoice show; theirs follow.
+        fan_out = recipient == BILLING and kind != BALANCES_CHANGED
+        self._mark_sent(message_id, allocation_id, landed, fan_out=fan_out)
 
     def _send(
         self,
@@ -385,6 +401,10 @@ class Delivery:
     ) -> tuple[str, str, str] | None:
         """One Web API call; returns (role, channel, ts) when a new message must be remembered."""
         if recipient == BILLING:
+            if kind == BALANCES_CHANGED and "billing" not in refs:
+                # Refreshes are owed only for posts already made; with no post to edit there is
+                # nothing to refresh (posting here would put up a second message).
+                return None
             payload = views.billing_message(allocation)
             if "billing" in refs:
                 channel, ts = refs["billing"]
@@ -446,7 +466,12 @@ class Delivery:
     # -------------------------------------------------------------- recording
 
     def _mark_sent(
-        self, message_id: int, allocation_id: int | None, landed: tuple[str, str, str] | None
+        self,
+        message_id: int,
+        allocation_id: int | None,
+        landed: tuple[str, str, str] | None,
+        *,
+        fan_out: bool = False,
     ) -> None:
         for attempt in range(5):
             try:
@@ -473,6 +498,10 @@ class Delivery:
                             )
                         else:
                             ref.channel, ref.ts = channel, ts
+                    if fan_out and allocation_id is not None:
+                        # In the same transaction as the mark: both happen, or neither (and
+                        # the message is sent again, then marked with its edits owed).
+                        owe_refreshes_beside(session, allocation_id, _now())
                 return
             except Unavailable:
                 time.sleep(0.2 * (attempt + 1))

@@ -21,9 +21,18 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
-from models.tables import Allocation, AuditEvent, Invoice, Partner, PartnerMember, Payment
+from models.tables import (
+    Allocation,
+    AuditEvent,
+    Invoice,
+    Partner,
+    PartnerMember,
+    Payment,
+    utcnow,
+)
 from slackbot.db import Database
 from slackbot.errors import InvalidInput
+from slackbot.ledger import owe_balance_refreshes
 from slackbot.money import (
     currency_exponent,
     format_amount,
@@ -152,6 +161,19 @@ def import_csv(
         if run.bad:
             raise ImportRejected(kind, sorted(run.bad, key=lambda bad: bad.line), run.rows_read)
         result = ImportResult(kind, run.rows_read, run.inserted, run.updated, run.unchanged)
+        if run.updated_keys and kind in _SHOWN_ON_PENDING:
+            # Pending requests' billing messages show these rows' figures and names.
+            column = _SHOWN_ON_PENDING[kind]
+            pending = session.execute(
+                select(Allocation.allocation_id, Allocation.requested_by, column).where(
+                    Allocation.status == "pending"
+                )
+            ).all()
+            owe_balance_refreshes(
+                session,
+                [(row[0], row[1]) for row in pending if row[2] in run.updated_keys],
+                utcnow(),
+            )
         if result.inserted or result.updated:
             # An import that changed nothing leaves no trace, so re-running it is truly a no-op.
             session.add(
@@ -619,6 +641,13 @@ _SPECS: dict[ImportKind, _Spec] = {
 
 # ------------------------------------------------------------------------------------ the run
 
+# The column of a pending allocation that names an imported row its billing message shows.
+_SHOWN_ON_PENDING = {
+    ImportKind.PARTNERS: Allocation.partner_id,
+    ImportKind.PAYMENTS: Allocation.payment_id,
+    ImportKind.INVOICES: Allocation.invoice_id,
+}
+
 
 @dataclass
 class _ImportRun:
@@ -631,6 +660,7 @@ class _ImportRun:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    updated_keys: set[Any] = field(default_factory=set)
     _chunk: list[_Row] = field(default_factory=list)
     _seen: dict[Any, int] = field(default_factory=dict)
     _partners: set[str] = field(default_factory=set)
@@ -723,6 +753,7 @@ class _ImportRun:
             connection.execute(insert(table), inserts)
         if updates:
             key = self.spec.key_columns[0]
+            self.updated_keys.update(record[key] for record in updates)
             stmt = (
                 update(table)
                 .where(table.c[key] == bindparam("_key"))

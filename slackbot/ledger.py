@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,12 +56,18 @@ BILLING = "billing"
 REQUESTER = "requester"
 RECEIPT = "receipt"
 
+# An outbox kind that carries no news of its own: a pending request's billing message shows
+# balances that another change moved, so it is edited to show them as they are now.
+BALANCES_CHANGED = "balances_changed"
+
 MAX_NOTE = 1000
 MAX_ID = 64
 # allocations.allocation_id is a 32-bit INTEGER; a bigger number names nothing.
 MAX_ALLOCATION_ID = 2**31 - 1
 MAX_REASON = 1000
 SEARCH_PAGE_MAX = 100
+# Ids per IN (...) list, well under every driver's bound-parameter limit.
+_IN_CHUNK = 500
 
 
 def unapplied_cash_account(partner_id: str) -> str:
@@ -477,10 +483,14 @@ class Ledger:
         self, session: Session, allocation_id: int, *, lock: bool = True
     ) -> Allocation:
         stmt = select(Allocation).where(Allocation.allocation_id == allocation_id)
+        if lock:
+            # FOR NO KEY UPDATE on PostgreSQL: it serialises decisions on this request, yet lets
+            # another transaction insert rows that reference it (an outbox row, a message ref),
+            # whose foreign-key check only takes KEY SHARE. A plain FOR UPDATE would make that
+            # insert wait here while this transaction waits for the other's payment lock.
+            stmt = stmt.with_for_update(key_share=True)
         in_range = 0 < allocation_id <= MAX_ALLOCATION_ID
-        allocation = (
-            session.scalars(stmt.with_for_update() if lock else stmt).first() if in_range else None
-        )
+        allocation = session.scalars(stmt).first() if in_range else None
         if allocation is None:
             raise NotFound("allocation", f"There is no allocation request {allocation_id}.")
         return allocation
@@ -602,6 +612,12 @@ class Ledger:
     ) -> None:
         now = self.clock()
         for audience in audiences:
+            if (
+                audience == BILLING
+                and kind != "allocation_requested"
+                and _take_over_refresh(session, allocation, kind, now)
+            ):
+                continue
             session.add(
                 OutboxMessage(
                     kind=kind,
@@ -653,6 +669,113 @@ class Ledger:
             if request_key is None:
                 raise
             return attempt()
+
+
+def owe_refreshes_beside(session: Session, allocation_id: int, now: dt.datetime) -> int:
+    """Owe edits of the pending requests that share this one's payment or invoice.
+
+    The sender calls it once this request's own billing message (its post, or the edit that
+    reports its decision) has gone out: the change is committed by then, so every edit owed
+    here renders the balances it left. Running it there, not in the change's transaction,
+    keeps the work off the partner's and the approver's click.
+    """
+    changed = session.get(Allocation, allocation_id)
+    if changed is None:
+        return 0
+    siblings = session.execute(
+        select(Allocation.allocation_id, Allocation.requested_by)
+        .where(
+            Allocation.status == "pending",
+            Allocation.allocation_id != allocation_id,
+            or_(
+                Allocation.payment_id == changed.payment_id,
+                Allocation.invoice_id == changed.invoice_id,
+            ),
+        )
+        .order_by(Allocation.allocation_id)
+    ).all()
+    return owe_balance_refreshes(
+        session, [(row[0], row[1]) for row in siblings], now, committed=True
+    )
+
+
+def owe_balance_refreshes(
+    executor: Session | Connection,
+    pending: Sequence[tuple[int, str]],
+    now: dt.datetime,
+    *,
+    committed: bool = False,
+) -> int:
+    """Owe an edit of each pending request's billing message: balances it shows have moved.
+
+    ``pending`` lists ``(allocation_id, requested_by)`` of requests awaiting a decision. A
+    request whose billing message still has an unsent, unclaimed row needs nothing more, since
+    that row renders the balances when it goes out. A row already claimed may have rendered
+    the old figures, so a new one follows it. When the change is not ``committed`` yet (an
+    import calls this in its own transaction), the unclaimed rows are locked (PostgreSQL) so
+    no sender claims one and renders it before the change commits. Returns rows added.
+    """
+    if not pending:
+        return 0
+    requested_by = dict(pending)
+    ids = sorted(requested_by)
+    queued: set[int] = set()
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        unclaimed = (
+            select(OutboxMessage.allocation_id)
+            .where(
+                OutboxMessage.allocation_id.in_(chunk),
+                OutboxMessage.recipient == BILLING,
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.claimed_by.is_(None),
+            )
+            # One global order (chunks go up by allocation id), so two transactions that lock
+            # overlapping sets never wait on each other in a cycle.
+            .order_by(OutboxMessage.allocation_id, OutboxMessage.message_id)
+        )
+        if not committed:
+            unclaimed = unclaimed.with_for_update()
+        queued.update(a for a in executor.scalars(unclaimed) if a is not None)
+    rows = [
+        {
+            "kind": BALANCES_CHANGED,
+            "allocation_id": allocation_id,
+            "recipient": BILLING,
+            "payload": {"requested_by": requested_by[allocation_id]},
+            "created_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for allocation_id in ids
+        if allocation_id not in queued
+    ]
+    if rows:
+        executor.execute(insert(OutboxMessage), rows)
+    return len(rows)
+
+
+def _take_over_refresh(
+    session: Session, allocation: Allocation, kind: str, now: dt.datetime
+) -> bool:
+    """Turn this request's queued, unclaimed balance refresh into the news ``kind`` carries.
+
+    The refresh would render the same message (messages are rendered when sent), so one row
+    does both, and the news is not held back behind a refresh that waits its turn.
+    """
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.allocation_id == allocation.allocation_id,
+            OutboxMessage.recipient == BILLING,
+            OutboxMessage.kind == BALANCES_CHANGED,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.claimed_by.is_(None),
+        )
+        .values(kind=kind, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def _payment_summary(payment: Payment, partner_name: str) -> PaymentSummary:

@@ -839,7 +839,9 @@ def _balances_text(a: AllocationSummary) -> str:
         invoice_line += (
             f", {format_amount(a.invoice_pending, a.currency)} of it pending approval{included}"
         )
-    lines = ["*After this change*", payment_line, invoice_line]
+    # A pending request's message is edited whenever another change moves these balances.
+    heading = "*Balances now*" if a.status == "pending" else "*After this change*"
+    lines = [heading, payment_line, invoice_line]
     if a.status == "pending":
         after = max(0, a.invoice_amount_due - a.amount)
         lines.append(

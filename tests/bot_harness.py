@@ -14,10 +14,11 @@ from sqlalchemy import select
 from waitress.server import create_server
 
 from models.tables import Allocation, OutboxMessage
+from slackbot import views
 from slackbot.app import Bot, build_bot
 from slackbot.db import Database
 from slackbot.delivery import RetryPolicy
-from slackbot.ledger import BILLING, RECEIPT, REQUESTER
+from slackbot.ledger import BILLING, RECEIPT, REQUESTER, Ledger
 from slackbot.server import make_wsgi_app
 from slackbot.settings import Settings
 from tests import slack_payloads as payloads
@@ -305,6 +306,22 @@ def assert_owed_delivered_once_in_order(db: Database, slack: FakeSlack) -> None:
                 assert call.params.get("ts") == posted.get(call.channel), (
                     f"#{allocation_id}: an edit missed the message it should change"
                 )
+    # What the billing channel shows last is the request as it stands now: no edit rendered
+    # before a later change landed after it. A request still pending shows today's balances
+    # too; a decided one keeps those it was sent with (they are not edited again).
+    ledger = Ledger(db)
+    for allocation_id, calls in delivered.items():
+        last = [call for call in calls if call.channel == BILLING_CHANNEL][-1]
+        current = ledger.allocation(allocation_id)
+        now = views.billing_message(current)
+        assert last.params.get("text") == now["text"], f"#{allocation_id}: billing is stale"
+        if current.status == "pending":
+            assert _blocks(last) == now["blocks"], f"#{allocation_id}: stale balances"
+
+
+def _blocks(call: Call) -> Any:
+    blocks = call.params.get("blocks")
+    return json.loads(blocks) if isinstance(blocks, str) else blocks
 
 
 P = ParamSpec("P")

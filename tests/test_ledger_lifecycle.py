@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models.schemas import Actor, InvoiceSummary
 from models.tables import Allocation, AuditEvent, JournalEntry, JournalLine, OutboxMessage
 from slackbot.audit import books_summary, check_books
 from slackbot.db import Database
 from slackbot.errors import NotFound
-from slackbot.ledger import BILLING, RECEIPT, REQUESTER, Ledger
+from slackbot.imports import import_csv
+from slackbot.ledger import (
+    BALANCES_CHANGED,
+    BILLING,
+    RECEIPT,
+    REQUESTER,
+    Ledger,
+    owe_refreshes_beside,
+)
 from tests.factories import (
     add_invoice,
     add_partner,
@@ -264,6 +273,149 @@ def test_each_change_owes_its_messages(books: Database, ledger: Ledger) -> None:
         assert {m.payload["requested_by"] for m in messages} == {"U1"}
         assert all(m.sent_at is None and m.attempts == 0 for m in messages)
     assert check_books(books) == []
+
+
+def _all_sent(db: Database) -> None:
+    """As if the senders had delivered everything owed so far."""
+    with db.transaction() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_(None))
+            .values(sent_at=dt.datetime.now(dt.UTC), claimed_by=None)
+        )
+
+
+def _claim_unsent(db: Database, allocation_id: int) -> None:
+    """As if a sender had leased the allocation's unsent rows and were calling Slack now."""
+    with db.transaction() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.allocation_id == allocation_id, OutboxMessage.sent_at.is_(None))
+            .values(claimed_by="sender-1", claimed_until=dt.datetime.now(dt.UTC))
+        )
+
+
+def unsent_of(db: Database, allocation_id: int) -> list[tuple[str, str]]:
+    with db.transaction() as session:
+        rows = session.execute(
+            select(OutboxMessage.kind, OutboxMessage.recipient)
+            .where(OutboxMessage.allocation_id == allocation_id, OutboxMessage.sent_at.is_(None))
+            .order_by(OutboxMessage.message_id)
+        ).all()
+    return [(r.kind, r.recipient) for r in rows]
+
+
+REFRESH = (BALANCES_CHANGED, BILLING)
+
+
+def _beside(db: Database, allocation_id: int) -> int:
+    """What the sender does once the allocation's own billing message went out."""
+    with db.transaction() as session:
+        return owe_refreshes_beside(session, allocation_id, dt.datetime.now(dt.UTC))
+
+
+def test_edits_are_owed_to_pending_requests_sharing_the_payment_or_invoice(
+    books: Database, ledger: Ledger
+) -> None:
+    add_payment(books, "PAY-2", "P1", 5000, "USD")
+    a = ledger.request_allocation("U1", "PAY-1", "INV-1", "100.00").allocation_id
+    _all_sent(books)
+    # The change itself owes only its own messages: the edits beside it are the sender's work,
+    # off the person's click.
+    b = ledger.request_allocation("U1", "PAY-1", "INV-2", "100.00").allocation_id
+    c = ledger.request_allocation("U1", "PAY-2", "INV-1", "50.00").allocation_id
+    assert unsent_of(books, a) == []
+    _all_sent(books)
+
+    # c shares INV-1 with a, and nothing with b.
+    assert _beside(books, c) == 1
+    assert unsent_of(books, a) == [REFRESH]
+    assert unsent_of(books, b) == []
+
+    # b shares PAY-1 with a, whose edit is queued and will show b's change too.
+    assert _beside(books, b) == 0
+    assert unsent_of(books, a) == [REFRESH]
+
+    # The edit is in flight (it may have rendered the old figures), so another one follows it.
+    _claim_unsent(books, a)
+    assert _beside(books, b) == 1
+    assert unsent_of(books, a) == [REFRESH, REFRESH]
+
+    # Deciding a turns its queued (unclaimed) edit into the decision's own billing message.
+    ledger.approve(a, APPROVER)
+    assert unsent_of(books, a) == [
+        REFRESH,
+        ("allocation_approved", BILLING),
+        ("allocation_approved", REQUESTER),
+        ("allocation_approved", RECEIPT),
+    ]
+    _all_sent(books)
+
+    # Decided requests are never edited for balances; only pending ones are.
+    assert _beside(books, c) == 0  # a, decided, is c's only neighbour
+    assert _beside(books, a) == 2
+    assert unsent_of(books, b) == [REFRESH]
+    assert unsent_of(books, c) == [REFRESH]
+    assert check_books(books) == []
+
+
+def _import(db: Database, kind: str, text: str) -> None:
+    import_csv(db, kind, io.BytesIO(text.encode()))
+
+
+def test_an_import_that_changes_what_a_pending_request_shows_owes_its_edit(
+    books: Database, ledger: Ledger
+) -> None:
+    pending = ledger.request_allocation("U1", "PAY-1", "INV-1", "100.00").allocation_id
+    decided = ledger.request_allocation("U1", "PAY-1", "INV-2", "50.00").allocation_id
+    ledger.approve(decided, APPROVER)
+    _all_sent(books)
+
+    # The same figures again change nothing, so nothing is owed.
+    _import(
+        books,
+        "payments",
+        "payment_id,partner_id,amount,currency,received_on,reference\n"
+        "PAY-1,P1,1000.00,USD,2026-11-01,for INV-2\n",
+    )
+    _import(
+        books,
+        "invoices",
+        "invoice_id,partner_id,amount,currency,issued_on,due_on\n"
+        "INV-1,P1,500.00,USD,2026-10-01,2026-12-01\n",
+    )
+    assert unsent_of(books, pending) == []
+
+    # The ERP lowers what is due on INV-2 (only the decided request is on it): nothing owed.
+    _import(
+        books,
+        "invoices",
+        "invoice_id,partner_id,amount,currency,issued_on,due_on,amount_due\n"
+        "INV-2,P1,300.00,USD,2026-10-01,2026-12-01,250.00\n",
+    )
+    assert unsent_of(books, pending) == []
+    # ...then on INV-1, which the pending request is on.
+    _import(
+        books,
+        "invoices",
+        "invoice_id,partner_id,amount,currency,issued_on,due_on,amount_due\n"
+        "INV-1,P1,500.00,USD,2026-10-01,2026-12-01,450.00\n",
+    )
+    assert unsent_of(books, pending) == [REFRESH]
+    _all_sent(books)
+    # A bigger payment, and a renamed partner, show on the message too.
+    _import(
+        books,
+        "payments",
+        "payment_id,partner_id,amount,currency,received_on,reference\n"
+        "PAY-1,P1,1200.00,USD,2026-11-01,for INV-2\n",
+    )
+    assert unsent_of(books, pending) == [REFRESH]
+    _all_sent(books)
+    _import(books, "partners", "partner_id,name\nP1,Acme Holdings\n")
+    assert unsent_of(books, pending) == [REFRESH]
+    assert unsent_of(books, decided) == []
+    assert ledger.allocation(pending).partner_name == "Acme Holdings"
 
 
 def test_each_change_is_audited_with_actor_and_amount(books: Database, ledger: Ledger) -> None:

@@ -316,7 +316,10 @@ def test_two_serve_processes_share_the_work_without_doing_anything_twice(
             approved = allocation_id in to_approve
             dm = dm_channel_for(user)
             assert calls.count(("chat.postMessage", BILLING_CHANNEL)) == 1
-            assert calls.count(("chat.update", BILLING_CHANNEL)) == (1 if approved else 0)
+            # Approved: edited at least once (a request pending beside others is also edited
+            # when their decisions move the balances it shows); what it shows last is checked
+            # against the ledger by assert_owed_delivered_once_in_order.
+            assert calls.count(("chat.update", BILLING_CHANNEL)) >= (1 if approved else 0)
             # The receipt, then (once approved) the decision DM; the receipt edited once.
             assert calls.count(("chat.postMessage", dm)) == (2 if approved else 1)
             assert calls.count(("chat.update", dm)) == (1 if approved else 0)

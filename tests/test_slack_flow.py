@@ -315,6 +315,35 @@ def test_partial_allocation_leaves_the_rest_to_allocate(
     assert "350.00 USD" in text_of(_billing_message(harness, allocation_id))
 
 
+def test_pending_billing_messages_follow_the_balances_other_decisions_move(
+    harness: BotHarness, books: Database
+) -> None:
+    first = _request(harness, ALICE, "PAY-1", "INV-1", "600.00")
+    second = _request(harness, BOTH, "PAY-1", "INV-2", "300.00")
+    harness.deliver()
+    waiting = _billing_message(harness, second)
+    assert "*100.00 USD* left to allocate, 900.00 USD pending approval" in text_of(waiting)
+
+    harness.click(APPROVER, f"approve_allocation:{first}", message=_billing_message(harness, first))
+    wait_for(lambda: allocation_row(books, first).status == "approved", what="approval")
+    harness.deliver()
+    # The approval moved 600.00 of PAY-1 from pending to allocated: the request still waiting
+    # on PAY-1 says so, and keeps its buttons (and its place: the same message, edited).
+    waiting = _billing_message(harness, second)
+    shown = text_of(waiting)
+    assert "*100.00 USD* left to allocate, 300.00 USD pending approval" in shown
+    assert "Balances now" in shown
+    assert action_ids(waiting) == [f"approve_allocation:{second}", f"reject_allocation:{second}"]
+    assert [text_of(m) for m in harness.billing_messages()].count(shown) == 1
+
+    # Rejecting the second frees its 300.00; the decided first request is left alone.
+    approved_before = text_of(_billing_message(harness, first))
+    harness.bot.ledger.reject(second, harness.bot.approvers.actor(APPROVER), "Wrong invoice")
+    harness.deliver()
+    assert text_of(_billing_message(harness, first)) == approved_before
+    assert "Rejected by" in text_of(_billing_message(harness, second))
+
+
 def test_rejection_asks_for_a_reason_and_the_requester_reads_it(
     harness: BotHarness, books: Database
 ) -> None:

@@ -38,6 +38,22 @@ class Settings(BaseSettings):
     billing_channel_pace_seconds: float = Field(
         default=1.0, ge=0, alias="BILLING_CHANNEL_PACE_SECONDS"
     )
+    # A link to the invoice in the ERP on the billing message, e.g.
+    # https://erp.example.com/invoices/{invoice_id}; unset: no link.
+    invoice_url_template: str | None = Field(default=None, alias="INVOICE_URL_TEMPLATE")
+
+    @field_validator("invoice_url_template")
+    @classmethod
+    def _invoice_url_template(cls, value: str | None) -> str | None:
+        value = value.strip() if value is not None else None
+        if not value:
+            return None
+        if not re.match(r"^https?://[^/\s]+", value) or "{invoice_id}" not in value:
+            raise ValueError(
+                "must be an http(s) URL containing {invoice_id},"
+                " such as https://erp.example.com/invoices/{invoice_id}"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod

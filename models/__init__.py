@@ -1,7 +1,7 @@
 """The ledger's tables (SQLAlchemy 2.0 typed ORM) and the pydantic shapes that cross layers."""
 
+from models.enums import AllocationStatus, Audience, Decision, EntryKind, OutboxKind
 from models.tables import (
-    ALLOCATION_STATUSES,
     Allocation,
     AuditEvent,
     Base,
@@ -17,14 +17,18 @@ from models.tables import (
 )
 
 __all__ = [
-    "ALLOCATION_STATUSES",
     "Allocation",
+    "AllocationStatus",
+    "Audience",
     "AuditEvent",
     "Base",
     "ChannelPace",
+    "Decision",
+    "EntryKind",
     "Invoice",
     "JournalEntry",
     "JournalLine",
+    "OutboxKind",
     "OutboxMessage",
     "Partner",
     "PartnerMember",

@@ -26,9 +26,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
 
-ALLOCATION_STATUSES = ("pending", "approved", "rejected", "cancelled", "reversed")
+from models.enums import AllocationStatus, EntryKind, sql_in
 
 # Deterministic constraint names keep Alembic migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -49,9 +53,37 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A moment in time, always aware and in UTC on the way in and on the way out.
+
+    PostgreSQL keeps the offset (``timestamptz``); SQLite keeps none and hands back naive
+    values. This type makes both databases give the program the same thing, so no caller ever
+    repairs a naive datetime, and refuses a naive value instead of guessing its zone.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: give a time zone (UTC) to store it")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime()}
 
 
 class Partner(Base):
@@ -98,9 +130,15 @@ class Payment(Base):
     received_on: Mapped[dt.date] = mapped_column(Date)
     reference: Mapped[str] = mapped_column(String(500), default="")
 
-    @property
+    @hybrid_property
     def unallocated(self) -> int:
+        """What is neither allocated nor reserved by a pending request (the contract's formula)."""
         return self.amount - self.allocated - self.pending
+
+    @unallocated.inplace.expression
+    @classmethod
+    def _unallocated_expression(cls) -> ColumnElement[int]:
+        return cls.amount - cls.allocated - cls.pending
 
 
 class Invoice(Base):
@@ -129,14 +167,25 @@ class Invoice(Base):
     issued_on: Mapped[dt.date] = mapped_column(Date)
     due_on: Mapped[dt.date] = mapped_column(Date)
 
-    @property
+    @hybrid_property
     def amount_due(self) -> int:
+        """What is left to pay: what the ERP said was due, less what approvals here applied."""
         return self.opening_due - self.applied
 
-    @property
+    @amount_due.inplace.expression
+    @classmethod
+    def _amount_due_expression(cls) -> ColumnElement[int]:
+        return cls.opening_due - cls.applied
+
+    @hybrid_property
     def open_amount(self) -> int:
-        """What a new allocation may still take: due, less what pending requests reserve."""
+        """What a new allocation may still take: left to pay, less what pending requests hold."""
         return self.opening_due - self.applied - self.pending
+
+    @open_amount.inplace.expression
+    @classmethod
+    def _open_amount_expression(cls) -> ColumnElement[int]:
+        return cls.opening_due - cls.applied - cls.pending
 
 
 class Allocation(Base):
@@ -150,7 +199,7 @@ class Allocation(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(
-            "status IN ('pending', 'approved', 'rejected', 'cancelled', 'reversed')",
+            f"status IN ({sql_in(AllocationStatus)})",
             name="status_known",
         ),
         CheckConstraint(
@@ -203,7 +252,7 @@ class JournalEntry(Base):
 
     __tablename__ = "journal_entries"
     __table_args__ = (
-        CheckConstraint("kind IN ('allocation', 'reversal')", name="kind_known"),
+        CheckConstraint(f"kind IN ({sql_in(EntryKind)})", name="kind_known"),
         # One posting per decision: an allocation is posted at most once and reversed at most once.
         UniqueConstraint("allocation_id", "kind"),
     )

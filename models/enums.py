@@ -1,0 +1,61 @@
+"""The ledger's closed vocabularies, defined once: statuses, decisions, journal kinds, outbox terms.
+
+Each is a ``StrEnum``, so a member compares equal to the string stored in the database (old rows
+and the contract's CSV values keep working), and the CHECK constraints are built from the members.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AllocationStatus(StrEnum):
+    """Where an allocation request stands (the contract's ``status`` column)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    REVERSED = "reversed"
+
+
+class Decision(StrEnum):
+    """What someone may do to a request: the verbs that move it out of (or past) ``approved``."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    CANCEL = "cancel"
+    REVERSE = "reverse"
+
+
+class EntryKind(StrEnum):
+    """A journal entry posts an allocation, or reverses one (never edits it)."""
+
+    ALLOCATION = "allocation"
+    REVERSAL = "reversal"
+
+
+class Audience(StrEnum):
+    """Who an outbox row is for; the Slack layer maps each to a place."""
+
+    BILLING = "billing"  # the billing channel's message for the request
+    REQUESTER = "requester"  # a new DM to the person who asked
+    RECEIPT = "receipt"  # the requester's receipt DM, edited in place
+
+
+class OutboxKind(StrEnum):
+    """What news an outbox row carries (domain terms; the Slack layer renders them)."""
+
+    ALLOCATION_REQUESTED = "allocation_requested"
+    ALLOCATION_APPROVED = "allocation_approved"
+    ALLOCATION_REJECTED = "allocation_rejected"
+    ALLOCATION_CANCELLED = "allocation_cancelled"
+    ALLOCATION_REVERSED = "allocation_reversed"
+    # No news of its own: a pending request's billing message shows balances that another
+    # change moved, so it is edited to show them as they are now.
+    BALANCES_CHANGED = "balances_changed"
+
+
+def sql_in(enum: type[StrEnum]) -> str:
+    """``'a', 'b', …`` for a CHECK constraint's ``IN (…)``, from the enum's members."""
+    return ", ".join(f"'{member.value}'" for member in enum)

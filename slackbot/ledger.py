@@ -13,6 +13,7 @@ billing team, ``allocation_approved`` for the requester…).
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -234,7 +235,9 @@ class Ledger:
 
         ``request_key`` makes a retry safe: the same key again returns the first request.
         """
-        note = (note or "").strip() or None
+        note = readable_text(note)
+        # A note that shows nothing is no note (the field is optional), rather than a refusal.
+        note = note if has_readable_text(note) else None
         if note is not None and len(note) > MAX_NOTE:
             raise InvalidInput("note", f"Keep the note under {MAX_NOTE} characters.")
         if request_key is not None and len(request_key) > 128:
@@ -358,11 +361,7 @@ class Ledger:
 
     def reject(self, allocation_id: int, actor: Actor, reason: str) -> AllocationSummary:
         """Release the reservation; the requester will read ``reason``."""
-        reason = (reason or "").strip()
-        if not reason:
-            raise InvalidInput("reason", "Say why, so the requester knows what to fix.")
-        if len(reason) > MAX_REASON:
-            raise InvalidInput("reason", f"Keep the reason under {MAX_REASON} characters.")
+        reason = _required_reason(reason, "Say why, so the requester knows what to fix.")
         with self.db.transaction() as session:
             allocation = self._pending_for_decision(session, allocation_id, actor, "reject")
             self._release(session, allocation)
@@ -391,17 +390,15 @@ class Ledger:
 
     def reverse(self, allocation_id: int, actor: Actor, reason: str) -> AllocationSummary:
         """Undo an approved allocation with a compensating journal entry (never an edit)."""
-        reason = (reason or "").strip()
-        if not reason:
-            raise InvalidInput("reason", "Say why the allocation is being reversed.")
-        if len(reason) > MAX_REASON:
-            raise InvalidInput("reason", f"Keep the reason under {MAX_REASON} characters.")
+        reason = _required_reason(reason, "Say why the allocation is being reversed.")
         if not actor.can_approve:
             raise NotAllowed("allocation", "Only billing approvers can reverse an allocation.")
         with self.db.transaction() as session:
             allocation = self._locked_allocation(session, allocation_id)
             if allocation.status != "approved":
                 raise self._already_decided(allocation, wanted="reverse")
+            # Undoing an application of money is as much a decision as making it.
+            self._require_independent(session, allocation, actor, "reverse")
             payment, invoice = self._lock_balances(session, allocation)
             now = self.clock()
             payment.allocated -= allocation.amount
@@ -502,12 +499,36 @@ class Ledger:
             raise NotAllowed("allocation", f"Only billing approvers can {verb} requests.")
         allocation = self._locked_allocation(session, allocation_id, lock=lock)
         self._require_pending(allocation, wanted=verb)
+        self._require_independent(session, allocation, actor, verb)
+        return allocation
+
+    def _require_independent(
+        self, session: Session, allocation: Allocation, actor: Actor, verb: str
+    ) -> None:
+        """Segregation of duties: nobody decides for a partner they act for.
+
+        The requester is refused first (the more specific reason); then anyone who is a member
+        of the request's partner, since a member could have asked a colleague to request it.
+        Membership is read when deciding, so a member removed since then may decide again.
+        """
         if allocation.requested_by == actor.user_id:
             raise NotAllowed(
                 "allocation",
                 f"You made this request, so another approver has to {verb} it.",
             )
-        return allocation
+        member = session.scalar(
+            select(PartnerMember.slack_user_id).where(
+                PartnerMember.partner_id == allocation.partner_id,
+                PartnerMember.slack_user_id == actor.user_id,
+            )
+        )
+        if member is not None:
+            name = session.get_one(Partner, allocation.partner_id).name or allocation.partner_id
+            raise NotAllowed(
+                "allocation",
+                f"You are a member of {_shown_name(name)}, so you cannot {verb} its requests;"
+                " another approver must.",
+            )
 
     def _require_pending(self, allocation: Allocation, wanted: str = "cancel") -> None:
         if allocation.status != "pending":
@@ -824,3 +845,86 @@ def _escape_like(text: str) -> str:
 def _shown_id(value: str) -> str:
     cleaned = "".join(ch for ch in value if ch.isprintable())
     return (cleaned[:40] + "…") if len(cleaned) > 40 else (cleaned or "(none)")
+
+
+def _shown_name(value: str) -> str:
+    cleaned = " ".join(readable_text(value).split())
+    return (cleaned[:80] + "…") if len(cleaned) > 80 else (cleaned or "this partner")
+
+
+# What a note or reason may not carry: nothing a person can read, and nothing a database should
+# store. Cc (controls, NUL among them: PostgreSQL refuses it in text), Cf (zero-width and bidi
+# format characters, BOM, soft hyphen), Co (private use), Cs (lone surrogates, which cannot be
+# encoded as UTF-8 at all). Line and paragraph separators become ordinary newlines.
+_STRIPPED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs"})
+_LINE_BREAKS = {"\r\n": "\n", "\r": "\n", "\u2028": "\n", "\u2029": "\n", "\x85": "\n"}
+# Joiners shape emoji sequences (👩‍👩‍👧) and Persian/Indic words; between two visible
+# characters they are text, anywhere else they are invisible padding.
+_JOINERS = frozenset({"\u200c", "\u200d"})
+# Tag characters spell subdivision flags (🏴 + tags + cancel tag, e.g. the Scottish flag).
+_BLACK_FLAG = "\U0001f3f4"
+_TAGS = range(0xE0020, 0xE0080)
+# Letters and symbols that render as nothing: they make a text look filled when it says nothing.
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")
+_READABLE_CATEGORIES = ("L", "N", "P", "S")
+
+
+def readable_text(text: str | None) -> str:
+    """A note or reason as it is stored: control and invisible characters removed, trimmed.
+
+    Kept: every script, emoji with their joiners, variation selectors and flag tags, tabs as
+    spaces, and ordinary newlines (the Slack fields are multi-line). The one function every door
+    (Slack, the CLI) goes through, so what is stored is what a person typed and can read.
+    """
+    if not text:
+        return ""
+    for old, new in _LINE_BREAKS.items():
+        text = text.replace(old, new)
+    text = text.replace("\t", " ")
+    kept: list[str] = []
+    in_flag = False
+    for index, ch in enumerate(text):
+        if ord(ch) in _TAGS or ch == "\U000e007f":
+            if in_flag:
+                kept.append(ch)
+                in_flag = ch != "\U000e007f"
+            continue
+        in_flag = ch == _BLACK_FLAG
+        if ch in _JOINERS:
+            after = text[index + 1] if index + 1 < len(text) else ""
+            if kept and _visible(kept[-1]) and after and _visible(after):
+                kept.append(ch)
+            continue
+        if ch == "\n" or unicodedata.category(ch) not in _STRIPPED_CATEGORIES:
+            kept.append(ch)
+    lines = [line.rstrip() for line in "".join(kept).split("\n")]
+    return "\n".join(lines).strip()
+
+
+def has_readable_text(text: str) -> bool:
+    """Does ``text`` say anything: a letter, digit, punctuation or symbol that shows?"""
+    return any(
+        unicodedata.category(ch).startswith(_READABLE_CATEGORIES) and ch not in _BLANK_GLYPHS
+        for ch in text
+    )
+
+
+def _visible(ch: str) -> bool:
+    return not ch.isspace() and unicodedata.category(ch) not in _STRIPPED_CATEGORIES
+
+
+def _required_reason(reason: str | None, ask: str) -> str:
+    """The reason as stored, or ``InvalidInput`` on the ``reason`` field saying what to write."""
+    typed = reason or ""
+    cleaned = readable_text(typed)
+    if not has_readable_text(cleaned):
+        if typed.strip():
+            raise InvalidInput(
+                "reason",
+                "The reason has only invisible or control characters, so the requester would"
+                f" read nothing. {ask}",
+            )
+        raise InvalidInput("reason", ask)
+    if len(cleaned) > MAX_REASON:
+        raise InvalidInput("reason", f"Keep the reason under {MAX_REASON} characters.")
+    return cleaned

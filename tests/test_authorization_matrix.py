@@ -2,7 +2,9 @@
 
 The people: ``own`` (ALICE, a member of Acme, whose request R_ALICE is pending), ``other`` (BOB,
 a member of Globex), ``unlinked`` (a Slack user in no partner), ``approver`` (a billing approver
-in no partner) and ``req_approver`` (an approver who is also an Acme member and made R_SA).
+in no partner), ``req_approver`` (an approver who is also an Acme member and made R_SA: refused
+on every Acme request, their own or a colleague's) and ``globex_approver`` (an approver, through
+the user group, who is a member of Globex: free to decide Acme's requests).
 
 Acme holds PAY-1 (1,000.00 USD) and INV-1, INV-2; Globex holds PAY-B, INV-B1 (paid) and INV-B2.
 Before each cell:
@@ -27,6 +29,7 @@ from tests import slack_payloads as payloads
 from tests.bot_harness import (
     APPROVER,
     BILLING_CHANNEL,
+    GROUP_APPROVER,
     SECOND_APPROVER,
     BotHarness,
     TrackedExecutor,
@@ -51,6 +54,7 @@ PEOPLE = {
     "unlinked": STRANGER,
     "approver": APPROVER,
     "req_approver": SECOND_APPROVER,
+    "globex_approver": GROUP_APPROVER,
 }
 
 # What people are told when refused (the ledger's and the views' own words).
@@ -60,6 +64,8 @@ NO_PAY_B = "You have no payment PAY-B"
 NOT_OPEN_INVOICE = "is not an open invoice of the partner"
 ONLY_APPROVERS = "Only billing approvers"
 ANOTHER_APPROVER = "another approver"
+# Segregation of duties: an approver who is a member of the request's partner is refused.
+MEMBER_OF_ACME = "You are a member of Acme Corp, so you cannot"
 ONLY_REQUESTER = "Only the person who made a request can cancel it"
 NO_REQUESTS = "You have not requested any allocations yet"
 
@@ -102,6 +108,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(NOT_LINKED, hides=ACME_IDS + OTHER_IDS),
         "approver":     cell(NOT_LINKED, hides=ACME_IDS + OTHER_IDS),
         "req_approver": cell("PAY-1", hides=OTHER_IDS),
+        "globex_approver": cell("PAY-B", hides=ACME_IDS),
     },
     "/payments allocate PAY-1": {
         "own":          cell((MODAL, "PAY-1"), hides=OTHER_IDS),
@@ -109,6 +116,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
         "approver":     cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
         "req_approver": cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        "globex_approver": cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
     },
     "Allocate button open_allocation:PAY-1": {
         "own":          cell((MODAL, "PAY-1"), hides=OTHER_IDS),
@@ -116,6 +124,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
         "approver":     cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
         "req_approver": cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        "globex_approver": cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
     },
     "invoice options for PAY-1": {
         "own":          cell(("INV-1", "INV-2"), hides=OTHER_IDS),
@@ -123,6 +132,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell((), hides=ACME_IDS + OTHER_IDS),
         "approver":     cell((), hides=ACME_IDS + OTHER_IDS),
         "req_approver": cell(("INV-1", "INV-2"), hides=OTHER_IDS),
+        "globex_approver": cell((), hides=ACME_IDS + OTHER_IDS),
     },
     "invoice options for PAY-B": {
         "own":          cell((), hides=ACME_IDS + OTHER_IDS),
@@ -130,6 +140,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell((), hides=ACME_IDS + OTHER_IDS),
         "approver":     cell((), hides=ACME_IDS + OTHER_IDS),
         "req_approver": cell((), hides=ACME_IDS + OTHER_IDS),
+        "globex_approver": cell("INV-B2", hides=(*ACME_IDS, "INV-B1")),
     },
     "submit PAY-1 → INV-1": {
         "own":          cell("Request sent", NEW_ON_PAY_1),
@@ -137,6 +148,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(("errors:payment", NO_PAY_1)),
         "approver":     cell(("errors:payment", NO_PAY_1)),
         "req_approver": cell("Request sent", NEW_ON_PAY_1),
+        "globex_approver": cell(("errors:payment", NO_PAY_1)),
     },
     "submit PAY-B → INV-B2": {
         "own":          cell(("errors:payment", NO_PAY_B)),
@@ -144,6 +156,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(("errors:payment", NO_PAY_B)),
         "approver":     cell(("errors:payment", NO_PAY_B)),
         "req_approver": cell(("errors:payment", NO_PAY_B)),
+        "globex_approver": cell("Request sent", NEW_ON_PAY_B),
     },
     "submit PAY-1 → INV-B2": {
         "own":          cell(("errors:invoice", NOT_OPEN_INVOICE), hides=("Globex",)),
@@ -151,6 +164,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(("errors:payment", NO_PAY_1)),
         "approver":     cell(("errors:payment", NO_PAY_1)),
         "req_approver": cell(("errors:invoice", NOT_OPEN_INVOICE), hides=("Globex",)),
+        "globex_approver": cell(("errors:payment", NO_PAY_1)),
     },
     "submit PAY-B → INV-1": {
         "own":          cell(("errors:payment", NO_PAY_B)),
@@ -158,13 +172,15 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(("errors:payment", NO_PAY_B)),
         "approver":     cell(("errors:payment", NO_PAY_B)),
         "req_approver": cell(("errors:payment", NO_PAY_B)),
+        "globex_approver": cell(("errors:invoice", NOT_OPEN_INVOICE), hides=("Acme",)),
     },
     "approve R_ALICE": {
         "own":          cell(ONLY_APPROVERS),
         "other":        cell(ONLY_APPROVERS),
         "unlinked":     cell(ONLY_APPROVERS),
         "approver":     cell((), ALICE_APPROVED),
-        "req_approver": cell((), ALICE_APPROVED),
+        "req_approver": cell((MEMBER_OF_ACME, "approve its requests", ANOTHER_APPROVER)),
+        "globex_approver": cell((), ALICE_APPROVED),
     },
     "approve R_SA": {
         "own":          cell(ONLY_APPROVERS),
@@ -172,13 +188,15 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(ONLY_APPROVERS),
         "approver":     cell((), SA_APPROVED),
         "req_approver": cell(ANOTHER_APPROVER),
+        "globex_approver": cell((), SA_APPROVED),
     },
     "reject button R_ALICE": {
         "own":          cell(ONLY_APPROVERS, hides=(REJECT_MODAL,)),
         "other":        cell(ONLY_APPROVERS, hides=(REJECT_MODAL,)),
         "unlinked":     cell(ONLY_APPROVERS, hides=(REJECT_MODAL,)),
         "approver":     cell(REJECT_MODAL),
-        "req_approver": cell(REJECT_MODAL),
+        "req_approver": cell((MEMBER_OF_ACME, "reject its requests"), hides=(REJECT_MODAL,)),
+        "globex_approver": cell(REJECT_MODAL),
     },
     "reject button R_SA": {
         "own":          cell(ONLY_APPROVERS, hides=(REJECT_MODAL,)),
@@ -186,13 +204,15 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(ONLY_APPROVERS, hides=(REJECT_MODAL,)),
         "approver":     cell(REJECT_MODAL),
         "req_approver": cell(ANOTHER_APPROVER, hides=(REJECT_MODAL,)),
+        "globex_approver": cell(REJECT_MODAL),
     },
     "reject_modal R_ALICE": {
         "own":          cell(("errors:reason", ONLY_APPROVERS)),
         "other":        cell(("errors:reason", ONLY_APPROVERS)),
         "unlinked":     cell(("errors:reason", ONLY_APPROVERS)),
         "approver":     cell((), ALICE_REJECTED, hides=("errors:",)),
-        "req_approver": cell((), ALICE_REJECTED, hides=("errors:",)),
+        "req_approver": cell(("errors:reason", MEMBER_OF_ACME, "reject its requests")),
+        "globex_approver": cell((), ALICE_REJECTED, hides=("errors:",)),
     },
     "reject_modal R_SA": {
         "own":          cell(("errors:reason", ONLY_APPROVERS)),
@@ -200,6 +220,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(("errors:reason", ONLY_APPROVERS)),
         "approver":     cell((), SA_REJECTED, hides=("errors:",)),
         "req_approver": cell(("errors:reason", ANOTHER_APPROVER)),
+        "globex_approver": cell((), SA_REJECTED, hides=("errors:",)),
     },
     "cancel R_ALICE": {
         "own":          cell((), ALICE_CANCELLED),
@@ -207,6 +228,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(ONLY_REQUESTER),
         "approver":     cell(ONLY_REQUESTER),
         "req_approver": cell(ONLY_REQUESTER),
+        "globex_approver": cell(ONLY_REQUESTER),
     },
     "cancel R_SA": {
         "own":          cell(ONLY_REQUESTER),
@@ -214,6 +236,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(ONLY_REQUESTER),
         "approver":     cell(ONLY_REQUESTER),
         "req_approver": cell((), SA_CANCELLED),
+        "globex_approver": cell(ONLY_REQUESTER),
     },
     "/payments history": {
         "own":          cell(("INV-1", "100.00 USD"), hides=("INV-2", "10.00 USD")),
@@ -221,6 +244,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "unlinked":     cell(NO_REQUESTS, hides=ACME_IDS),
         "approver":     cell(NO_REQUESTS, hides=ACME_IDS),
         "req_approver": cell(("INV-2", "10.00 USD"), hides=("INV-1", "100.00 USD")),
+        "globex_approver": cell(NO_REQUESTS, hides=ACME_IDS),
     },
 }
 # fmt: on
@@ -285,7 +309,7 @@ def seed(harness: BotHarness, db: Database, executor: TrackedExecutor) -> Books:
     """Empty the ledger and lay out the books every cell starts from."""
     wipe(db)
     add_partner(db, "P-ACME", "Acme Corp", members=[ALICE, SECOND_APPROVER])
-    add_partner(db, "P-GLOBEX", "Globex", members=[BOB])
+    add_partner(db, "P-GLOBEX", "Globex", members=[BOB, GROUP_APPROVER])
     add_payment(db, "PAY-1", "P-ACME", 100000, "USD")
     add_payment(db, "PAY-B", "P-GLOBEX", 50000, "USD")
     add_invoice(db, "INV-1", "P-ACME", 60000, "USD")

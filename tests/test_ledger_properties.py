@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from slackbot.errors import (
     NotAllowed,
     NotFound,
 )
-from slackbot.ledger import Ledger
+from slackbot.ledger import Ledger, has_readable_text, readable_text
 from slackbot.migrate import upgrade
 from tests.conftest import FixedClock, wipe
 from tests.factories import add_invoice, add_partner, add_payment
@@ -135,7 +136,12 @@ class Model:
         wanted = "approved" if verb == "reverse" else "pending"
         if allocation.status != wanted:
             return AlreadyDecided, "allocation"
-        if verb in ("approve", "reject") and allocation.requested_by == user:
+        # Segregation of duties: neither the requester nor any member of the request's partner
+        # decides it, and undoing an approval (reverse) is a decision too.
+        partner = self.payments[allocation.payment].partner
+        if verb in ("approve", "reject", "reverse") and (
+            allocation.requested_by == user or user in MEMBERS[partner]
+        ):
             return NotAllowed, "allocation"
         return None
 
@@ -652,3 +658,76 @@ def test_the_audit_is_quick_on_a_large_ledger(db: Database) -> None:
     assert violations == []
     assert books_summary(db).journal_lines == 2 * count
     assert elapsed < 2.0, f"check_books took {elapsed:.2f}s on {count} postings"
+
+
+# -------------------------------------------- notes and reasons: what is stored is readable
+
+# Characters a note or reason must never store: controls (NUL above all: PostgreSQL refuses
+# it), format characters other than joiners inside a word or emoji and flag tags, private use,
+# and lone surrogates (which cannot even be encoded for the database).
+_TRICKY = (
+    "\x00\x01\x1b\x7f\x85\u200b\u200c\u200d\u2060\ufeff\u00ad\u202e\u2066\u2028\u2029"
+    "\ue000\ud800\udfff\t\r\n 👩🏴\U000e0067\U000e007f\u0301"
+)
+
+
+def _forbidden(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    if ch == "\n":
+        return False
+    if ch in "\u200c\u200d" or 0xE0020 <= ord(ch) <= 0xE007F:
+        return False  # joiners and flag tags are checked for their neighbours below
+    return category in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp")
+
+
+def _assert_readable_as_stored(stored: str) -> None:
+    assert not any(_forbidden(ch) for ch in stored), repr(stored)
+    assert stored == stored.strip(), repr(stored)
+    for i, ch in enumerate(stored):
+        if ch in "\u200c\u200d":
+            # A joiner stays only between two characters that show.
+            assert 0 < i < len(stored) - 1, repr(stored)
+            assert not stored[i - 1].isspace() and not stored[i + 1].isspace(), repr(stored)
+    stored.encode("utf-8")  # no lone surrogate survives
+
+
+any_text = st.text(
+    st.one_of(st.characters(exclude_categories=()), st.sampled_from(_TRICKY)), max_size=60
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(note=any_text, reason=any_text)
+def test_whatever_text_comes_in_what_is_stored_is_readable(
+    db: Database, note: str, reason: str
+) -> None:
+    wipe(db)
+    ledger = Ledger(db, clock=FixedClock())
+    add_partner(db, "P1", "Acme", members=["U1"])
+    add_payment(db, "PAY-1", "P1", 100_000, "USD")
+    add_invoice(db, "INV-1", "P1", 50_000, "USD")
+    requested = ledger.request_allocation("U1", "PAY-1", "INV-1", 100, note=note)
+    with db.transaction() as session:
+        stored_note = session.get_one(Allocation, requested.allocation_id).note
+    if stored_note is not None:
+        _assert_readable_as_stored(stored_note)
+        assert has_readable_text(stored_note)
+    approver = Actor(user_id="A2", can_approve=True)
+    try:
+        ledger.reject(requested.allocation_id, approver, reason)
+    except InvalidInput as refusal:
+        assert refusal.field == "reason"
+        assert not has_readable_text(readable_text(reason)) or len(readable_text(reason)) > 1000
+        with db.transaction() as session:
+            row = session.get_one(Allocation, requested.allocation_id)
+            assert (row.status, row.reason) == ("pending", None)
+        return
+    with db.transaction() as session:
+        stored_reason = session.get_one(Allocation, requested.allocation_id).reason
+    assert stored_reason is not None
+    _assert_readable_as_stored(stored_reason)
+    assert has_readable_text(stored_reason)

@@ -33,8 +33,10 @@ NOT_AN_APPROVER = Actor(user_id="U2", can_approve=False)
 
 @pytest.fixture
 def books(db: Database) -> Database:
-    add_partner(db, "P1", "Acme", members=["U1", "U2", "B1"])
-    add_partner(db, "P2", "Beta", members=["U3"])
+    # B1 approves Acme's requests, so it belongs to Beta only (a member never decides for its
+    # own partner); it requests on Beta's payment where a test needs an approver's own request.
+    add_partner(db, "P1", "Acme", members=["U1", "U2"])
+    add_partner(db, "P2", "Beta", members=["U3", "B1"])
     add_payment(db, "PAY-1", "P1", 100000, "USD")
     add_payment(db, "PAY-JPY", "P1", 100000, "JPY")
     add_payment(db, "PAY-KWD", "P1", 100000, "KWD")
@@ -343,7 +345,7 @@ def test_a_non_approver_cannot_approve_or_reject(books: Database, ledger: Ledger
 
 
 def test_an_approver_cannot_decide_their_own_request(books: Database, ledger: Ledger) -> None:
-    allocation_id = ledger.request_allocation("B1", "PAY-1", "INV-1", "100.00").allocation_id
+    allocation_id = ledger.request_allocation("B1", "PAY-BETA", "INV-BETA", "100.00").allocation_id
 
     refused(
         books,
@@ -608,3 +610,176 @@ def test_database_refuses_a_second_reversal_entry(
         ),
     )
     assert check_books(books) == []
+
+
+# ------------------------------------------------------- segregation of duties
+
+
+MEMBER_APPROVER = Actor(user_id="U2", can_approve=True)  # an Acme member who also approves
+
+
+@pytest.mark.parametrize("verb", ["approve", "reject"])
+def test_a_member_of_the_partner_cannot_decide_its_requests(
+    books: Database, ledger: Ledger, verb: str
+) -> None:
+    allocation_id = ledger.request_allocation("U1", "PAY-1", "INV-1", "100.00").allocation_id
+    decide = {
+        "approve": lambda: ledger.approve(allocation_id, MEMBER_APPROVER),
+        "reject": lambda: ledger.reject(allocation_id, MEMBER_APPROVER, "not ours"),
+    }[verb]
+    error = refused(
+        books,
+        NotAllowed,
+        "allocation",
+        decide,
+        "You are a member of Acme",
+        f"so you cannot {verb} its requests; another approver must.",
+    )
+    # The check before opening the reject form says the same.
+    with pytest.raises(NotAllowed) as caught:
+        ledger.check_can_decide(allocation_id, MEMBER_APPROVER, verb)
+    assert caught.value.message == error.message
+    # Someone who is not a member decides it as usual.
+    assert DECISIONS[verb](ledger, allocation_id).decided_by == "B1"
+
+
+def test_a_member_of_another_partner_may_decide(books: Database, ledger: Ledger) -> None:
+    # B1 belongs to Beta; the request is Acme's.
+    allocation_id = ledger.request_allocation("U1", "PAY-1", "INV-1", "100.00").allocation_id
+    assert ledger.approve(allocation_id, APPROVER).status == "approved"
+
+
+def test_a_member_of_the_partner_cannot_reverse_its_allocation(
+    books: Database, ledger: Ledger
+) -> None:
+    allocation_id = ledger.request_allocation("U1", "PAY-1", "INV-1", "100.00").allocation_id
+    ledger.approve(allocation_id, APPROVER)
+    refused(
+        books,
+        NotAllowed,
+        "allocation",
+        lambda: ledger.reverse(allocation_id, MEMBER_APPROVER, "undo"),
+        "You are a member of Acme, so you cannot reverse its requests",
+    )
+    assert ledger.reverse(allocation_id, OTHER_APPROVER, "undo").status == "reversed"
+
+
+def test_the_requester_cannot_reverse_their_own_approved_request(
+    books: Database, ledger: Ledger
+) -> None:
+    allocation_id = ledger.request_allocation("B1", "PAY-BETA", "INV-BETA", "100.00").allocation_id
+    ledger.approve(allocation_id, OTHER_APPROVER)
+    refused(
+        books,
+        NotAllowed,
+        "allocation",
+        lambda: ledger.reverse(allocation_id, APPROVER, "undo"),
+        "You made this request",
+    )
+
+
+def test_the_refusal_names_the_partner_without_its_control_characters(
+    db: Database, ledger: Ledger
+) -> None:
+    add_partner(db, "P9", "Acme\u202e\u200b Ltd", members=["U1", "U2"])
+    add_payment(db, "PAY-9", "P9", 10000, "USD")
+    add_invoice(db, "INV-9", "P9", 10000, "USD")
+    allocation_id = ledger.request_allocation("U1", "PAY-9", "INV-9", "1.00").allocation_id
+    refused(
+        db,
+        NotAllowed,
+        "allocation",
+        lambda: ledger.approve(allocation_id, MEMBER_APPROVER),
+        "You are a member of Acme Ltd, so you cannot approve its requests",
+    )
+
+
+# ------------------------------------------------- notes and reasons a person can read
+
+INVISIBLE_REASONS = {
+    "NUL": "\x00",
+    "NULs": "\x00\x00\x00",
+    "ZWSP": "\u200b",
+    "BOM": "\ufeff",
+    "ZWJ": "\u200d",
+    "word joiner and spaces": " \u2060 \u2060 ",
+    "bidi overrides": "\u202e\u202d\u2066",
+    "line separators": "\u2028\u2029",
+    "private use": "\ue000\uf8ff",
+    "lone surrogate": "\ud800",
+    "hangul fillers": "\u3164\u115f",
+    "braille blank": "\u2800",
+    "controls": "\x01\x1b\x7f\x9b\t",
+    "soft hyphen": "\u00ad",
+}
+
+
+@pytest.mark.parametrize("reason", list(INVISIBLE_REASONS.values()), ids=list(INVISIBLE_REASONS))
+def test_a_rejection_reason_with_nothing_readable_is_refused(
+    books: Database, ledger: Ledger, reason: str
+) -> None:
+    allocation_id = ledger.request_allocation("U1", "PAY-1", "INV-1", "100.00").allocation_id
+    refused(
+        books,
+        InvalidInput,
+        "reason",
+        lambda: ledger.reject(allocation_id, APPROVER, reason),
+        "Say why",
+    )
+
+
+@pytest.mark.parametrize("reason", ["\x00", "\u200b", "\ufeff"], ids=["NUL", "ZWSP", "BOM"])
+def test_an_invisible_reason_is_told_apart_from_an_empty_one(
+    books: Database, ledger: Ledger, reason: str
+) -> None:
+    allocation_id = ledger.request_allocation("U1", "PAY-1", "INV-1", "100.00").allocation_id
+    refused(
+        books,
+        InvalidInput,
+        "reason",
+        lambda: ledger.reject(allocation_id, APPROVER, reason),
+        "The reason has only invisible or control characters, so the requester would read"
+        " nothing. Say why, so the requester knows what to fix.",
+    )
+
+
+@pytest.mark.parametrize("reason", ["\x00", "\u200b", "\ufeff"], ids=["NUL", "ZWSP", "BOM"])
+def test_a_reversal_reason_with_nothing_readable_is_refused(
+    books: Database, ledger: Ledger, reason: str
+) -> None:
+    allocation_id = ledger.request_allocation("U1", "PAY-1", "INV-1", "100.00").allocation_id
+    ledger.approve(allocation_id, APPROVER)
+    refused(
+        books,
+        InvalidInput,
+        "reason",
+        lambda: ledger.reverse(allocation_id, OTHER_APPROVER, reason),
+        "only invisible or control characters",
+    )
+
+
+def test_a_reason_is_stored_without_its_invisible_characters(
+    books: Database, ledger: Ledger
+) -> None:
+    allocation_id = ledger.request_allocation("U1", "PAY-1", "INV-1", "100.00").allocation_id
+    rejected = ledger.reject(
+        allocation_id, APPROVER, "\ufeff Wrong\x00 invoice\u200b,\r\nuse INV-2 \u2028thanks "
+    )
+    assert rejected.reason == "Wrong invoice,\nuse INV-2\nthanks"
+
+
+def test_a_note_keeps_its_text_and_loses_nul_bytes(books: Database, ledger: Ledger) -> None:
+    scotland = "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    family, persian = "👩\u200d👩\u200d👧", "می\u200cخواهم"
+    note = f"Per our call\x00\x00 on Tuesday\u200b\nSee {family} and {persian} {scotland}"
+    requested = ledger.request_allocation("U1", "PAY-1", "INV-1", "1.00", note=note)
+    stored = ledger.allocation(requested.allocation_id).note
+    assert stored == (f"Per our call on Tuesday\nSee {family} and {persian} {scotland}")
+
+
+@pytest.mark.parametrize("note", ["\x00", "\u200b\ufeff", " \u2060\n\t"])
+def test_a_note_with_nothing_readable_is_no_note(
+    books: Database, ledger: Ledger, note: str
+) -> None:
+    requested = ledger.request_allocation("U1", "PAY-1", "INV-1", "1.00", note=note)
+    assert ledger.allocation(requested.allocation_id).note is None

@@ -440,6 +440,28 @@ def test_approver_cannot_decide_their_own_request(harness: BotHarness, books: Da
     assert allocation_row(books, allocation_id).status == "pending"
 
 
+def test_approver_who_is_a_member_of_the_partner_cannot_decide_its_requests(
+    harness: BotHarness, books: Database
+) -> None:
+    # SECOND_APPROVER belongs to Acme; ALICE, a colleague, made the request.
+    allocation_id = _request(harness, ALICE, "PAY-1", "INV-1", "100.00")
+    harness.deliver()
+    billing = _billing_message(harness, allocation_id)
+    for verb in ("approve", "reject"):
+        _status, _reply, response_url = harness.click(
+            SECOND_APPROVER, f"{verb}_allocation:{allocation_id}", message=billing
+        )
+        said = harness.wait_response(response_url)
+        assert said["response_type"] == "ephemeral"
+        assert (
+            f"You are a member of Acme Corp, so you cannot {verb} its requests;"
+            " another approver must."
+        ) in text_of(said)
+    assert allocation_row(books, allocation_id).status == "pending"
+    assert len(harness.opened_views()) == 1  # no reject form was opened for them
+    assert journal_of(books, allocation_id) == []
+
+
 def test_member_of_the_approver_group_may_approve(harness: BotHarness, books: Database) -> None:
     allocation_id = _request(harness, ALICE, "PAY-1", "INV-1", "100.00")
     harness.deliver()

@@ -10,6 +10,7 @@ the server checks the shape of every field Bolt reads and answers 400 for anythi
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -54,13 +55,63 @@ def parse_like_bolt(raw_body: str, content_type: str | None) -> Any:
 
 def shape_problem(raw_body: str, content_type: str | None) -> str | None:
     """None when Bolt can read ``raw_body`` safely; else what is wrong, for the log."""
+    return read_payload(raw_body, content_type)[1]
+
+
+def read_payload(raw_body: str, content_type: str | None) -> tuple[dict[str, Any], str | None]:
+    """The payload as Bolt will see it, and what is wrong with its shape (None: nothing)."""
     try:
         payload = parse_like_bolt(raw_body, content_type)
     except ValueError as exc:
-        return f"body is not JSON or a form: {exc}"
+        return {}, f"body is not JSON or a form: {exc}"
+    problem = payload_problem(payload)
+    return (payload if isinstance(payload, dict) else {}), problem
+
+
+def payload_problem(payload: Any) -> str | None:
+    """None when Bolt can read an already parsed payload (HTTP or Socket Mode) safely."""
     if not isinstance(payload, dict):
         return "payload is not an object"
     return _check_payload(payload, "payload", depth=0)
+
+
+# What a request is, for the log: ids are shown only when they look like ids, never payload text.
+_SHOWN_NAME = re.compile(r"[A-Za-z0-9_./-]{1,64}", re.ASCII)
+_SHOWN_USER = re.compile(r"[A-Z0-9]{1,32}", re.ASCII)
+
+
+def describe(payload: dict[str, Any]) -> tuple[str, str]:
+    """``(kind, user)`` of a payload whose shape passed :func:`payload_problem`.
+
+    kind is ``command /payments``, ``block_actions approve_allocation`` (an action id's suffix
+    after a colon is left out), ``view_submission allocation_modal``, ``block_suggestion
+    invoice``, ``event app_mention``…; user is the Slack user id, or ``-``.
+    """
+    user: Any = payload.get("user_id") or payload.get("user")
+    if isinstance(user, dict):
+        user = user.get("id")
+    event = payload.get("event") if isinstance(payload.get("event"), dict) else None
+    if command := payload.get("command"):
+        kind, name = "command", command
+    elif payload.get("type") == "event_callback" and event is not None:
+        kind, name = "event", event.get("type")
+        user = user or event.get("user")
+    elif payload.get("type") in ("view_submission", "view_closed"):
+        view = payload.get("view") or {}
+        kind, name = str(payload["type"]), view.get("callback_id")
+    elif payload.get("type") in ("block_actions", "block_suggestion"):
+        actions = payload.get("actions") or []
+        action = actions[0] if actions else payload
+        kind, name = str(payload["type"]), action.get("action_id")
+    else:
+        kind, name = _shown(payload.get("type"), _SHOWN_NAME) or "unknown", None
+    name = name.split(":", 1)[0] if isinstance(name, str) else name
+    shown = _shown(name, _SHOWN_NAME)
+    return (f"{kind} {shown}" if shown else kind), _shown(user, _SHOWN_USER) or "-"
+
+
+def _shown(value: Any, pattern: re.Pattern[str]) -> str | None:
+    return value if isinstance(value, str) and pattern.fullmatch(value) else None
 
 
 def _check_payload(payload: dict[str, Any], where: str, *, depth: int) -> str | None:

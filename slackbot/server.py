@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import hmac
 import io
 import json
 import logging
+import re
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from waitress.server import create_server
 
 from slackbot.app import Bot, build_bot
-from slackbot.request_shape import shape_problem
+from slackbot.request_shape import describe, payload_problem, read_payload
 from slackbot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -32,38 +44,116 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def make_wsgi_app(bot: Bot) -> WSGIApp:
-    """``POST /slack/events`` to Bolt, ``GET /healthz``, else 404.
+# A request whose signature headers are well formed but whose signature is wrong is most often
+# our own misconfiguration (the secret of another app); said once a minute, not per request.
+SIGNATURE_WARNING_SECONDS = 60.0
+# Slack refuses a request older than five minutes; so do we (replays).
+SIGNATURE_MAX_AGE_SECONDS = 300
+_TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}", re.ASCII)
+_SHOWN_PATH = re.compile(r"[!-~]{1,80}", re.ASCII)
+
+
+class RateLimitedWarning:
+    """One WARNING per ``interval`` for each kind of problem, with a count of those held back."""
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def warn(self, key: str, message: str) -> None:
+        now = self.clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.interval:
+                self._held[key] = self._held.get(key, 0) + 1
+                return
+            held = self._held.pop(key, 0)
+            self._last[key] = now
+        if held:
+            message += f" ({held} more like it since the last warning)"
+        log.warning("%s", message)
+
+
+@dataclass
+class RequestSeen:
+    """What the per-request log line says about one request."""
+
+    kind: str = "-"
+    user: str = "-"
+    outcome: str | None = None
+
+
+def make_wsgi_app(bot: Bot, *, clock: Callable[[], float] = time.monotonic) -> WSGIApp:
+    """``POST /slack/events`` to Bolt, ``GET /healthz``, else 404; one INFO line per request.
 
     Before Bolt reads a request, the signature is verified and the payload's shape checked
     (``slackbot.request_shape``): Bolt would answer a malformed payload with a 500, and a
-    malformed payload is the sender's fault, so it gets a 400. Unsigned requests get a 401
-    without their body being parsed at all.
+    malformed payload is the sender's fault, so it gets a 400. Unsigned requests, and requests
+    whose signature headers are missing or malformed (scanners), get a 401 without their body
+    being parsed at all, and nothing but the request's own log line.
     """
     slack = SlackRequestHandler(bot.app, path=EVENTS_PATH)
     secret = bot.settings.slack_signing_secret
     # Socket Mode runs without a signing secret; then nothing may be accepted over HTTP (a
     # placeholder secret would be one anybody could sign with).
-    verifier = SignatureVerifier(secret) if secret else None
+    key = secret.encode("utf-8") if secret else None
+    warnings = RateLimitedWarning(SIGNATURE_WARNING_SECONDS, clock)
+
+    def signature_refusal(environ: dict[str, Any], raw: bytes) -> str | None:
+        """Why the request is not Slack's (for the log), or None when it is signed by Slack."""
+        if key is None:
+            return "no signing secret: Socket Mode takes nothing over HTTP"
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
+        if not timestamp and not signature:
+            return "unsigned"
+        if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
+            return "malformed signature headers"
+        age = time.time() - int(timestamp)
+        if abs(age) > SIGNATURE_MAX_AGE_SECONDS:
+            when = f"{age:.0f} s ago" if age > 0 else f"{-age:.0f} s in the future"
+            warnings.warn(
+                "stale",
+                f"refused a request signed {when} (Slack's limit is"
+                f" {SIGNATURE_MAX_AGE_SECONDS} s): a replay, or this machine's clock is off",
+            )
+            return "stale timestamp"
+        # The signature covers the raw bytes (slack_sdk's SignatureVerifier would first decode
+        # them, and fail on a body that is not UTF-8).
+        signed = b"v0:" + timestamp.encode("ascii") + b":" + raw
+        expected = "v0=" + hmac.new(key, signed, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature):
+            warnings.warn(
+                "signature",
+                "refused a request with a wrong signature: if Slack sent it, check"
+                " SLACK_SIGNING_SECRET (the app's Basic Information page)",
+            )
+            return "bad signature"
+        return None
 
     def to_bolt(
-        environ: dict[str, Any], start_response: StartResponse, raw: bytes
+        environ: dict[str, Any], start_response: StartResponse, raw: bytes, seen: RequestSeen
     ) -> Iterable[bytes]:
+        refusal = signature_refusal(environ, raw)
+        if refusal is not None:
+            seen.outcome = f"refused: {refusal}"
+            return _json(start_response, "401 Unauthorized", {"ok": False})
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
+            seen.outcome = "refused: body is not UTF-8"
             return _json(start_response, "400 Bad Request", {"ok": False})
-        headers = {
-            "x-slack-request-timestamp": environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""),
-            "x-slack-signature": environ.get("HTTP_X_SLACK_SIGNATURE", ""),
-        }
-        if verifier is None or not verifier.is_valid_request(text, headers):
-            return _json(start_response, "401 Unauthorized", {"ok": False})
         content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip() or None
-        problem = shape_problem(text, content_type)
+        payload, problem = read_payload(text, content_type)
         if problem is not None:
             log.warning("refused a signed request Slack would not send: %s", problem)
+            seen.outcome = "refused: malformed payload"
             return _json(start_response, "400 Bad Request", {"ok": False})
+        seen.kind, seen.user = describe(payload)
         environ["wsgi.input"] = io.BytesIO(raw)
         environ["CONTENT_LENGTH"] = str(len(raw))
 
@@ -73,19 +163,30 @@ def make_wsgi_app(bot: Bot) -> WSGIApp:
                 # from Bolt means it could not read the request at all.
                 log.error("Bolt could not handle a request (%s); answering 400", status)
                 status = "400 Bad Request"
+                seen.outcome = "failed"
+            elif status.startswith("404"):
+                seen.outcome = "unhandled"  # nothing here listens for it
             return start_response(status, headers, *rest)
 
         try:
-            return slack(environ, bolt_start_response)
+            body = b"".join(slack(environ, bolt_start_response))
         except Exception:
             log.exception("Bolt raised on a signed request; answering 400")
+            seen.outcome = "failed"
             return _json(start_response, "400 Bad Request", {"ok": False})
+        if seen.outcome is None and _refused_in_form(body):
+            seen.outcome = "refused"
+        return [body]
 
-    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def route(
+        environ: dict[str, Any], start_response: StartResponse, seen: RequestSeen
+    ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             healthy = bot.db.ping()
+            seen.kind = "health"
+            seen.outcome = "ok" if healthy else "database unreachable"
             return _json(
                 start_response,
                 "200 OK" if healthy else "503 Service Unavailable",
@@ -93,24 +194,84 @@ def make_wsgi_app(bot: Bot) -> WSGIApp:
             )
         if path == EVENTS_PATH:
             if method != "POST":
-                return _json(start_response, "405 Method Not Allowed", {"ok": False})
+                seen.outcome = "refused: only POST"
+                return _json(
+                    start_response, "405 Method Not Allowed", {"ok": False}, [("Allow", "POST")]
+                )
             try:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = -1
             if length < 0 or length > MAX_BODY_BYTES:
+                seen.outcome = "refused: body too large"
                 return _json(start_response, "413 Payload Too Large", {"ok": False})
             raw = environ["wsgi.input"].read(length) if length else b""
-            return to_bolt(environ, start_response, raw)
+            return to_bolt(environ, start_response, raw, seen)
+        seen.outcome = "refused: no such path"
         return _json(start_response, "404 Not Found", {"ok": False})
+
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.monotonic()
+        seen = RequestSeen()
+        statuses: list[str] = []
+
+        def recording_start_response(status: str, headers: list[Any], *rest: Any) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, *rest)
+
+        body = route(environ, recording_start_response, seen)
+        status = statuses[-1].split(" ", 1)[0] if statuses else "-"
+        log_request(
+            f"{_shown_method(environ)} {_shown_path(environ)}",
+            seen.kind,
+            seen.user,
+            status,
+            seen.outcome or ("ok" if status.startswith("2") else "refused"),
+            started,
+            # Load balancers ask for /healthz every few seconds; only a failing answer is news.
+            quiet=seen.kind == "health" and status == "200",
+        )
+        return body
 
     return application
 
 
-def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
+def _refused_in_form(body: bytes) -> bool:
+    """Whether Bolt's answer shows the person field errors (a submission that was refused)."""
+    if b"response_action" not in body:
+        return False
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and answer.get("response_action") == "errors"
+
+
+def _shown_method(environ: dict[str, Any]) -> str:
+    method = str(environ.get("REQUEST_METHOD") or "-")
+    return method if method.isascii() and method.isalpha() and len(method) <= 10 else "?"
+
+
+def _shown_path(environ: dict[str, Any]) -> str:
+    # A scanner's path can hold anything, newlines included: it must not forge log lines.
+    path = str(environ.get("PATH_INFO") or "/")
+    return path if _SHOWN_PATH.fullmatch(path) else ascii(path[:80])
+
+
+def _json(
+    start_response: StartResponse,
+    status: str,
+    body: dict[str, Any],
+    extra_headers: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
     payload = json.dumps(body).encode()
     start_response(
-        status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        status,
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(payload))),
+            *(extra_headers or []),
+        ],
     )
     return [payload]
 
@@ -176,28 +337,128 @@ def connect_socket_mode(handler: Any, stopping: threading.Event) -> None:
     threading.Thread(target=keep_trying, name="socket-mode-connect", daemon=True).start()
 
 
+def listen_problem(host: str, port: int, exc: BaseException) -> str:
+    """One line naming the option to change when the server cannot listen."""
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, OverflowError) or not 0 <= port <= 65535:
+        return f"--port {port}: must be a port number from 1 to 65535"
+    if code == errno.EADDRINUSE:
+        return (
+            f"--port {port}: {host}:{port} is already in use (another slackbot serve?);"
+            " stop it or choose another --port"
+        )
+    if code == errno.EACCES:
+        return f"--port {port}: not allowed to listen on {host}:{port} (below 1024 needs root)"
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return f"--host {host}: cannot listen on {host}:{port} ({reason})"
+
+
+def start_line(settings: Settings, host: str, port: int) -> str:
+    """What ``serve`` says it uses when it starts: mode, address, database, billing channel."""
+    if settings.slack_app_token:
+        mode = f"Socket Mode (over HTTP only http://{host}:{port}{HEALTH_PATH})"
+    else:
+        mode = f"HTTP: Slack requests on http://{host}:{port}{EVENTS_PATH}"
+    approvers = [f"{len(settings.billing_approver_ids)} approver IDs"]
+    if settings.billing_approver_group_id:
+        approvers.append(f"group {settings.billing_approver_group_id}")
+    return (
+        f"serving over {mode}; database {shown_database_url(settings.database_url)};"
+        f" billing channel {settings.billing_channel_id}; {' and '.join(approvers)};"
+        f" Slack API {settings.slack_api_url}"
+    )
+
+
+def shown_database_url(url: str) -> str:
+    """The database URL with its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(DATABASE_URL, unreadable)"
+
+
+class LoggedSocketModeHandler(SocketModeHandler):
+    """Bolt's Socket Mode handler, with each payload's shape checked and one log line for each.
+
+    Only Slack can send on this connection, but a payload Bolt cannot read would still fail in
+    Bolt with a traceback and be sent again by Slack: it is acknowledged unread instead.
+    """
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        started = time.monotonic()
+        problem = payload_problem(req.payload)
+        if problem is not None:
+            log.warning("refused a Socket Mode payload Slack would not send: %s", problem)
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            log_request(f"socket {req.type}", "-", "-", "-", "refused: malformed payload", started)
+            return
+        kind, user = describe(req.payload)
+        bolt_resp = run_bolt_app(self.app, req)
+        send_response(client, req, bolt_resp, time.time())
+        body = bolt_resp.body.encode("utf-8") if isinstance(bolt_resp.body, str) else b""
+        if bolt_resp.status != 200:
+            outcome = "refused" if bolt_resp.status < 500 else "failed"
+        else:
+            outcome = "refused" if _refused_in_form(body) else "ok"
+        log_request(f"socket {req.type}", kind, user, str(bolt_resp.status), outcome, started)
+
+
+def log_request(
+    where: str,
+    kind: str,
+    user: str,
+    status: str,
+    outcome: str,
+    started: float,
+    *,
+    quiet: bool = False,
+) -> None:
+    """The per-request line: where it came, what it was, who, the answer, how long it took."""
+    log.log(
+        logging.DEBUG if quiet else logging.INFO,
+        "%s %s user=%s -> %s %s in %.0f ms",
+        where,
+        kind,
+        user,
+        status,
+        outcome,
+        (time.monotonic() - started) * 1000,
+    )
+
+
 def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> None:
     """Serve until SIGTERM or Ctrl-C, then finish in-flight requests and the message in hand.
 
-    Raises :class:`SettingsError` when Slack refuses the bot token.
+    Raises :class:`SettingsError` (one line naming the option or variable) when it cannot listen
+    on ``host:port`` or when Slack refuses the bot or app token.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    check_slack_token(settings)
+    bot = build_bot(settings, verify_token=False)
+    try:
+        server = create_server(
+            make_wsgi_app(bot), host=host, port=port, threads=8, ident="slackbot"
+        )
+    except (OSError, OverflowError) as exc:
+        bot.close()
+        raise SettingsError(listen_problem(host, port, exc)) from None
+    try:
+        check_slack_token(settings)
+    except SettingsError:
+        server.close()
+        bot.close()
+        raise
     if not settings.billing_approver_ids and not settings.billing_approver_group_id:
         # Allowed by the contract (both are optional), but then no request can be decided.
         log.warning(
             "neither BILLING_APPROVER_IDS nor BILLING_APPROVER_GROUP_ID is set:"
             " requests will be recorded, but nobody can approve or reject them"
         )
-    bot = build_bot(settings, verify_token=False)
+    log.info("%s", start_line(settings, host, port))
     bot.delivery.start()
     stopping = threading.Event()
-    server = create_server(make_wsgi_app(bot), host=host, port=port, threads=8, ident="slackbot")
     socket_mode = None
     if settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        socket_mode = SocketModeHandler(
+        socket_mode = LoggedSocketModeHandler(
             bot.app,
             settings.slack_app_token,
             web_client=WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url),
@@ -208,9 +469,6 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> Non
             server.close()
             bot.close()
             raise
-        log.info("Socket Mode started; health check on http://%s:%s%s", host, port, HEALTH_PATH)
-    else:
-        log.info("listening on http://%s:%s%s", host, port, EVENTS_PATH)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: shutting down", signum)

@@ -9,42 +9,138 @@ one line on stderr, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import io
 import os
 import stat
 import sys
+import time
 from collections.abc import Callable, Iterator
-from typing import IO, Annotated, NoReturn
+from typing import IO, Annotated, Any, NoReturn
 
 import typer
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from slackbot.db import CLI_LOCK_WAIT_MS, Database
-from slackbot.errors import Unavailable
+from slackbot.errors import DomainError, InvalidInput, Unavailable
 from slackbot.exports import ExportFormat, ExportKind, export
 from slackbot.imports import ImportKind, ImportRejected, import_csv
+from slackbot.members import operator_actor, remove_member
 from slackbot.migrate import current_revision, upgrade
 from slackbot.settings import Settings, SettingsError, load_settings, require_serve_settings
 
 EXIT_FAILED = 1
 EXIT_MISCONFIGURED = 2
+DISTRIBUTION = "slackbot-payments"
+
+
+# --------------------------------------------------------------------------------- help pages
+# Typer's Rich help puts each parameter's type in a column that folds words at any character
+# (a narrow terminal showed ``<partners|members|p`` / ``ayments|invoices>``, ``in voices``) and
+# labels every flag ``<bool>``. So the help pages name each value with a short metavar (KIND,
+# FILE, FORMAT, HOST) and list the choices in the help text, where Rich wraps between words.
+
+
+class _PlainArgument(TyperArgument):
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None  # its name column already says KIND or FILE
+
+
+class _PlainOption(TyperOption):
+    def display_type_rich(self, ctx: Any) -> str | None:
+        if self.is_flag:
+            return None
+        return self.metavar or (self.name or "value").upper()
+
+
+def _plain_params(command: Any) -> None:
+    for param in command.params:
+        if isinstance(param, TyperArgument):
+            if param.metavar is None:
+                param.metavar = (param.name or "value").upper()
+            param.__class__ = _PlainArgument
+        elif isinstance(param, TyperOption):
+            param.__class__ = _PlainOption
+
+
+class _PlainCommand(TyperCommand):
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if isinstance(option, TyperOption):
+            option.__class__ = _PlainOption
+        return option
+
+
+class _PlainGroup(TyperGroup):
+    """A command group whose help pages, and its commands', wrap between words only."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_params(self)
+        for command in self.commands.values():
+            if type(command) is TyperCommand:
+                command.__class__ = _PlainCommand
+                _plain_params(command)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if isinstance(option, TyperOption):
+            option.__class__ = _PlainOption
+        return option
+
 
 app = typer.Typer(
     name="slackbot",
     help="Apply partners' payments to invoices, with billing approval and a double-entry ledger.",
     no_args_is_help=True,
     add_completion=False,
+    cls=_PlainGroup,
     # Settings hold tokens; a crash report must never print them.
     pretty_exceptions_show_locals=False,
 )
-db_app = typer.Typer(help="The ledger's database.", no_args_is_help=True)
+db_app = typer.Typer(help="The ledger's database.", no_args_is_help=True, cls=_PlainGroup)
 app.add_typer(db_app, name="db")
+members_app = typer.Typer(
+    help="Who may act for a partner in Slack.", no_args_is_help=True, cls=_PlainGroup
+)
+app.add_typer(members_app, name="members")
 
 
 def main() -> None:
     app()
+
+
+def package_version() -> str:
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        from slackbot import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"slackbot {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
+    """Apply partners' payments to invoices, with billing approval and a double-entry ledger."""
 
 
 # ------------------------------------------------------------------------------------ commands
@@ -62,22 +158,55 @@ def db_upgrade() -> None:
 
 @app.command("import")
 def import_file(
-    kind: Annotated[ImportKind, typer.Argument(help="What the file holds.", show_default=False)],
+    kind: Annotated[
+        ImportKind,
+        typer.Argument(
+            metavar="KIND",
+            help="What the file holds: partners, members, payments or invoices.",
+            show_default=False,
+        ),
+    ],
     file: Annotated[
         str, typer.Argument(metavar="FILE", help="The CSV file; - reads standard input.")
     ],
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help=(
+                "Members only: the file is the complete list of members of every partner it"
+                " names; members of those partners that it leaves out are removed."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Load a CSV file: an upsert keyed by its first column, all or nothing."""
+    if replace and kind is not ImportKind.MEMBERS:
+        _fail(
+            f"--replace applies to members files only, not to {kind}; nothing was changed",
+            EXIT_MISCONFIGURED,
+        )
     settings = _settings()
     source, size = _open_source(file)
     try:
         with _database(settings) as db:
             upgrade(db.engine)
             with _progress_bar(size) as on_progress:
-                result = import_csv(db, kind, source, source_name=file, on_progress=on_progress)
+                result = import_csv(
+                    db,
+                    kind,
+                    source,
+                    source_name=file,
+                    actor=operator_actor(),
+                    on_progress=on_progress,
+                    replace=replace,
+                )
     except ImportRejected as rejected:
-        for bad in rejected.bad_rows:
+        shown, more = rejected.grouped()
+        for bad in shown:
             typer.echo(str(bad), err=True)
+        for line in more:
+            typer.echo(line, err=True)
         _fail(f"{rejected}; fix the rows above and import the file again")
     finally:
         if source is not sys.stdin.buffer:
@@ -87,12 +216,30 @@ def import_file(
 
 @app.command("export")
 def export_table(
-    kind: Annotated[ExportKind, typer.Argument(help="What to export.", show_default=False)],
+    kind: Annotated[
+        ExportKind,
+        typer.Argument(
+            metavar="KIND",
+            help=("What to export: partners, members, payments, invoices, allocations or journal."),
+            show_default=False,
+        ),
+    ],
     export_format: Annotated[
-        ExportFormat, typer.Option("--format", "-f", help="csv or json.")
+        ExportFormat, typer.Option("--format", "-f", metavar="FORMAT", help="csv or json.")
     ] = ExportFormat.CSV,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help=(
+                "CSV only: write text exactly as stored. Without it, a text cell that starts"
+                " with = + - @ tab or carriage return gets a leading ' so that a spreadsheet"
+                " shows it instead of running it as a formula."
+            ),
+        ),
+    ] = False,
 ) -> None:
-    """Write payments, invoices, allocations or the journal to standard output."""
+    """Write partners, members, payments, invoices, allocations or the journal to stdout."""
     settings = _settings()
     sys.stdout.flush()
     # Exports are UTF-8 whatever the terminal's locale says, with the newlines csv writes.
@@ -104,7 +251,7 @@ def export_table(
                     f"{_shown_url(settings.database_url)} holds no ledger yet;"
                     " run `slackbot db upgrade` or import a file first"
                 )
-            export(db, kind, out, export_format)
+            export(db, kind, out, export_format, raw=raw)
         out.flush()
     except BrokenPipeError:
         # The reader went away (`| head`); stop quietly, as Unix tools do.
@@ -114,6 +261,29 @@ def export_table(
     finally:
         with contextlib.suppress(ValueError, BrokenPipeError):
             out.detach()
+
+
+@members_app.command("remove")
+def members_remove(
+    partner_id: Annotated[
+        str, typer.Argument(metavar="PARTNER_ID", help="The partner, as in partners.csv.")
+    ],
+    slack_user_id: Annotated[
+        str,
+        typer.Argument(metavar="SLACK_USER_ID", help="The person's Slack member ID (U0123ABCD)."),
+    ],
+) -> None:
+    """Unlink a person from a partner; their next request is refused."""
+    settings = _settings()
+    try:
+        with _database(settings) as db:
+            upgrade(db.engine)
+            removed = remove_member(db, partner_id, slack_user_id, actor=operator_actor())
+    except InvalidInput as exc:
+        _fail(f"{exc}; nothing was changed", EXIT_MISCONFIGURED)
+    except DomainError as exc:
+        _fail(str(exc))
+    typer.echo(removed.summary())
 
 
 @app.command("serve")
@@ -194,13 +364,34 @@ def _open_source(file: str) -> tuple[IO[bytes], int | None]:
 
 
 @contextlib.contextmanager
-def _progress_bar(size: int | None) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on stderr when a person is watching it, and nothing otherwise."""
+def _progress_bar(size: int | None) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr when a person is watching it, and nothing otherwise.
+
+    It moves with the bytes read (the only measure of a file's length known up front) and
+    shows the rows read so far and how many per second.
+    """
     if size is None or not size or not sys.stderr.isatty():
         yield None
         return
-    with typer.progressbar(length=size, label="importing", file=sys.stderr) as bar:
-        yield bar.update
+    started = time.monotonic()
+    with typer.progressbar(
+        length=size,
+        label="importing",
+        file=sys.stderr,
+        item_show_func=lambda shown: shown,
+    ) as bar:
+
+        def on_progress(nbytes: int, rows: int) -> None:
+            bar.current_item = rows_and_rate(rows, time.monotonic() - started)
+            bar.update(nbytes)
+
+        yield on_progress
+
+
+def rows_and_rate(rows: int, seconds: float) -> str:
+    """What the progress bar shows beside the bar: ``12,000 rows, 35,210 rows/s``."""
+    rate = rows / seconds if seconds > 0 else 0.0
+    return f"{rows:,} rows, {rate:,.0f} rows/s"
 
 
 def _shown_url(url: str) -> str:

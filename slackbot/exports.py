@@ -1,12 +1,26 @@
-"""Exports of the ledger as CSV or JSON, streamed row by row in a stable order (by id).
+"""Exports of the ledger as CSV or JSON, streamed row by row in natural id order.
 
 Amounts leave as decimal strings in major units, formatted with the exponent stored on the
 payment or invoice they belong to; dates are ISO 8601 and datetimes ISO 8601 in UTC.
 
-On PostgreSQL one read transaction streams the whole table through a server-side cursor, so the
-export is one consistent snapshot and blocks nobody. On SQLite every transaction takes the write
-lock (see ``slackbot.db``), so the export reads one short page at a time instead: a slow reader
-(``slackbot export journal | less``) never holds the lock while the bot waits to write.
+Natural order: ids that differ only in their trailing number sort by that number (``INV-7``
+before ``INV-10``). The sort key is computed in SQL — the id without its trailing digits, then
+the id's length, then the id — so the database sorts, a page starts after the last row of the
+one before (keyset), and no export ever holds the table in memory.
+
+CSV cells of text columns (ids, names, references, notes, reasons, Slack user ids) that a
+spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
+return, as OWASP lists) get a leading ``'``; so does a cell that already starts with quotes
+followed by one of those, which keeps the rule reversible: an import removes exactly one
+leading ``'`` from such a cell (see ``unneutralize``), so an exported file imports back to the
+same values. Amounts are never touched (they are never negative); JSON and ``raw`` CSV carry
+every value as stored.
+
+One read-only transaction streams the whole table, so the export is one consistent snapshot
+and blocks nobody: on PostgreSQL through a server-side cursor; on SQLite as a WAL snapshot that
+never takes the write lock (see ``slackbot.db``), so a slow reader (``slackbot export journal |
+less``) never makes the bot wait. The database sorts (spilling to disk when it must) and rows
+are fetched a page at a time, so memory stays flat however large the table.
 """
 
 from __future__ import annotations
@@ -14,13 +28,22 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import Any, TextIO
 
-from sqlalchemy import ColumnElement, Row, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Row, Select, func, select
 
-from models.tables import Allocation, Invoice, JournalEntry, JournalLine, Payment
+from models.tables import (
+    Allocation,
+    Invoice,
+    JournalEntry,
+    JournalLine,
+    Partner,
+    PartnerMember,
+    Payment,
+)
 from slackbot.db import Database
 from slackbot.money import to_decimal_string
 
@@ -28,6 +51,8 @@ PAGE_ROWS = 2000
 
 
 class ExportKind(StrEnum):
+    PARTNERS = "partners"
+    MEMBERS = "members"
     PAYMENTS = "payments"
     INVOICES = "invoices"
     ALLOCATIONS = "allocations"
@@ -39,7 +64,10 @@ class ExportFormat(StrEnum):
     JSON = "json"
 
 
+# The contract's columns come first and in its order; columns added later go after them.
 COLUMNS: dict[ExportKind, tuple[str, ...]] = {
+    ExportKind.PARTNERS: ("partner_id", "name"),
+    ExportKind.MEMBERS: ("partner_id", "slack_user_id"),
     ExportKind.PAYMENTS: (
         "payment_id",
         "partner_id",
@@ -48,6 +76,8 @@ COLUMNS: dict[ExportKind, tuple[str, ...]] = {
         "allocated",
         "pending",
         "unallocated",
+        "received_on",
+        "reference",
     ),
     ExportKind.INVOICES: (
         "invoice_id",
@@ -56,6 +86,8 @@ COLUMNS: dict[ExportKind, tuple[str, ...]] = {
         "amount",
         "amount_due",
         "pending",
+        "issued_on",
+        "due_on",
     ),
     ExportKind.ALLOCATIONS: (
         "allocation_id",
@@ -68,6 +100,10 @@ COLUMNS: dict[ExportKind, tuple[str, ...]] = {
         "decided_by",
         "decided_at",
         "reason",
+        "requested_at",
+        "partner_id",
+        "note",
+        "cancelled_by",
     ),
     ExportKind.JOURNAL: (
         "entry_id",
@@ -80,7 +116,39 @@ COLUMNS: dict[ExportKind, tuple[str, ...]] = {
     ),
 }
 
+# Columns holding text that came from a person or the ERP; only these are neutralized in CSV.
+TEXT_COLUMNS = frozenset(
+    {
+        "partner_id",
+        "name",
+        "slack_user_id",
+        "payment_id",
+        "invoice_id",
+        "reference",
+        "requested_by",
+        "decided_by",
+        "cancelled_by",
+        "reason",
+        "note",
+        "account",
+    }
+)
+# OWASP's list of characters that make a spreadsheet read a cell as a formula. A cell made of
+# quotes and then one of them is neutralized too, so that removing one quote undoes the rule.
+_FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
+_NEUTRALIZED = re.compile(r"'+[=+\-@\t\r]")
+
 Record = dict[str, str | int | None]
+
+
+def neutralize(value: str) -> str:
+    """The CSV cell for a text value: a leading ``'`` when a spreadsheet would run it."""
+    return "'" + value if _FORMULA_START.match(value) else value
+
+
+def unneutralize(value: str) -> str:
+    """The value a neutralized cell stands for: the exact inverse of :func:`neutralize`."""
+    return value[1:] if _NEUTRALIZED.match(value) else value
 
 
 def export(
@@ -88,18 +156,26 @@ def export(
     kind: ExportKind | str,
     out: TextIO,
     export_format: ExportFormat | str = ExportFormat.CSV,
+    *,
+    raw: bool = False,
 ) -> int:
-    """Write every row of ``kind`` to ``out``; returns how many rows were written."""
+    """Write every row of ``kind`` to ``out``; returns how many rows were written.
+
+    CSV text cells are neutralized (see the module's docstring) unless ``raw``.
+    """
     kind = ExportKind(kind)
     export_format = ExportFormat(export_format)
     records = export_records(db, kind)
     if export_format is ExportFormat.CSV:
-        return _write_csv(COLUMNS[kind], records, out)
+        return _write_csv(COLUMNS[kind], records, out, raw=raw)
     return _write_json(records, out)
 
 
 def export_records(db: Database, kind: ExportKind | str) -> Iterator[Record]:
-    """The rows of an export as dicts keyed by the contract's column names, in id order."""
+    """The rows of an export as dicts keyed by the contract's column names, in id order.
+
+    Values are as stored (never neutralized).
+    """
     kind = ExportKind(kind)
     return _EXPORTS[kind](db)
 
@@ -107,17 +183,49 @@ def export_records(db: Database, kind: ExportKind | str) -> Iterator[Record]:
 # ----------------------------------------------------------------------------------- the kinds
 
 
+def natural_key(column: Any) -> tuple[ColumnElement[Any], ...]:
+    """The SQL sort key that puts ``INV-7`` before ``INV-10``: the id without its trailing
+    digits, then its length (a longer trailing number is a bigger one), then the id itself."""
+    return (func.rtrim(column, "0123456789"), func.length(column), column)
+
+
+def _natural(stmt: Select[*tuple[Any, ...]], column: Any, *also: Any) -> Select[*tuple[Any, ...]]:
+    """``stmt`` in natural order of ``column``, then of ``also``."""
+    return stmt.order_by(*natural_key(column), *also)
+
+
+def _partners(db: Database) -> Iterator[Record]:
+    stmt = _natural(select(Partner.partner_id, Partner.name), Partner.partner_id)
+    for row in _stream(db, stmt):
+        yield {"partner_id": row.partner_id, "name": row.name}
+
+
+def _members(db: Database) -> Iterator[Record]:
+    stmt = _natural(
+        select(PartnerMember.partner_id, PartnerMember.slack_user_id),
+        PartnerMember.partner_id,
+        PartnerMember.slack_user_id,
+    )
+    for row in _stream(db, stmt):
+        yield {"partner_id": row.partner_id, "slack_user_id": row.slack_user_id}
+
+
 def _payments(db: Database) -> Iterator[Record]:
-    stmt = select(
+    stmt = _natural(
+        select(
+            Payment.payment_id,
+            Payment.partner_id,
+            Payment.currency,
+            Payment.exponent,
+            Payment.amount,
+            Payment.allocated,
+            Payment.pending,
+            Payment.received_on,
+            Payment.reference,
+        ),
         Payment.payment_id,
-        Payment.partner_id,
-        Payment.currency,
-        Payment.exponent,
-        Payment.amount,
-        Payment.allocated,
-        Payment.pending,
-    ).order_by(Payment.payment_id)
-    for row in _stream(db, stmt, lambda last: Payment.payment_id > last.payment_id):
+    )
+    for row in _stream(db, stmt):
         amount = _amount_formatter(row.currency, row.exponent)
         yield {
             "payment_id": row.payment_id,
@@ -127,21 +235,28 @@ def _payments(db: Database) -> Iterator[Record]:
             "allocated": amount(row.allocated),
             "pending": amount(row.pending),
             "unallocated": amount(row.amount - row.allocated - row.pending),
+            "received_on": row.received_on.isoformat(),
+            "reference": row.reference,
         }
 
 
 def _invoices(db: Database) -> Iterator[Record]:
-    stmt = select(
+    stmt = _natural(
+        select(
+            Invoice.invoice_id,
+            Invoice.partner_id,
+            Invoice.currency,
+            Invoice.exponent,
+            Invoice.amount,
+            Invoice.opening_due,
+            Invoice.applied,
+            Invoice.pending,
+            Invoice.issued_on,
+            Invoice.due_on,
+        ),
         Invoice.invoice_id,
-        Invoice.partner_id,
-        Invoice.currency,
-        Invoice.exponent,
-        Invoice.amount,
-        Invoice.opening_due,
-        Invoice.applied,
-        Invoice.pending,
-    ).order_by(Invoice.invoice_id)
-    for row in _stream(db, stmt, lambda last: Invoice.invoice_id > last.invoice_id):
+    )
+    for row in _stream(db, stmt):
         amount = _amount_formatter(row.currency, row.exponent)
         yield {
             "invoice_id": row.invoice_id,
@@ -150,6 +265,8 @@ def _invoices(db: Database) -> Iterator[Record]:
             "amount": amount(row.amount),
             "amount_due": amount(row.opening_due - row.applied),
             "pending": amount(row.pending),
+            "issued_on": row.issued_on.isoformat(),
+            "due_on": row.due_on.isoformat(),
         }
 
 
@@ -166,12 +283,15 @@ def _allocations(db: Database) -> Iterator[Record]:
             Allocation.decided_by,
             Allocation.decided_at,
             Allocation.reason,
+            Allocation.requested_at,
+            Allocation.partner_id,
+            Allocation.note,
             Payment.exponent,
         )
         .join(Payment, Payment.payment_id == Allocation.payment_id)
         .order_by(Allocation.allocation_id)
     )
-    for row in _stream(db, stmt, lambda last: Allocation.allocation_id > last.allocation_id):
+    for row in _stream(db, stmt):
         yield {
             "allocation_id": row.allocation_id,
             "payment_id": row.payment_id,
@@ -180,9 +300,15 @@ def _allocations(db: Database) -> Iterator[Record]:
             "amount": to_decimal_string(row.amount, row.currency, row.exponent),
             "status": row.status,
             "requested_by": row.requested_by,
+            # A cancelled request is decided by its requester, who withdrew it; cancelled_by
+            # says so outright, so a reader need not compare decided_by with requested_by.
             "decided_by": row.decided_by,
             "decided_at": _utc_iso(row.decided_at),
             "reason": row.reason,
+            "requested_at": _utc_iso(row.requested_at),
+            "partner_id": row.partner_id,
+            "note": row.note,
+            "cancelled_by": row.decided_by if row.status == "cancelled" else None,
         }
 
 
@@ -205,13 +331,7 @@ def _journal(db: Database) -> Iterator[Record]:
         .order_by(JournalLine.entry_id, JournalLine.line_id)
     )
 
-    def after(last: Row[*tuple[Any, ...]]) -> ColumnElement[bool]:
-        return or_(
-            JournalLine.entry_id > last.entry_id,
-            and_(JournalLine.entry_id == last.entry_id, JournalLine.line_id > last.line_id),
-        )
-
-    for row in _stream(db, stmt, after):
+    for row in _stream(db, stmt):
         yield {
             "entry_id": row.entry_id,
             "allocation_id": row.allocation_id,
@@ -224,6 +344,8 @@ def _journal(db: Database) -> Iterator[Record]:
 
 
 _EXPORTS: dict[ExportKind, Callable[[Database], Iterator[Record]]] = {
+    ExportKind.PARTNERS: _partners,
+    ExportKind.MEMBERS: _members,
     ExportKind.PAYMENTS: _payments,
     ExportKind.INVOICES: _invoices,
     ExportKind.ALLOCATIONS: _allocations,
@@ -234,30 +356,10 @@ _EXPORTS: dict[ExportKind, Callable[[Database], Iterator[Record]]] = {
 # ----------------------------------------------------------------------------------- streaming
 
 
-def _stream(
-    db: Database,
-    stmt: Select[*tuple[Any, ...]],
-    after: Callable[[Row[*tuple[Any, ...]]], ColumnElement[bool]],
-    page_rows: int | None = None,
-) -> Iterator[Row[*tuple[Any, ...]]]:
-    """Rows of ``stmt`` (ordered by a unique key) without holding them all in memory.
-
-    ``after(row)`` is the condition for the rows that follow ``row`` in that order.
-    """
-    page_rows = page_rows or PAGE_ROWS
-    if db.dialect != "sqlite":
-        with db.transaction() as session:
-            yield from session.execute(stmt.execution_options(yield_per=page_rows))
-        return
-    condition: ColumnElement[bool] | None = None
-    while True:
-        page_stmt = stmt if condition is None else stmt.where(condition)
-        with db.transaction() as session:
-            page = session.execute(page_stmt.limit(page_rows)).all()
-        yield from page
-        if len(page) < page_rows:
-            return
-        condition = after(page[-1])
+def _stream(db: Database, stmt: Select[*tuple[Any, ...]]) -> Iterator[Row[*tuple[Any, ...]]]:
+    """Rows of ``stmt`` from one read-only snapshot, fetched ``PAGE_ROWS`` at a time."""
+    with db.transaction(read_only=True) as session:
+        yield from session.execute(stmt.execution_options(yield_per=PAGE_ROWS))
 
 
 def _amount_formatter(currency: str, exponent: int) -> Callable[[int], str]:
@@ -276,12 +378,21 @@ def _utc_iso(value: dt.datetime | None) -> str | None:
 # ----------------------------------------------------------------------------------- formats
 
 
-def _write_csv(columns: tuple[str, ...], records: Iterator[Record], out: TextIO) -> int:
+def _write_csv(
+    columns: tuple[str, ...], records: Iterator[Record], out: TextIO, *, raw: bool = False
+) -> int:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
+    text = () if raw else tuple(name in TEXT_COLUMNS for name in columns)
     count = 0
     for record in records:
-        writer.writerow(["" if record[name] is None else record[name] for name in columns])
+        cells = ["" if record[name] is None else record[name] for name in columns]
+        if text:
+            cells = [
+                neutralize(cell) if is_text and isinstance(cell, str) else cell
+                for cell, is_text in zip(cells, text, strict=True)
+            ]
+        writer.writerow(cells)
         count += 1
     return count
 

@@ -17,9 +17,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import IO, Any
+from typing import IO, Any, SupportsIndex
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
 from models.tables import (
     Allocation,
@@ -32,7 +32,10 @@ from models.tables import (
 )
 from slackbot.db import Database
 from slackbot.errors import InvalidInput
+from slackbot.exports import COLUMNS as EXPORT_COLUMNS
+from slackbot.exports import TEXT_COLUMNS, ExportKind, unneutralize
 from slackbot.ledger import owe_balance_refreshes
+from slackbot.members import partners_by_case, record_removals
 from slackbot.money import (
     currency_exponent,
     format_amount,
@@ -45,6 +48,10 @@ from slackbot.money import (
 # chunk's ``WHERE id IN (...)`` stays far below every backend's bound-parameter limit.
 CHUNK_ROWS = 2000
 PROGRESS_ROWS = 1000
+# Bad rows printed per kind of problem; the rest are counted.
+SHOWN_PER_PROBLEM = 50
+# Ids per IN (...) list when looking up a whole file's partners.
+_IN_CHUNK = 500
 
 MAX_ID = 64
 MAX_NAME = 200
@@ -82,10 +89,14 @@ OPTIONAL_COLUMNS: dict[ImportKind, tuple[str, ...]] = {ImportKind.INVOICES: ("am
 
 @dataclass(frozen=True)
 class BadRow:
-    """One bad line of the file: its line number (the header is line 1) and what is wrong."""
+    """One bad line of the file: its line number (the header is line 1) and what is wrong.
+
+    ``kind`` is the problem without this row's own values, for grouping rows that share it.
+    """
 
     line: int
     problem: str
+    kind: str = ""
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.problem}"
@@ -100,9 +111,31 @@ class ImportRejected(Exception):
         self.rows_read = rows_read
         count = len(self.bad_rows)
         super().__init__(
-            f"{kind}: nothing imported; {count} bad row{'s' if count != 1 else ''}"
-            f" (of {rows_read} read)"
+            f"{kind}: nothing imported; {count:,} bad row{'s' if count != 1 else ''}"
+            f" (of {rows_read:,} read)"
         )
+
+    def grouped(self, shown_per_kind: int = SHOWN_PER_PROBLEM) -> tuple[list[BadRow], list[str]]:
+        """The first ``shown_per_kind`` bad rows of each kind of problem, in file order, and
+        one line per kind with more, saying how many more rows have it."""
+        shown: list[BadRow] = []
+        counts: dict[str, int] = {}
+        first_line: dict[str, int] = {}
+        for bad in self.bad_rows:
+            kind = bad.kind or bad.problem
+            counts[kind] = counts.get(kind, 0) + 1
+            first_line.setdefault(kind, bad.line)
+            if counts[kind] <= shown_per_kind:
+                shown.append(bad)
+        more = []
+        for kind, count in counts.items():
+            hidden = count - shown_per_kind
+            if hidden > 0:
+                more.append(
+                    f"... and {hidden:,} more row{'s' if hidden != 1 else ''} with the same"
+                    f" problem as line {first_line[kind]} ({kind})"
+                )
+        return shown, more
 
 
 @dataclass(frozen=True)
@@ -112,12 +145,15 @@ class ImportResult:
     inserted: int
     updated: int
     unchanged: int
+    # Members no longer listed for the partners a ``replace`` import names; None otherwise.
+    removed: int | None = None
 
     def summary(self) -> str:
         rows = "row" if self.rows_read == 1 else "rows"
+        removed = "" if self.removed is None else f", {self.removed} removed"
         return (
             f"{self.kind}: {self.rows_read} {rows} read, {self.inserted} inserted,"
-            f" {self.updated} updated, {self.unchanged} unchanged"
+            f" {self.updated} updated, {self.unchanged} unchanged{removed}"
         )
 
 
@@ -129,15 +165,22 @@ def import_csv(
     source_name: str = "-",
     actor: str = "cli",
     chunk_rows: int = CHUNK_ROWS,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    replace: bool = False,
 ) -> ImportResult:
     """Upsert a CSV file of ``kind`` keyed by its first column, all or nothing.
 
     ``source`` yields lines: bytes (decoded as UTF-8, a leading BOM tolerated) or text.
-    ``on_progress`` is called with the number of bytes consumed since its last call.
+    ``on_progress`` is called with the number of bytes consumed since its last call and the
+    number of rows read so far.
+    ``replace`` (members only): the file is the complete list of members of every partner it
+    names; members of those partners that it does not list are removed (and audited, one event
+    each). Partners the file does not name keep their members.
     Raises :class:`ImportRejected` listing every bad row; the database is then unchanged.
     """
     kind = ImportKind(kind)
+    if replace and kind is not ImportKind.MEMBERS:
+        raise ValueError("replace applies to members files only")
     reader = _SourceReader(source)
     rows = _rows_of(reader)
     run = _ImportRun(kind, _SPECS[kind], chunk_rows)
@@ -154,13 +197,26 @@ def import_csv(
             for line, values in rows:
                 run.add(connection, line, values)
                 if on_progress is not None and run.rows_read % PROGRESS_ROWS == 0:
-                    on_progress(reader.take_progress())
+                    on_progress(reader.take_progress(), run.rows_read)
             run.flush(connection)
         if reader.error is not None:
             run.bad.append(reader.error)
         if run.bad:
             raise ImportRejected(kind, sorted(run.bad, key=lambda bad: bad.line), run.rows_read)
-        result = ImportResult(kind, run.rows_read, run.inserted, run.updated, run.unchanged)
+        removed: list[tuple[str, str]] = []
+        if replace:
+            removed = _remove_unlisted_members(connection, set(run._seen))
+            record_removals(
+                session, removed, actor=actor, via="import --replace", source=source_name
+            )
+        result = ImportResult(
+            kind,
+            run.rows_read,
+            run.inserted,
+            run.updated,
+            run.unchanged,
+            removed=len(removed) if replace else None,
+        )
         if run.updated_keys and kind in _SHOWN_ON_PENDING:
             # Pending requests' billing messages show these rows' figures and names.
             column = _SHOWN_ON_PENDING[kind]
@@ -174,7 +230,7 @@ def import_csv(
                 [(row[0], row[1]) for row in pending if row[2] in run.updated_keys],
                 utcnow(),
             )
-        if result.inserted or result.updated:
+        if result.inserted or result.updated or removed:
             # An import that changed nothing leaves no trace, so re-running it is truly a no-op.
             session.add(
                 AuditEvent(
@@ -189,12 +245,37 @@ def import_csv(
                         "inserted": result.inserted,
                         "updated": result.updated,
                         "unchanged": result.unchanged,
+                        **({"replace": True, "removed": len(removed)} if replace else {}),
                     },
                 )
             )
     if on_progress is not None and reader.unreported:
-        on_progress(reader.take_progress())
+        on_progress(reader.take_progress(), run.rows_read)
     return result
+
+
+def _remove_unlisted_members(
+    connection: Connection, listed: set[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Delete the members of the partners named in ``listed`` that ``listed`` leaves out."""
+    partners = sorted({partner_id for partner_id, _ in listed})
+    unlisted: list[tuple[str, str]] = []
+    for start in range(0, len(partners), _IN_CHUNK):
+        rows = connection.execute(
+            select(PartnerMember.partner_id, PartnerMember.slack_user_id)
+            .where(PartnerMember.partner_id.in_(partners[start : start + _IN_CHUNK]))
+            .order_by(PartnerMember.partner_id, PartnerMember.slack_user_id)
+        ).all()
+        unlisted.extend((row[0], row[1]) for row in rows if (row[0], row[1]) not in listed)
+    if unlisted:
+        connection.execute(
+            delete(PartnerMember).where(
+                PartnerMember.partner_id == bindparam("_partner"),
+                PartnerMember.slack_user_id == bindparam("_user"),
+            ),
+            [{"_partner": partner, "_user": user} for partner, user in unlisted],
+        )
+    return unlisted
 
 
 # ------------------------------------------------------------------------------ reading the file
@@ -262,6 +343,18 @@ def _rows_of(reader: _SourceReader) -> Iterator[tuple[int, list[str]]]:
         yield start, [value.strip() for value in values]
 
 
+def _delimiter_hint(values: list[str]) -> str:
+    """Advice for a file that Excel or an ERP saved with semicolons or tabs between columns."""
+    text = ",".join(values)
+    for separator, name in ((";", "semicolons"), ("\t", "tabs")):
+        if separator in text:
+            return (
+                f" (the values look separated by {name}; columns must be separated by commas:"
+                " save the file as CSV UTF-8, comma-delimited)"
+            )
+    return ""
+
+
 def _header_text(kind: ImportKind) -> str:
     optional = OPTIONAL_COLUMNS.get(kind, ())
     text = ",".join(HEADERS[kind])
@@ -272,7 +365,26 @@ def _header_text(kind: ImportKind) -> str:
 
 
 class _Problems(list[str]):
-    """What is wrong with one row, in the order the columns appear."""
+    """What is wrong with one row, in the order the columns appear.
+
+    Each problem has a kind: its message without the row's own values, so a file with 200,000
+    rows naming the same unknown partner is reported as one problem 200,000 times.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kinds: list[str] = []
+
+    def append(self, problem: str, kind: str | None = None) -> None:
+        super().append(problem)
+        self.kinds.append(kind or problem)
+
+    def insert(self, index: SupportsIndex, problem: str, kind: str | None = None) -> None:
+        super().insert(index, problem)
+        self.kinds.insert(index, kind or problem)
+
+    def kind(self) -> str:
+        return " + ".join(self.kinds)
 
 
 def _required_id(problems: _Problems, column: str, value: str) -> str | None:
@@ -318,7 +430,7 @@ class _CurrencyCache:
                     known = (code, currency_exponent(code))
             self._codes[value] = known
         if isinstance(known, str):
-            problems.append(known)
+            problems.append(known, "currency is not an ISO 4217 code")
             return None
         return known
 
@@ -332,7 +444,7 @@ def _amount(problems: _Problems, column: str, value: str, currency: str | None) 
     try:
         return parse_amount(value, currency, field=column)
     except InvalidInput as exc:
-        problems.append(f"{column}: {exc.message}")
+        problems.append(f"{column}: {exc.message}", f"{column} is not a valid amount")
         return None
 
 
@@ -343,7 +455,9 @@ def _amount_or_zero(
     zero = _ZERO.fullmatch(value)
     if zero is None:
         if value.startswith("-"):
-            problems.append(f"{column} cannot be negative; you entered {value}")
+            problems.append(
+                f"{column} cannot be negative; you entered {value}", f"{column} is negative"
+            )
             return None
         return _amount(problems, column, value, currency)
     if currency is None:
@@ -352,7 +466,10 @@ def _amount_or_zero(
     exponent = currency_exponent(currency)
     if decimals > exponent:
         places = "no decimals" if exponent == 0 else f"at most {exponent} decimals"
-        problems.append(f"{column}: {currency} amounts have {places}; you entered {value}.")
+        problems.append(
+            f"{column}: {currency} amounts have {places}; you entered {value}.",
+            f"{column} is not a valid amount",
+        )
         return None
     return 0
 
@@ -366,7 +483,10 @@ def _date(problems: _Problems, column: str, value: str) -> dt.date | None:
             return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    problems.append(f"{column}: {value} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-24")
+    problems.append(
+        f"{column}: {value} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-24",
+        f"{column} is not a date",
+    )
     return None
 
 
@@ -453,7 +573,8 @@ class _MemberSpec(_Spec):
             problems.append(
                 f"slack_user_id: {user_id[:40]} does not look like a Slack user ID (U or W"
                 " followed by capital letters and digits, e.g. U0123ABCD; copy it from the"
-                " person's Slack profile, Copy member ID)"
+                " person's Slack profile, Copy member ID)",
+                "slack_user_id does not look like a Slack user ID",
             )
         if problems:
             return None
@@ -512,12 +633,14 @@ class _BalanceSpec(_Spec):
                 if record["partner_id"] != old["partner_id"]:
                     row.problems.append(
                         f"{self.noun} {key} already has allocation requests, so its partner"
-                        f" cannot change from {old['partner_id']} to {record['partner_id']}"
+                        f" cannot change from {old['partner_id']} to {record['partner_id']}",
+                        f"{self.noun} with allocation requests changes partner",
                     )
                 if record["currency"] != old["currency"]:
                     row.problems.append(
                         f"{self.noun} {key} already has allocation requests, so its currency"
-                        f" cannot change from {old['currency']} to {record['currency']}"
+                        f" cannot change from {old['currency']} to {record['currency']}",
+                        f"{self.noun} with allocation requests changes currency",
                     )
                 continue
             first, second = self.held
@@ -527,7 +650,8 @@ class _BalanceSpec(_Spec):
                 row.problems.append(
                     f"{self.limit_label}: {self.noun} {key} already has"
                     f" {format_amount(held, currency)} {self.held_words(old)}; it cannot drop to"
-                    f" {format_amount(record[self.limit_column], currency)}"
+                    f" {format_amount(record[self.limit_column], currency)}",
+                    f"{self.limit_label} below what is allocated or pending",
                 )
 
     def held_words(self, old: dict[str, Any]) -> str:
@@ -601,7 +725,9 @@ class _InvoiceSpec(_BalanceSpec):
         issued_on = _date(problems, "issued_on", values["issued_on"])
         due_on = _date(problems, "due_on", values["due_on"])
         if issued_on and due_on and due_on < issued_on:
-            problems.append(f"due_on {due_on} is before issued_on {issued_on}")
+            problems.append(
+                f"due_on {due_on} is before issued_on {issued_on}", "due_on is before issued_on"
+            )
         raw_due = values.get("amount_due", "")
         amount_due = (
             amount if not raw_due else _amount_or_zero(problems, "amount_due", raw_due, code)
@@ -609,7 +735,8 @@ class _InvoiceSpec(_BalanceSpec):
         if amount is not None and amount_due is not None and amount_due > amount and code:
             problems.append(
                 f"amount_due {raw_due} is more than the invoice amount"
-                f" {to_decimal_string(amount, code)}"
+                f" {to_decimal_string(amount, code)}",
+                "amount_due is more than the invoice amount",
             )
         if problems or currency is None:
             return None
@@ -655,6 +782,8 @@ class _ImportRun:
     spec: _Spec
     chunk_rows: int
     columns: tuple[str, ...] = ()
+    # The file is an export of this bot (``slackbot export``), read by column name.
+    from_export: bool = False
     bad: list[BadRow] = field(default_factory=list)
     rows_read: int = 0
     inserted: int = 0
@@ -664,6 +793,8 @@ class _ImportRun:
     _chunk: list[_Row] = field(default_factory=list)
     _seen: dict[Any, int] = field(default_factory=dict)
     _partners: set[str] = field(default_factory=set)
+    # Unknown partner ids seen so far and the known id each differs from only by case, if any.
+    _case_matches: dict[str, str | None] = field(default_factory=dict)
     _currencies: _CurrencyCache = field(default_factory=_CurrencyCache)
 
     def read_header(self, line: int, values: list[str]) -> None:
@@ -671,13 +802,17 @@ class _ImportRun:
         required = HEADERS[self.kind]
         optional = OPTIONAL_COLUMNS.get(self.kind, ())
         allowed = [required + optional[:n] for n in range(len(optional) + 1)]
-        if names not in allowed:
+        exported = EXPORT_COLUMNS[ExportKind(self.kind.value)]
+        if names == exported and names not in allowed:
+            self.from_export = True
+        elif names not in allowed:
             found = ",".join(values)[:200]
             self.bad.append(
                 BadRow(
                     line,
                     f"the header must be {_header_text(self.kind)} (a {self.kind} file);"
-                    f" found {found}",
+                    f" found {found}{_delimiter_hint(values)}",
+                    "the header",
                 )
             )
             return
@@ -692,10 +827,15 @@ class _ImportRun:
         if len(values) != len(self.columns):
             problems.append(
                 f"expected {len(self.columns)} columns ({','.join(self.columns)}),"
-                f" found {len(values)}"
+                f" found {len(values)}{_delimiter_hint(values)}",
+                f"found {len(values)} columns",
             )
         else:
-            named = dict(zip(self.columns, values, strict=True))
+            named = {
+                # An exported CSV cell may carry a ' that kept a spreadsheet from running it.
+                name: unneutralize(value) if name in TEXT_COLUMNS else value
+                for name, value in zip(self.columns, values, strict=True)
+            }
             candidate = named.get("partner_id", "")
             # Only an id that could exist is looked up (PostgreSQL refuses NUL in text); a
             # malformed one is reported by the row's own checks.
@@ -712,7 +852,8 @@ class _ImportRun:
                 earlier = self._seen.get(key)
                 if earlier is not None:
                     problems.append(
-                        f"{self.spec.describe_key(key)} is already on line {earlier} of this file"
+                        f"{self.spec.describe_key(key)} is already on line {earlier} of this file",
+                        "the same id is on an earlier line of this file",
                     )
                     record = None
                 else:
@@ -731,11 +872,14 @@ class _ImportRun:
         existing = self.spec.existing(connection, [row.key for row in writable]) if writable else {}
         pairs = [(row, existing[row.key]) for row in writable if row.key in existing]
         self.spec.conflicts(connection, pairs)
+        if self.from_export and self.kind is ImportKind.INVOICES:
+            self._check_exported_amount_due(pairs)
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for row in chunk:
             if row.problems or row.record is None:
-                self.bad.append(BadRow(row.line, "; ".join(p.rstrip(".") for p in row.problems)))
+                problem = "; ".join(p.rstrip(".") for p in row.problems)
+                self.bad.append(BadRow(row.line, problem, row.problems.kind()))
                 continue
             old = existing.get(row.key)
             if old is None:
@@ -767,6 +911,24 @@ class _ImportRun:
                 ],
             )
 
+    @staticmethod
+    def _check_exported_amount_due(pairs: list[tuple[_Row, dict[str, Any]]]) -> None:
+        """An export's amount_due is what is left after allocations made here; imported over
+        an invoice that has some, it would count them twice."""
+        for row, old in pairs:
+            if (
+                row.record is not None
+                and old["applied"]
+                and (row.record["opening_due"] != old["opening_due"])
+            ):
+                row.problems.append(
+                    f"invoice {old['invoice_id']} already has"
+                    f" {format_amount(old['applied'], old['currency'])} paid by allocations made"
+                    " here, and an export's amount_due is what is left after them, so importing"
+                    " it would count them twice; import the ERP's invoices file instead",
+                    "an exported amount_due over an invoice with approved allocations",
+                )
+
     def _check_partners(self, connection: Connection, chunk: list[_Row]) -> None:
         wanted = {row.partner_id for row in chunk if row.partner_id} - self._partners
         if wanted:
@@ -774,10 +936,22 @@ class _ImportRun:
                 select(Partner.partner_id).where(Partner.partner_id.in_(sorted(wanted)))
             ).scalars()
             self._partners.update(found)
+        missing = {row.partner_id for row in chunk if row.partner_id} - self._partners
+        if missing - self._case_matches.keys():
+            matches = partners_by_case(connection, missing - self._case_matches.keys())
+            for partner_id in missing:
+                self._case_matches.setdefault(partner_id, matches.get(partner_id.lower()))
         for row in chunk:
             if row.partner_id and row.partner_id not in self._partners:
+                shown = row.partner_id[:MAX_ID]
+                known = self._case_matches.get(row.partner_id)
+                advice = (
+                    f"did you mean {known}? (partner ids are case-sensitive)"
+                    if known
+                    else "import it with `slackbot import partners` first"
+                )
                 row.problems.insert(
                     0,
-                    f"partner_id {row.partner_id[:MAX_ID]} is not a known partner;"
-                    " import it with `slackbot import partners` first",
+                    f"partner_id {shown} is not a known partner; {advice}",
+                    "partner_id is not a known partner",
                 )

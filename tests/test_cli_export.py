@@ -86,6 +86,9 @@ def test_payments_export_has_the_contract_columns_and_each_currencys_decimals(
         "allocated",
         "pending",
         "unallocated",
+        # Added by issue 9, after the contract's columns.
+        "received_on",
+        "reference",
     ]
     assert rows == [
         {
@@ -96,6 +99,8 @@ def test_payments_export_has_the_contract_columns_and_each_currencys_decimals(
             "allocated": "0.00",
             "pending": "0.00",
             "unallocated": "1250.00",
+            "received_on": "2026-11-01",
+            "reference": "wire",
         },
         {
             "payment_id": "PAY-2",
@@ -105,6 +110,8 @@ def test_payments_export_has_the_contract_columns_and_each_currencys_decimals(
             "allocated": "0",
             "pending": "0",
             "unallocated": "5000",
+            "received_on": "2026-11-02",
+            "reference": "",
         },
         {
             "payment_id": "PAY-3",
@@ -114,6 +121,8 @@ def test_payments_export_has_the_contract_columns_and_each_currencys_decimals(
             "allocated": "0.000",
             "pending": "0.000",
             "unallocated": "12.345",
+            "received_on": "2026-11-03",
+            "reference": "",
         },
     ]
 
@@ -121,7 +130,10 @@ def test_payments_export_has_the_contract_columns_and_each_currencys_decimals(
 def test_invoices_export_shows_amount_due_as_imported(books: Database) -> None:
     header, rows = csv_rows(run_export(books, "invoices", "--format", "csv"))
 
-    assert header == ["invoice_id", "partner_id", "currency", "amount", "amount_due", "pending"]
+    assert header == [
+        *("invoice_id", "partner_id", "currency", "amount", "amount_due", "pending"),
+        *("issued_on", "due_on"),  # added by issue 9, after the contract's columns
+    ]
     assert [(r["invoice_id"], r["amount"], r["amount_due"], r["pending"]) for r in rows] == [
         ("INV-1", "1000.00", "1000.00", "0.00"),
         ("INV-2", "8000", "3000", "0"),

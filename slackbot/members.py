@@ -1,0 +1,158 @@
+"""Who may act for a partner: removing a member, audited, effective on their next request.
+
+The ledger checks membership on every request (a payment is only ever read through the
+requester's ``partner_members`` row), so deleting the row is all it takes to revoke access.
+Requests the person already made stay as they are: a pending one is billing's to approve or
+reject, and the history of decided ones is kept.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, delete, func, select
+from sqlalchemy.orm import Session
+
+from models.tables import Allocation, AuditEvent, Partner, PartnerMember
+from slackbot.db import Database
+from slackbot.errors import InvalidInput, NotFound
+
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}", re.ASCII)
+MAX_ID = 64
+# Ids per IN (...) list, well under every driver's bound-parameter limit.
+_IN_CHUNK = 500
+
+
+def operator_actor() -> str:
+    """The audit actor for a command run by an operator: ``cli:<os user>``."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name, no passwd entry (a bare container): still audit the run
+        user = "unknown"
+    shown = "".join(ch for ch in user if ch.isprintable())[:56] or "unknown"
+    return f"cli:{shown}"
+
+
+@dataclass(frozen=True)
+class MemberRemoved:
+    partner_id: str
+    partner_name: str
+    slack_user_id: str
+    pending_requests: int
+
+    def summary(self) -> str:
+        pending = ""
+        if self.pending_requests:
+            count = self.pending_requests
+            requests = "request of theirs stays" if count == 1 else "requests of theirs stay"
+            pending = f"; {count} pending {requests} for billing to approve or reject"
+        return (
+            f"removed {self.slack_user_id} from partner {self.partner_id} ({self.partner_name});"
+            f" they can no longer see or allocate its payments{pending}"
+        )
+
+
+def remove_member(
+    db: Database, partner_id: str, slack_user_id: str, *, actor: str
+) -> MemberRemoved:
+    """Unlink ``slack_user_id`` from ``partner_id``; raises ``NotFound`` naming what is unknown."""
+    partner_id = partner_id.strip()
+    slack_user_id = slack_user_id.strip()
+    if not partner_id or len(partner_id) > MAX_ID or not partner_id.isprintable():
+        raise InvalidInput("partner_id", f"{partner_id[:MAX_ID]!r} is not a partner id")
+    if not _SLACK_USER_ID.fullmatch(slack_user_id):
+        raise InvalidInput(
+            "slack_user_id",
+            f"{slack_user_id[:40]!r} does not look like a Slack user ID (U or W followed by"
+            " capital letters and digits, e.g. U0123ABCD)",
+        )
+    with db.transaction() as session:
+        partner = session.get(Partner, partner_id)
+        if partner is None:
+            raise NotFound(
+                "partner_id",
+                f"partner {partner_id} is not a known partner{did_you_mean(session, partner_id)}"
+                "; nothing was changed",
+            )
+        deleted: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            delete(PartnerMember).where(
+                PartnerMember.partner_id == partner_id,
+                PartnerMember.slack_user_id == slack_user_id,
+            )
+        )
+        if not deleted.rowcount:
+            raise NotFound(
+                "slack_user_id",
+                f"{slack_user_id} is not a member of partner {partner_id} ({partner.name});"
+                " nothing was changed",
+            )
+        pending = record_removals(session, [(partner_id, slack_user_id)], actor=actor, via="cli")
+        return MemberRemoved(
+            partner_id, partner.name, slack_user_id, pending[partner_id, slack_user_id]
+        )
+
+
+def record_removals(
+    session: Session,
+    removed: Iterable[tuple[str, str]],
+    *,
+    actor: str,
+    via: str,
+    **detail: object,
+) -> dict[tuple[str, str], int]:
+    """One audit event per removed member, with their pending requests for that partner.
+
+    Returns those pending counts by (partner_id, slack_user_id).
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for partner_id, user_id in removed:
+        pending = session.scalar(
+            select(func.count())
+            .select_from(Allocation)
+            .where(
+                Allocation.partner_id == partner_id,
+                Allocation.requested_by == user_id,
+                Allocation.status == "pending",
+            )
+        )
+        counts[partner_id, user_id] = int(pending or 0)
+        session.add(
+            AuditEvent(
+                actor=actor[:64],
+                action="member.removed",
+                subject=f"partner:{partner_id}"[:128],
+                detail={
+                    "partner_id": partner_id,
+                    "slack_user_id": user_id,
+                    "via": via,
+                    "pending_requests": counts[partner_id, user_id],
+                    **detail,
+                },
+            )
+        )
+    return counts
+
+
+def did_you_mean(session: Session | Connection, unknown: str) -> str:
+    """``"; did you mean P-ACME?"`` when an unknown id differs from a known one only by case."""
+    known = partners_by_case(session, [unknown]).get(unknown.lower())
+    return f"; did you mean {known}?" if known else ""
+
+
+def partners_by_case(session: Session | Connection, unknown: Iterable[str]) -> dict[str, str]:
+    """Known partner ids equal to one of ``unknown`` but for case, keyed by the lowered id."""
+    wanted = sorted({value.lower() for value in unknown if value})
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        rows = session.execute(
+            select(Partner.partner_id)
+            .where(func.lower(Partner.partner_id).in_(wanted[start : start + _IN_CHUNK]))
+            .order_by(Partner.partner_id)
+        ).scalars()
+        for partner_id in rows:
+            found.setdefault(partner_id.lower(), partner_id)
+    return found

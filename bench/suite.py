@@ -51,6 +51,7 @@ from bench.throughput import (  # noqa: E402
 from slackbot.audit import check_books  # noqa: E402
 from slackbot.db import Database  # noqa: E402
 from slackbot.settings import normalize_database_url  # noqa: E402
+from tests.conftest import create_postgres_database  # noqa: E402
 from tests.slack_stub import FakeSlack  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -90,6 +91,9 @@ class BenchConfig:
     drain_window: float = 10.0
     small: LedgerSize = SMALL
     large: LedgerSize = LARGE
+    # --quick ledgers are thrown away after the run unless kept (in data_dir, and PostgreSQL
+    # databases left for the caller to drop; their URLs are in the report).
+    keep_ledgers: bool = False
 
     @classmethod
     def quick_config(cls, **overrides: Any) -> BenchConfig:
@@ -126,10 +130,9 @@ def _size(config: BenchConfig, rows: str) -> LedgerSize:
 
 def _postgres_database(config: BenchConfig, rows: str, ledgers: Ledgers) -> str:
     if config.quick:
-        from tests.conftest import create_postgres_database
-
         url, drop = create_postgres_database(config.postgres_url)
-        ledgers.drops.append(drop)
+        if not config.keep_ledgers:
+            ledgers.drops.append(drop)
         return url
     admin_url = make_url(normalize_database_url(config.postgres_url))
     name = f"slackbot_bench_{rows}"
@@ -153,7 +156,7 @@ def prepare_ledgers(config: BenchConfig, say: Callable[[str], None], workdir: Pa
     for database in config.databases:
         for rows in config.rows:
             if database == "sqlite":
-                folder = workdir if config.quick else config.data_dir
+                folder = workdir if config.quick and not config.keep_ledgers else config.data_dir
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / f"bench-{rows}.db"
                 if config.fresh and path.exists():
@@ -263,6 +266,7 @@ def run(config: BenchConfig, say: Callable[[str], None] = print) -> dict[str, An
         workdir = Path(tmp)
         ledgers = prepare_ledgers(config, say, workdir)
         report["ledgers"] = {f"{d} {r}": note for (d, r), note in ledgers.notes.items()}
+        report["ledger_urls"] = {f"{d} {r}": url for (d, r), url in ledgers.urls.items()}
         slack = FakeSlack().start()
         floors: dict[str, Any] = {}
         try:

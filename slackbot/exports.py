@@ -183,25 +183,36 @@ def export_records(db: Database, kind: ExportKind | str) -> Iterator[Record]:
 # ----------------------------------------------------------------------------------- the kinds
 
 
-def natural_key(column: Any) -> tuple[ColumnElement[Any], ...]:
+def natural_key(column: Any, dialect: str = "sqlite") -> tuple[ColumnElement[Any], ...]:
     """The SQL sort key that puts ``INV-7`` before ``INV-10``: the id without its trailing
-    digits, then its length (a longer trailing number is a bigger one), then the id itself."""
+    digits, then its length (a longer trailing number is a bigger one), then the id itself.
+
+    Text compares by code point on both backends (SQLite's default; ``COLLATE "C"`` on
+    PostgreSQL), so an export's order does not depend on the server's locale.
+    """
+    if dialect == "postgresql":
+        column = column.collate("C")
     return (func.rtrim(column, "0123456789"), func.length(column), column)
 
 
-def _natural(stmt: Select[*tuple[Any, ...]], column: Any, *also: Any) -> Select[*tuple[Any, ...]]:
-    """``stmt`` in natural order of ``column``, then of ``also``."""
-    return stmt.order_by(*natural_key(column), *also)
+def _natural(
+    db: Database, stmt: Select[*tuple[Any, ...]], column: Any, *also: Any
+) -> Select[*tuple[Any, ...]]:
+    """``stmt`` in natural order of ``column``, then in code-point order of ``also``."""
+    if db.dialect == "postgresql":
+        also = tuple(other.collate("C") for other in also)
+    return stmt.order_by(*natural_key(column, db.dialect), *also)
 
 
 def _partners(db: Database) -> Iterator[Record]:
-    stmt = _natural(select(Partner.partner_id, Partner.name), Partner.partner_id)
+    stmt = _natural(db, select(Partner.partner_id, Partner.name), Partner.partner_id)
     for row in _stream(db, stmt):
         yield {"partner_id": row.partner_id, "name": row.name}
 
 
 def _members(db: Database) -> Iterator[Record]:
     stmt = _natural(
+        db,
         select(PartnerMember.partner_id, PartnerMember.slack_user_id),
         PartnerMember.partner_id,
         PartnerMember.slack_user_id,
@@ -212,6 +223,7 @@ def _members(db: Database) -> Iterator[Record]:
 
 def _payments(db: Database) -> Iterator[Record]:
     stmt = _natural(
+        db,
         select(
             Payment.payment_id,
             Payment.partner_id,
@@ -242,6 +254,7 @@ def _payments(db: Database) -> Iterator[Record]:
 
 def _invoices(db: Database) -> Iterator[Record]:
     stmt = _natural(
+        db,
         select(
             Invoice.invoice_id,
             Invoice.partner_id,

@@ -18,6 +18,14 @@ Web API calls:
 - Posts to the billing channel are paced across all processes (Slack allows about one message
   per second per channel); a message for a channel that is not ready yet is postponed without
   counting as an attempt, so DMs keep flowing while a burst drains into the billing channel.
+- A deleted message is put up again: an edit that Slack answers ``message_not_found`` posts the
+  message anew (waiting here for the channel's next slot, since the failed edit took this one),
+  and the new post is the one later edits change. A decision reaches the requester as one
+  message: their receipt, edited; a new DM only when there is no receipt to edit.
+- Idle senders sleep until something could really be claimed (a row falls due, a lease runs out,
+  the channel's next slot comes) or until woken, and then one sender wakes, not all. A claim
+  reads first and takes a write lock (SQLite's ``BEGIN IMMEDIATE``) only when there is something
+  to take, so an idle or busy outbox does not queue people's requests behind it.
 
 Exactly once: a message is marked sent in the transaction that records where it landed. Only if
 that commit fails after Slack accepted the call (the database vanished in between) can the
@@ -27,6 +35,7 @@ small.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import random
@@ -38,7 +47,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import and_, case, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -58,6 +67,15 @@ from slackbot.ledger import (
 )
 
 log = logging.getLogger(__name__)
+
+REQUESTED = "allocation_requested"
+CANCELLED = "allocation_cancelled"
+# Shortest idle wait: something is due now but a claim found nothing (another process's claim
+# transaction holds it for a moment); look again soon, without spinning.
+IDLE_FLOOR_SECONDS = 0.02
+# A sender that is not the one watching the clock still looks this often (in poll periods): a
+# safety net only; wake() and the watcher's hand-over wake it when there is work.
+SPARE_SENDER_POLLS = 30
 
 # Slack errors that no retry soon will fix: someone must change the app's setup.
 CONFIGURATION_ERRORS = frozenset(
@@ -124,6 +142,13 @@ class ChannelPacer:
             )
         return 0.0 if next_at is None else max(0.0, (_aware(next_at) - _now()).total_seconds())
 
+    def free_at(self, session: Session, channel: str) -> dt.datetime | None:
+        """When the channel's next slot is free (None: now, or pacing is off); takes nothing."""
+        if not self.interval:
+            return None
+        next_at = session.scalar(select(ChannelPace.next_at).where(ChannelPace.channel == channel))
+        return None if next_at is None else _aware(next_at)
+
     def hold(self, channel: str, seconds: float) -> None:
         """Slack said 429: nothing more to this channel until ``Retry-After`` has passed."""
         until = _now() + dt.timedelta(seconds=seconds)
@@ -149,6 +174,26 @@ class Postpone(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"paced for {seconds:.2f}s")
         self.seconds = seconds
+
+
+@dataclass(frozen=True)
+class Owed:
+    """One outbox row as a sender holds it: what it is about, for the call and the log."""
+
+    message_id: int
+    kind: str
+    recipient: str
+    allocation_id: int | None
+    attempts: int
+    # A decision's receipt edit written beside a requester DM row (databases from before one DM
+    # per decision): that row tells the requester, so this one only edits.
+    edit_only: bool = False
+
+    def __str__(self) -> str:
+        return (
+            f"message {self.message_id} ({self.kind} to {self.recipient},"
+            f" allocation {self.allocation_id})"
+        )
 
 
 class Delivery:
@@ -181,15 +226,22 @@ class Delivery:
         self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
         self.senders = max(1, senders)
         self._wake = threading.Condition()
+        # Bumped by wake(): a sender that was looking while something new was owed looks again
+        # instead of sleeping through it.
+        self._wakeups = 0
+        # The one idle sender that sleeps only until the next row could be claimed; the others
+        # sleep until woken, so an idle outbox costs one reader, not one per sender.
+        self._watcher: str | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------- lifecycle
 
     def wake(self) -> None:
-        """Something new is owed: look now rather than at the next poll."""
+        """Something new is owed: one sender looks now rather than at the next poll."""
         with self._wake:
-            self._wake.notify_all()
+            self._wakeups += 1
+            self._wake.notify()
 
     def start(self) -> None:
         """Start the sender threads. Several, so one slow Slack call does not hold up the rest;
@@ -210,7 +262,8 @@ class Delivery:
     def stop(self, timeout: float = 15.0) -> None:
         """Finish the messages in hand, then stop; unsent rows stay in the outbox for next time."""
         self._stop.set()
-        self.wake()
+        with self._wake:
+            self._wake.notify_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -218,26 +271,51 @@ class Delivery:
 
     def _loop(self, worker_id: str) -> None:
         while not self._stop.is_set():
+            with self._wake:
+                seen = self._wakeups
             try:
                 handled = self.run_once(worker_id)
             except Unavailable as exc:
-                log.warning("outbox: database unavailable, will retry: %s", exc)
-                handled = 0
-            except Exception:
-                log.exception("outbox: unexpected error; will retry")
-                handled = 0
-            if handled:
+                log.warning("outbox: database unavailable, will retry: %s", _one_line(exc))
+                self._stop.wait(self.poll_seconds)
                 continue
-            with self._wake:
-                if not self._stop.is_set():
-                    self._wake.wait(self._idle_wait())
+            except Exception as exc:
+                log.error("outbox: unexpected error, will retry: %s", _one_line(exc))
+                log.debug("outbox: unexpected error", exc_info=True)
+                self._stop.wait(self.poll_seconds)
+                continue
+            if handled:
+                if handled >= self.batch_size or self._watcher is None:
+                    # More may be waiting, or no idle sender is watching the clock while this
+                    # one works: one more sender looks (and, finding nothing, watches).
+                    self.wake()
+                continue
+            self._sleep(worker_id, seen)
+
+    def _sleep(self, worker_id: str, seen: int) -> None:
+        due = self._idle_wait()
+        with self._wake:
+            if self._stop.is_set() or self._wakeups != seen:
+                return
+            if self._watcher is None:
+                self._watcher = worker_id
+                timeout = due
+            else:
+                timeout = self.poll_seconds * SPARE_SENDER_POLLS
+            try:
+                self._wake.wait(timeout)
+            finally:
+                if self._watcher == worker_id:
+                    self._watcher = None
 
     def _idle_wait(self) -> float:
         try:
             due = self.next_due_in()
         except Exception:
             return self.poll_seconds
-        return self.poll_seconds if due is None else max(0.01, min(self.poll_seconds, due))
+        if due is None:
+            return self.poll_seconds
+        return max(IDLE_FLOOR_SECONDS, min(self.poll_seconds, due))
 
     # ----------------------------------------------------------------- passes
 
@@ -268,17 +346,35 @@ class Delivery:
         return total
 
     def next_due_in(self) -> float | None:
-        """Seconds until the next unsent row is due, or None when nothing is owed."""
+        """Seconds until some unsent row could be claimed (0: now), or None when nothing is.
+
+        What a claim would refuse is counted as it will be: a row leased to a sender waits for
+        its lease to run out, a billing row for the channel's next slot. A row behind an earlier
+        unsent message of its allocation and destination is left out: that message is counted,
+        and marking it sent wakes a sender.
+        """
+        ready_at = case(
+            (
+                and_(
+                    OutboxMessage.claimed_until.is_not(None),
+                    OutboxMessage.claimed_until > OutboxMessage.next_attempt_at,
+                ),
+                OutboxMessage.claimed_until,
+            ),
+            else_=OutboxMessage.next_attempt_at,
+        )
+        unsent = select(func.min(ready_at)).where(OutboxMessage.sent_at.is_(None), ~self._blocked())
         with self.db.transaction(read_only=True) as session:
-            soonest = session.scalar(
-                select(OutboxMessage.next_attempt_at)
-                .where(OutboxMessage.sent_at.is_(None))
-                .order_by(OutboxMessage.next_attempt_at)
-                .limit(1)
-            )
-        if soonest is None:
+            billing = session.scalar(unsent.where(OutboxMessage.recipient == BILLING))
+            others = session.scalar(unsent.where(OutboxMessage.recipient != BILLING))
+            slot = self.pacer.free_at(session, self.billing_channel) if billing else None
+        candidates = [_as_datetime(others)] if others is not None else []
+        if billing is not None:
+            billing_at = _as_datetime(billing)
+            candidates.append(max(billing_at, slot) if slot is not None else billing_at)
+        if not candidates:
             return None
-        return max(0.0, (_aware(soonest) - _now()).total_seconds())
+        return max(0.0, (min(candidates) - _now()).total_seconds())
 
     def pending_count(self) -> int:
         with self.db.transaction(read_only=True) as session:
@@ -290,47 +386,77 @@ class Delivery:
 
     # --------------------------------------------------------------- claiming
 
-    def _claim(self, worker_id: str) -> list[int]:
-        now = _now()
+    @staticmethod
+    def _blocked() -> ColumnElement[bool]:
+        """An earlier message of the same allocation to the same destination is still unsent.
+
+        Order matters within a destination (the billing post before its edits; the receipt
+        before the edit that shows the decision), not across them: a requester's DM must not
+        wait behind a burst of paced billing posts.
+        """
         earlier = aliased(OutboxMessage)
-        # Order matters within a destination (the billing post before its edits; the receipt
-        # before the edit that removes its Cancel button), not across them: a requester's DM
-        # must not wait behind a burst of paced billing posts.
         both_billing = and_(earlier.recipient == BILLING, OutboxMessage.recipient == BILLING)
         both_requester = and_(earlier.recipient != BILLING, OutboxMessage.recipient != BILLING)
-        blocked = exists().where(
+        return exists().where(
             earlier.allocation_id == OutboxMessage.allocation_id,
             earlier.message_id < OutboxMessage.message_id,
             earlier.sent_at.is_(None),
             or_(both_billing, both_requester),
         )
+
+    def _claimable(self, session: Session, now: dt.datetime, *, lock: bool) -> list[int]:
+        """Ids of the rows this sender may take now, best first, at most a batch."""
         conditions = [
             OutboxMessage.sent_at.is_(None),
             OutboxMessage.next_attempt_at <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            ~blocked,
+            ~self._blocked(),
         ]
-        if self.pacer.wait(self.billing_channel) > 0:
-            # The channel is not ready: claiming its rows would only postpone them again.
-            conditions.append(OutboxMessage.recipient != BILLING)
         # Edits of decided requests first: a stale billing message still shows live buttons.
         # Then new requests, then balance refreshes of pending ones, which only bring figures
         # up to date.
         rank = case(
-            (OutboxMessage.kind == "allocation_requested", 1),
+            (OutboxMessage.kind == REQUESTED, 1),
             (OutboxMessage.kind == BALANCES_CHANGED, 2),
             else_=0,
         )
-        stmt = (
-            select(OutboxMessage.message_id)
-            .where(*conditions)
-            .order_by(rank, OutboxMessage.message_id)
-            .limit(self.batch_size)
-        )
-        if self.db.dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True, of=OutboxMessage)
+
+        def best(*where: ColumnElement[bool], limit: int) -> Select[Any]:
+            stmt = (
+                select(rank, OutboxMessage.message_id)
+                .where(*conditions, *where)
+                .order_by(rank, OutboxMessage.message_id)
+                .limit(limit)
+            )
+            if lock and self.db.dialect == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True, of=OutboxMessage)
+            return stmt
+
+        found: list[tuple[int, int]] = [
+            (int(row[0]), int(row[1]))
+            for row in session.execute(
+                best(OutboxMessage.recipient != BILLING, limit=self.batch_size)
+            )
+        ]
+        slot = self.pacer.free_at(session, self.billing_channel)
+        if slot is None or slot <= now:
+            # One slot is free at a time: a paced channel's second row would only be postponed.
+            limit = 1 if self.pacer.interval else self.batch_size
+            found += [
+                (int(row[0]), int(row[1]))
+                for row in session.execute(best(OutboxMessage.recipient == BILLING, limit=limit))
+            ]
+        return [message_id for _rank, message_id in sorted(found)[: self.batch_size]]
+
+    def _claim(self, worker_id: str) -> list[int]:
+        now = _now()
+        # Look before locking: most looks find nothing, and on SQLite a write transaction takes
+        # the database's one write lock, which people's requests would then queue behind.
+        with self.db.transaction(read_only=True) as session:
+            if not self._claimable(session, now, lock=False):
+                return []
         with self.db.transaction() as session:
-            ids = list(session.scalars(stmt).all())
+            ids = self._claimable(session, now, lock=True)
             if ids:
                 session.execute(
                     update(OutboxMessage)
@@ -364,75 +490,127 @@ class Delivery:
                 return
             # Renew the lease for this message's own send, however long the batch has taken.
             message.claimed_until = _now() + self.lease
-            kind, recipient = message.kind, message.recipient
-            allocation_id = message.allocation_id
-            attempts = message.attempts
+            owed = Owed(
+                message_id=message_id,
+                kind=message.kind,
+                recipient=message.recipient,
+                allocation_id=message.allocation_id,
+                attempts=message.attempts,
+                edit_only=self._beside_a_requester_dm(session, message),
+            )
             refs = {
                 ref.role: (ref.channel, ref.ts)
                 for ref in session.scalars(
-                    select(SlackMessageRef).where(SlackMessageRef.allocation_id == allocation_id)
+                    select(SlackMessageRef).where(
+                        SlackMessageRef.allocation_id == owed.allocation_id
+                    )
                 )
             }
         try:
-            if allocation_id is None:
-                raise ValueError(f"outbox row {message_id} names no allocation")
-            allocation = self.ledger.allocation(allocation_id)
-            landed = self._send(kind, recipient, allocation, refs)
+            if owed.allocation_id is None:
+                raise ValueError("the row names no allocation")
+            allocation = self.ledger.allocation(owed.allocation_id)
+            landed = self._send(owed, allocation, refs)
         except Postpone as wait:
             self._release(message_id, worker_id, at=_now() + dt.timedelta(seconds=wait.seconds))
             return
-        except SlackApiError as exc:
-            self._failed(message_id, attempts, exc)
+        except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+            self._failed(owed, exc)
             return
-        except (SlackClientError, OSError, TimeoutError) as exc:
-            self._failed(message_id, attempts, exc)
+        except Unavailable:
+            # The database went away mid-send (the pace slot, the allocation): hand the row
+            # back so it is retried soon, not only when its lease runs out.
+            with contextlib.suppress(Unavailable):
+                self._release(message_id, worker_id, at=_now() + dt.timedelta(seconds=1))
+            raise
+        except Exception as exc:
+            # A bug or a row that cannot be rendered: retried with backoff and logged, never
+            # left leased and retried in a tight loop.
+            self._failed(owed, exc)
             return
         # A request's own news in the billing channel (its post, its decision) moved balances
         # that the other pending requests on its payment or invoice show; theirs follow.
-        fan_out = recipient == BILLING and kind != BALANCES_CHANGED
-        self._mark_sent(message_id, allocation_id, landed, fan_out=fan_out)
+        fan_out = owed.recipient == BILLING and owed.kind != BALANCES_CHANGED
+        self._mark_sent(owed, landed, fan_out=fan_out)
+
+    @staticmethod
+    def _beside_a_requester_dm(session: Session, message: OutboxMessage) -> bool:
+        """A receipt edit written with a requester DM row for the same news (before one DM per
+        decision): the DM row tells the requester, so this one must not post a second DM."""
+        if message.recipient != RECEIPT or message.kind in (REQUESTED, CANCELLED):
+            return False
+        return bool(
+            session.scalar(
+                select(
+                    exists().where(
+                        OutboxMessage.allocation_id == message.allocation_id,
+                        OutboxMessage.kind == message.kind,
+                        OutboxMessage.recipient == REQUESTER,
+                    )
+                )
+            )
+        )
 
     def _send(
-        self,
-        kind: str,
-        recipient: str,
-        allocation: AllocationSummary,
-        refs: dict[str, tuple[str, str]],
+        self, owed: Owed, allocation: AllocationSummary, refs: dict[str, tuple[str, str]]
     ) -> tuple[str, str, str] | None:
-        """One Web API call; returns (role, channel, ts) when a new message must be remembered."""
-        if recipient == BILLING:
-            if kind == BALANCES_CHANGED and "billing" not in refs:
-                # Refreshes are owed only for posts already made; with no post to edit there is
-                # nothing to refresh (posting here would put up a second message).
-                return None
-            payload = views.billing_message(allocation)
-            if "billing" in refs:
-                channel, ts = refs["billing"]
-                try:
-                    self._call("chat_update", channel, channel=channel, ts=ts, **payload)
-                    return None
-                except SlackApiError as exc:
-                    if _slack_error(exc) != "message_not_found":
-                        raise
-                    log.warning("billing message for #%s is gone; posting it again", allocation)
-            response = self._call(
-                "chat_postMessage", self.billing_channel, channel=self.billing_channel, **payload
-            )
-            return ("billing", str(response["channel"]), str(response["ts"]))
-        if recipient == REQUESTER:
+        """The Web API calls for one row; returns (role, channel, ts) of a message to remember."""
+        if owed.recipient == BILLING:
+            return self._send_billing(owed, allocation, refs)
+        if owed.recipient == REQUESTER and owed.kind == REQUESTED:
             user = allocation.requested_by
-            if kind == "allocation_requested":
-                response = self._call(
-                    "chat_postMessage", user, channel=user, **views.receipt_message(allocation)
-                )
-                return ("receipt", str(response["channel"]), str(response["ts"]))
-            self._call("chat_postMessage", user, channel=user, **views.decision_message(allocation))
+            response = self._call(
+                "chat_postMessage", user, channel=user, **views.receipt_message(allocation)
+            )
+            return ("receipt", str(response["channel"]), str(response["ts"]))
+        if owed.recipient in (RECEIPT, REQUESTER):
+            # RECEIPT: the requester's receipt shows the news. REQUESTER with a decision: a
+            # row from before one DM per decision, delivered the same way.
+            self._tell_requester(owed, allocation, refs)
             return None
-        if recipient == RECEIPT:
-            if "receipt" not in refs:
-                # The receipt never landed (its own row is still retrying or was dropped): there
-                # is nothing to edit, and the decision DM tells the requester what happened.
+        raise ValueError(f"unknown outbox recipient {owed.recipient!r}")
+
+    def _send_billing(
+        self, owed: Owed, allocation: AllocationSummary, refs: dict[str, tuple[str, str]]
+    ) -> tuple[str, str, str] | None:
+        if owed.kind == BALANCES_CHANGED and "billing" not in refs:
+            # Refreshes are owed only for posts already made; with no post to edit there is
+            # nothing to refresh (posting here would put up a second message).
+            return None
+        payload = views.billing_message(allocation)
+        patience = 0.0
+        if "billing" in refs:
+            channel, ts = refs["billing"]
+            try:
+                self._call("chat_update", channel, channel=channel, ts=ts, **payload)
                 return None
+            except SlackApiError as exc:
+                if _slack_error(exc) != "message_not_found":
+                    raise
+            log.warning(
+                "outbox: %s: the billing message %s in %s is gone (message_not_found);"
+                " posting it again",
+                owed,
+                ts,
+                channel,
+            )
+            # The failed edit took this channel's slot. Wait here for the next one: giving the
+            # row back would try the edit again, lose the slot again, and never post.
+            patience = self.lease.total_seconds() / 3
+        response = self._call(
+            "chat_postMessage",
+            self.billing_channel,
+            patience=patience,
+            channel=self.billing_channel,
+            **payload,
+        )
+        return ("billing", str(response["channel"]), str(response["ts"]))
+
+    def _tell_requester(
+        self, owed: Owed, allocation: AllocationSummary, refs: dict[str, tuple[str, str]]
+    ) -> None:
+        """Edit the requester's receipt to show the news; a new DM only when there is none."""
+        if "receipt" in refs:
             channel, ts = refs["receipt"]
             try:
                 self._call(
@@ -442,19 +620,33 @@ class Delivery:
                     ts=ts,
                     **views.receipt_message(allocation),
                 )
+                return
             except SlackApiError as exc:
                 if _slack_error(exc) != "message_not_found":
                     raise
-            return None
-        raise ValueError(f"unknown outbox recipient {recipient!r}")
+            gone = f"the receipt {ts} in {channel} is gone (message_not_found)"
+        else:
+            gone = "no receipt was ever posted"
+        # A cancellation is the requester's own doing, confirmed to them on the spot; a receipt
+        # edit written beside a requester DM row leaves the telling to that row.
+        if owed.kind == CANCELLED or owed.edit_only:
+            log.info("outbox: %s: %s; nothing to edit", owed, gone)
+            return
+        log.warning("outbox: %s: %s; telling the requester in a new message", owed, gone)
+        user = allocation.requested_by
+        self._call("chat_postMessage", user, channel=user, **views.decision_message(allocation))
 
-    def _call(self, method: str, target: str, /, **kwargs: Any) -> Any:
+    def _call(self, method: str, target: str, /, *, patience: float = 0.0, **kwargs: Any) -> Any:
+        """One Web API call; to the paced channel only in a free slot, waiting up to
+        ``patience`` seconds for one (else Postpone)."""
         channel = target
         paced = channel == self.billing_channel
         if paced:
-            wait = self.pacer.take(channel)
-            if wait > 0:
-                raise Postpone(wait)
+            deadline = time.monotonic() + patience
+            while (wait := self.pacer.take(channel)) > 0:
+                if self._stop.is_set() or time.monotonic() + wait > deadline:
+                    raise Postpone(wait)
+                self._stop.wait(wait)
         try:
             return getattr(self.client, method)(**kwargs)
         except SlackApiError as exc:
@@ -467,18 +659,18 @@ class Delivery:
 
     def _mark_sent(
         self,
-        message_id: int,
-        allocation_id: int | None,
+        owed: Owed,
         landed: tuple[str, str, str] | None,
         *,
         fan_out: bool = False,
     ) -> None:
+        allocation_id = owed.allocation_id
         for attempt in range(5):
             try:
                 with self.db.transaction() as session:
                     session.execute(
                         update(OutboxMessage)
-                        .where(OutboxMessage.message_id == message_id)
+                        .where(OutboxMessage.message_id == owed.message_id)
                         .values(
                             sent_at=_now(),
                             claimed_by=None,
@@ -498,29 +690,44 @@ class Delivery:
                             )
                         else:
                             ref.channel, ref.ts = channel, ts
+                    owed_more = 0
                     if fan_out and allocation_id is not None:
                         # In the same transaction as the mark: both happen, or neither (and
                         # the message is sent again, then marked with its edits owed).
-                        owe_refreshes_beside(session, allocation_id, _now())
+                        owed_more = owe_refreshes_beside(session, allocation_id, _now())
+                    waiting = owed_more or session.scalar(
+                        select(
+                            exists().where(
+                                OutboxMessage.allocation_id == allocation_id,
+                                OutboxMessage.message_id > owed.message_id,
+                                OutboxMessage.sent_at.is_(None),
+                            )
+                        )
+                    )
+                if waiting:
+                    # A message was waiting behind this one (or was just owed): no sender
+                    # would otherwise look for it before the next poll.
+                    self.wake()
                 return
             except Unavailable:
                 time.sleep(0.2 * (attempt + 1))
-        log.error("outbox: message %s was sent but could not be marked sent", message_id)
+        log.error("outbox: %s was sent but could not be marked sent", owed)
 
-    def _failed(self, message_id: int, attempts: int, exc: Exception) -> None:
+    def _failed(self, owed: Owed, exc: Exception) -> None:
         error = _slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
         retry_after = _retry_after(exc) if isinstance(exc, SlackApiError) else None
         configuration = error in CONFIGURATION_ERRORS
         if retry_after is not None:
             delay = float(retry_after)
         else:
-            delay = self.retry.delay(attempts + 1, configuration=configuration)
+            delay = self.retry.delay(owed.attempts + 1, configuration=configuration)
         logger = log.error if configuration else log.warning
-        logger("outbox: message %s failed (%s); retrying in %.1fs", message_id, error, delay)
+        detail = "" if isinstance(exc, SlackApiError) else f": {_one_line(exc, 200)}"
+        logger("outbox: %s failed (%s%s); retrying in %.1fs", owed, error, detail, delay)
         with self.db.transaction() as session:
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.message_id == message_id)
+                .where(OutboxMessage.message_id == owed.message_id)
                 .values(
                     attempts=OutboxMessage.attempts + 1,
                     next_attempt_at=_now() + dt.timedelta(seconds=delay),
@@ -556,6 +763,21 @@ def _retry_after(exc: SlackApiError) -> float | None:
         return max(0.0, float(value)) if value is not None else 1.0
     except (TypeError, ValueError):
         return 1.0
+
+
+def _one_line(exc: object, limit: int = 300) -> str:
+    """An error as one short log line: drivers put SQL and tracebacks on many."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _as_datetime(value: object) -> dt.datetime:
+    """A timestamp read back from an aggregate (SQLite hands those back as text)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"not a timestamp: {value!r}")
+    return _aware(value)
 
 
 def _now() -> dt.datetime:

@@ -631,7 +631,18 @@ class Ledger:
     def _owe(
         self, session: Session, allocation: Allocation, kind: str, audiences: Sequence[str]
     ) -> None:
+        """Write the outbox rows ``kind`` owes each audience, in this transaction.
+
+        A decision owes the requester one message, not two: their receipt (the ``RECEIPT``
+        row), edited to show the outcome; the sender posts a new DM only when there is no
+        receipt to edit. So a decision that names both ``REQUESTER`` and ``RECEIPT`` writes
+        the ``RECEIPT`` row alone; the request itself still owes the ``REQUESTER`` its receipt.
+        """
         now = self.clock()
+        if kind != "allocation_requested" and REQUESTER in audiences:
+            audiences = [a for a in audiences if a != REQUESTER]
+            if RECEIPT not in audiences:
+                audiences.append(RECEIPT)
         for audience in audiences:
             if (
                 audience == BILLING

@@ -131,6 +131,14 @@ class _RandomFaults:
 
 
 @dataclass
+class _SlowCalls:
+    method: str
+    seconds: float
+    remaining: int
+    channel: str | None
+
+
+@dataclass
 class _State:
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[str, str], JsonDict] = field(default_factory=dict)
@@ -140,6 +148,7 @@ class _State:
     scheduled: list[_ScheduledFault] = field(default_factory=list)
     random_faults: _RandomFaults | None = None
     rate_limits: dict[str, int] = field(default_factory=dict)
+    slow: list[_SlowCalls] = field(default_factory=list)
     ts_counter: int = 0
     view_counter: int = 0
     views_by_trigger: dict[str, JsonDict] = field(default_factory=dict)
@@ -273,12 +282,20 @@ class FakeSlack:
             self._state.scheduled.clear()
             self._state.random_faults = None
             self._state.rate_limits.clear()
+            self._state.slow.clear()
 
     def message(self, channel: str, ts: str) -> JsonDict | None:
         """The message as it reads now (after any chat.update), or None if absent/deleted."""
         with self._lock:
             found = self._state.messages.get((resolve_channel(channel), ts))
             return copy.deepcopy(found)
+
+    def delete_message(self, channel: str, ts: str) -> bool:
+        """A person deletes a message (an admin removing the bot's post): later chat.update
+        calls on it answer ``message_not_found``, as Slack does. Not recorded as a call, since
+        the bot made none. Returns whether there was such a message."""
+        with self._lock:
+            return self._state.messages.pop((resolve_channel(channel), ts), None) is not None
 
     def messages_in(self, channel: str) -> list[JsonDict]:
         """Messages currently in a channel (a user id means the DM with that user), oldest first."""
@@ -335,6 +352,29 @@ class FakeSlack:
             raise ValueError("times must be at least 1")
         with self._lock:
             self._state.scheduled.append(_ScheduledFault(method, kind, times, retry_after))
+
+    def slow(
+        self, method: str, seconds: float, *, times: int = 1, channel: str | None = None
+    ) -> None:
+        """Answer the next ``times`` calls to ``method`` (to ``channel`` only, when given; a user id
+        means their DM) normally, but only after ``seconds``: Slack being slow, not failing."""
+        if times < 1 or seconds < 0:
+            raise ValueError("times must be at least 1 and seconds not negative")
+        wanted = resolve_channel(channel) if channel else None
+        with self._lock:
+            self._state.slow.append(_SlowCalls(method, seconds, times, wanted))
+
+    def _delay_for(self, method: str, params: JsonDict) -> float:
+        raw = params.get("channel")
+        channel = resolve_channel(raw) if isinstance(raw, str) and raw else None
+        with self._lock:
+            for slow in self._state.slow:
+                if slow.method == method and slow.channel in (None, channel):
+                    slow.remaining -= 1
+                    if slow.remaining == 0:
+                        self._state.slow.remove(slow)
+                    return slow.seconds
+        return 0.0
 
     def set_fault_rate(
         self,
@@ -731,6 +771,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"ok": False, "error": "unknown_path"})
             return
         headers = {k: v for k, v in self.headers.items()}
+        delay = fake._delay_for(method, params)
+        if delay:
+            fake._stopping.wait(delay)
         kind, retry_after, response = fake._receive(method, params, headers, split.path)
         if kind is None or kind.startswith("slack_error:"):
             self._send(200, response or {"ok": True})

@@ -10,6 +10,7 @@ channel pace given (1 s is Slack's per-channel limit; 0 shows the sender's own c
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections import deque
@@ -42,20 +43,26 @@ class ThroughputConfig:
     settle_timeout: float = 120.0
 
 
-def _pending_between(db: Database, low: int, high: int) -> tuple[int, int]:
-    """(pending, approved) among the benchmark's requests with ids in [low, high]."""
+def _pending_between(db: Database, low: int, high: int) -> tuple[int, int, dt.datetime | None]:
+    """(pending, approved, last decision) among the benchmark's requests with ids in [low, high]."""
+    mine = (
+        Allocation.partner_id == SUBJECTS.approve_partner,
+        Allocation.allocation_id.between(low, high),
+    )
     with db.transaction(read_only=True) as session:
         rows = dict(
             session.execute(
-                select(Allocation.status, func.count())
-                .where(
-                    Allocation.partner_id == SUBJECTS.approve_partner,
-                    Allocation.allocation_id.between(low, high),
-                )
-                .group_by(Allocation.status)
+                select(Allocation.status, func.count()).where(*mine).group_by(Allocation.status)
             ).all()
         )
-    return int(rows.get("pending", 0)), int(rows.get("approved", 0))
+        last = session.scalar(
+            select(func.max(Allocation.decided_at)).where(*mine, Allocation.status == "approved")
+        )
+    if isinstance(last, str):  # SQLite hands an aggregate back untyped
+        last = dt.datetime.fromisoformat(last)
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=dt.UTC)
+    return int(rows.get("pending", 0)), int(rows.get("approved", 0)), last
 
 
 def _start_bots(
@@ -112,7 +119,11 @@ def measure_approvals(
                 if status != 200:
                     http_errors += 1
 
+    def refused() -> int:
+        return sum(1 for call in slack.calls_to("response_url") if f"/{run}-" in call.path)
+
     cpu_before = [bot.cpu_seconds() or 0.0 for bot in bots]
+    began_at = dt.datetime.now(dt.UTC)
     began = time.perf_counter()
     threads = [threading.Thread(target=approver, args=(n,)) for n in range(config.approvers)]
     for thread in threads:
@@ -121,18 +132,25 @@ def measure_approvals(
         thread.join()
     clicked = time.perf_counter() - began
     deadline = time.perf_counter() + config.settle_timeout
-    pending, approved = _pending_between(db, low, high)
-    while pending and time.perf_counter() < deadline:
+    pending, approved, last = _pending_between(db, low, high)
+    # A refused click leaves its request pending for good: stop waiting once only those remain.
+    while pending > refused() and time.perf_counter() < deadline:
         time.sleep(0.01)
-        pending, approved = _pending_between(db, low, high)
-    seconds = time.perf_counter() - began
+        pending, approved, last = _pending_between(db, low, high)
+    # Until the last posting committed, by the ledger's own clock (the same machine's).
+    seconds = (last - began_at).total_seconds() if last is not None else time.perf_counter() - began
     cpu = sum(
         (bot.cpu_seconds() or 0.0) - before for bot, before in zip(bots, cpu_before, strict=True)
     )
     rss = [bot.rss_mb() for bot in bots]
     for bot in bots:
         bot.stop()
-    refused = sum(1 for call in slack.calls_to("response_url") if f"/{run}-" in call.path)
+    refusals = refused()
+    refusal_texts = [
+        str(call.params.get("text") or "")[:200]
+        for call in slack.calls_to("response_url")
+        if f"/{run}-" in call.path
+    ][:3]
     problems = check_books(db)
     db.dispose()
     return {
@@ -141,7 +159,8 @@ def measure_approvals(
         "clicks": len(ids),
         "approved": approved,
         "still_pending": pending,
-        "refused": refused,
+        "refused": refusals,
+        "refusal_texts": refusal_texts,
         "http_errors": http_errors,
         "seconds": seconds,
         "clicking_seconds": clicked,

@@ -489,3 +489,29 @@ def test_natural_order_on_postgresql_does_not_depend_on_the_servers_locale() -> 
         "INV-a",
         "b",
     ]
+
+
+def test_an_export_in_progress_blocks_no_writer_and_reads_one_snapshot(
+    books: Database, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exports, "PAGE_ROWS", 1)
+    rows = exports.export_records(books, "payments")
+    first = next(rows)  # the export's transaction is open now, as under `| less`
+
+    # The bot and an import still write at once (on SQLite a writer would otherwise wait 2 s
+    # and give up)...
+    made = ledger.request_allocation("U0TWO", "PAY-10", "INV-10", "1.00")
+    import_csv(
+        books,
+        "payments",
+        io.StringIO(
+            "payment_id,partner_id,amount,currency,received_on,reference\n"
+            "PAY-11,P2,1.00,USD,2026-11-11,\n"
+        ),
+    )
+    # ...and the export goes on from its own snapshot: no PAY-11, PAY-10 before the request.
+    rest = list(rows)
+    ids = [first["payment_id"], *(row["payment_id"] for row in rest)]
+    assert ids == ["PAY-7", "PAY-8", "PAY-9", "PAY-10", "PAY-100"]
+    assert next(row for row in rest if row["payment_id"] == "PAY-10")["pending"] == "0.00"
+    assert ledger.allocation(made.allocation_id).status == "pending"

@@ -1,4 +1,5 @@
-"""Button clicks and selects: Allocate, the modal's payment select, Approve, Reject, Cancel."""
+"""Button clicks and selects: Allocate, the modal's payment and invoice, Approve, Reject, Cancel,
+and the payment list's pages."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from handlers.common import (
     bot_of,
     form_values,
     guarded,
+    is_ephemeral_click,
     refusal_text,
     reply_privately,
     user_id_of,
 )
 from handlers.modals import open_allocation_modal
 from slackbot import views
+from slackbot.app import Bot
 from slackbot.errors import DomainError, Unavailable
 
 log = logging.getLogger("handlers")
@@ -35,6 +38,8 @@ def _suffixed(name: str) -> re.Pattern[str]:
 def register(app: App) -> None:
     app.action(_suffixed("open_allocation"))(open_allocation)
     app.action("payment")(choose_payment)
+    app.action("invoice")(choose_invoice)
+    app.action(_suffixed(views.PAYMENTS_PAGE))(turn_payments_page)
     app.action(_suffixed("approve_allocation"))(approve_allocation)
     app.action(_suffixed("reject_allocation"))(reject_allocation)
     app.action(_suffixed("cancel_allocation"))(cancel_allocation)
@@ -72,24 +77,74 @@ def open_allocation(
 def choose_payment(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     """The modal's payment changed: redraw it so the amount suggests that payment's balance."""
     ack()
-    bot = bot_of(context)
+    view = body.get("view") or {}
+    form = form_values(view)
+    payment_id = form.get("payment") or action_value(body)
+    _redraw_allocation_modal(bot_of(context), client, body, payment_id, form.get("invoice"))
+
+
+@guarded
+def choose_invoice(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """The modal's invoice changed: the amount becomes the lesser of what both have left."""
+    ack()
+    view = body.get("view") or {}
+    invoice_id = action_value(body) or form_values(view).get("invoice")
+    _redraw_allocation_modal(
+        bot_of(context), client, body, form_values(view).get("payment", ""), invoice_id
+    )
+
+
+def _redraw_allocation_modal(
+    bot: Bot, client: WebClient, body: dict[str, Any], payment_id: str, invoice_id: str | None
+) -> None:
     view = body.get("view") or {}
     user_id = user_id_of(body)
-    payment_id = form_values(view).get("payment") or action_value(body)
     try:
         payments = bot.ledger.payments_of(user_id, only_allocatable=True)
+        selected = next((p for p in payments if p.payment_id == payment_id), None)
+        invoice = None
+        if selected is not None and invoice_id:
+            try:
+                invoice = bot.ledger.invoice_for(user_id, selected.payment_id, invoice_id[:64])
+            except DomainError:
+                invoice = None  # Not payable by this payment: the submission will say why.
     except (DomainError, Unavailable):
         return  # The modal stays as it is; the submission will say what is wrong.
-    selected = next((p for p in payments if p.payment_id == payment_id), None)
+    metadata = view.get("private_metadata")
+    redrawn = views.allocation_modal(
+        payments,
+        selected=selected,
+        invoice=invoice,
+        amount_block=views.amount_block_id(
+            selected.payment_id if selected else None, invoice.invoice_id if invoice else None
+        ),
+        private_metadata=metadata if isinstance(metadata, str) and len(metadata) <= 3000 else "",
+    )
     try:
-        client.views_update(
-            view_id=view.get("id"),
-            hash=view.get("hash"),
-            view=views.allocation_modal(payments, selected=selected),
-        )
+        client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=redrawn)
     except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
         # A hash conflict means the person already changed something else: nothing to redo.
-        log.info("views.update after payment choice did not go through: %s", exc)
+        log.info("views.update after a choice in the modal did not go through: %s", exc)
+
+
+@guarded
+def turn_payments_page(
+    ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond
+) -> None:
+    """Next/Previous on the payment list: the same ephemeral message shows the other page."""
+    ack()
+    bot = bot_of(context)
+    user_id = user_id_of(body)
+    page = allocation_id_from(action_value(body)) or 1
+    try:
+        if not bot.ledger.partners_of(user_id):
+            reply_privately(respond, views.not_linked_message(), replace=True)
+            return
+        payments = bot.ledger.payments_of(user_id)
+    except (DomainError, Unavailable) as refusal:
+        _tell(respond, refusal_text(refusal))
+        return
+    reply_privately(respond, views.payments_message(payments, page=page), replace=True)
 
 
 @guarded
@@ -147,9 +202,18 @@ def cancel_allocation(
     allocation_id = _clicked_allocation(body, respond)
     if allocation_id is None:
         return
+    user_id = user_id_of(body)
     try:
-        bot.ledger.cancel(allocation_id, user_id_of(body))
+        bot.ledger.cancel(allocation_id, user_id)
     except (DomainError, Unavailable) as refusal:
         _tell(respond, refusal_text(refusal))
         return
     bot.delivery.wake()
+    if is_ephemeral_click(body):
+        # Clicked in /payments history (the receipt is a real DM, edited by the outbox): the
+        # history the person is looking at shows the request cancelled.
+        try:
+            history = bot.ledger.history(user_id)
+        except (DomainError, Unavailable):
+            return
+        reply_privately(respond, views.history_message(history), replace=True)

@@ -50,7 +50,11 @@ def payments_command(
         return
     try:
         if subcommand == "history":
-            ack(**views.history_message(bot.ledger.history(user_id)))
+            history = bot.ledger.history(user_id)
+            if not history and not bot.ledger.partners_of(user_id):
+                ack(**views.not_linked_message())
+                return
+            ack(**views.history_message(history))
             return
         if not bot.ledger.partners_of(user_id):
             ack(**views.not_linked_message())

@@ -17,7 +17,7 @@ from slack_sdk.webhook import WebhookClient
 
 from slackbot.app import Bot
 from slackbot.errors import AlreadyDecided, DomainError, Unavailable
-from slackbot.views import already_decided_text, error_message
+from slackbot.views import AMOUNT_BLOCK, already_decided_text, error_message, is_amount_block
 
 log = logging.getLogger("handlers")
 
@@ -36,8 +36,11 @@ UNEXPECTED_TEXT = (
 )
 
 
-def reply_privately(respond: Respond, message: dict[str, Any]) -> None:
+def reply_privately(respond: Respond, message: dict[str, Any], *, replace: bool = False) -> None:
     """An ephemeral reply through the request's response_url, leaving the original as it is.
+
+    ``replace=True`` puts ``message`` in place of the ephemeral message that was clicked (a
+    list's next page, a history after a cancel) instead of adding one below it.
 
     Bolt's own ``respond()`` gives up on a 5xx or a 429; Slack did not take the reply then, so
     one retry (after ``Retry-After``) is safe and the person still reads why nothing happened.
@@ -56,7 +59,7 @@ def reply_privately(respond: Respond, message: dict[str, Any]) -> None:
             RateLimitErrorRetryHandler(max_retry_count=1),
         ],
     )
-    response = client.send_dict({**message, "replace_original": False})
+    response = client.send_dict({**message, "replace_original": replace})
     if response.status_code != 200:
         log.warning("response_url answered %s; the reply was not shown", response.status_code)
 
@@ -138,6 +141,34 @@ def form_values(view: dict[str, Any]) -> dict[str, str]:
             if isinstance(value, str):
                 values[str(block_id)] = value
     return values
+
+
+def amount_entry(view: dict[str, Any]) -> tuple[str, str]:
+    """The modal's amount input as ``(block_id, typed text)``, whichever version it is.
+
+    The first render names the block ``amount`` (the contract); a redraw after a new payment or
+    invoice names it ``amount:PAY:INV`` so Slack shows the new suggestion. The block the view
+    itself holds is the one errors must be keyed by.
+    """
+    form = form_values(view)
+    blocks = view.get("blocks") if isinstance(view, dict) else None
+    shown = [
+        str(block["block_id"])
+        for block in (blocks if isinstance(blocks, list) else [])
+        if isinstance(block, dict)
+        and isinstance(block.get("block_id"), str)
+        and is_amount_block(block["block_id"])
+    ]
+    typed = sorted(block_id for block_id in form if is_amount_block(block_id))
+    for block_id in [*shown, AMOUNT_BLOCK, *typed]:
+        if block_id in form:
+            return (shown[0] if shown else block_id), form[block_id]
+    return (shown[0] if shown else AMOUNT_BLOCK), ""
+
+
+def is_ephemeral_click(body: dict[str, Any]) -> bool:
+    container = body.get("container")
+    return isinstance(container, dict) and container.get("is_ephemeral") is True
 
 
 def guarded(listener: F) -> F:

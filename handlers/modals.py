@@ -38,6 +38,10 @@ def open_allocation_modal(
     """
     try:
         payments = bot.ledger.payments_of(user_id, only_allocatable=True)
+        if not payments and not bot.ledger.partners_of(user_id):
+            # Not linked at all: "you have no payment PAY-1" would send them looking for it.
+            tell(views.not_linked_message())
+            return
         selected = None
         if payment_id:
             selected = next((p for p in payments if p.payment_id == payment_id), None)
@@ -50,10 +54,7 @@ def open_allocation_modal(
                     + (" (the rest is held by pending requests)." if payment.pending else "."),
                 )
         if not payments:
-            if not bot.ledger.partners_of(user_id):
-                tell(views.not_linked_message())
-            else:
-                tell(views.error_message("You have no payments with money left to allocate."))
+            tell(views.error_message("You have no payments with money left to allocate."))
             return
     except (DomainError, Unavailable) as refusal:
         tell(views.error_message(refusal_text(refusal)))

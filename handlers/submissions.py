@@ -9,6 +9,7 @@ from slack_bolt import Ack, App, BoltContext
 
 from handlers.common import (
     allocation_id_from,
+    amount_entry,
     bot_of,
     form_values,
     guarded,
@@ -37,6 +38,8 @@ def submit_allocation(
 ) -> None:
     bot = bot_of(context)
     form = form_values(view)
+    # Whichever amount block the view holds (``amount``, or ``amount:PAY:INV`` after a redraw).
+    amount_block, form["amount"] = amount_entry(view)
     missing = {
         block: message
         for block, message in (
@@ -46,6 +49,8 @@ def submit_allocation(
         )
         if not form.get(block, "").strip()
     }
+    if "amount" in missing:
+        missing[amount_block] = missing.pop("amount")
     if missing:
         ack(response_action="errors", errors=missing)
         return
@@ -61,7 +66,8 @@ def submit_allocation(
         )
     except (DomainError, Unavailable) as refusal:
         field = _field_for(refusal, ALLOCATION_FIELDS, "payment")
-        ack(response_action="errors", errors={field: refusal_text(refusal, plain=True)})
+        block = amount_block if field == "amount" else field
+        ack(response_action="errors", errors={block: refusal_text(refusal, plain=True)})
         return
     ack(
         response_action="update",

@@ -79,3 +79,10 @@ class AllocationSummary(Snapshot):
     invoice_pending: int
     # True when this call found the request already recorded under the same key.
     replayed: bool = False
+    # What an approver checks before deciding: the payment's reference and date, the invoice's
+    # total and due date. ``as_of`` is the day the snapshot was read ("overdue" is judged then).
+    payment_reference: str = ""
+    payment_received_on: dt.date | None = None
+    invoice_amount: int | None = None
+    invoice_due_on: dt.date | None = None
+    as_of: dt.date | None = None

@@ -691,6 +691,11 @@ class Ledger:
             invoice_amount_due=invoice.amount_due,
             invoice_pending=invoice.pending,
             replayed=replayed,
+            payment_reference=payment.reference or "",
+            payment_received_on=payment.received_on,
+            invoice_amount=invoice.amount,
+            invoice_due_on=invoice.due_on,
+            as_of=self.clock().date(),
         )
 
     def _retry_on_key_race(self, request_key: str | None, attempt: Callable[[], T]) -> T:

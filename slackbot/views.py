@@ -20,11 +20,12 @@ import datetime as dt
 import json
 import re
 import unicodedata
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from models.schemas import AllocationSummary, InvoiceSummary, PaymentSummary
-from slackbot.money import format_amount, to_decimal_string
+from slackbot.money import currency_exponent, format_amount, to_decimal_string
 
 # Slack's documented limits (https://docs.slack.dev/reference/block-kit/).
 MESSAGE_MAX_BLOCKS = 50
@@ -64,6 +65,9 @@ OPEN_ALLOCATION = "open_allocation"
 APPROVE_ALLOCATION = "approve_allocation"
 REJECT_ALLOCATION = "reject_allocation"
 CANCEL_ALLOCATION = "cancel_allocation"
+# Not in the contract (new ids of our own): the list's Next/Previous buttons.
+PAYMENTS_PAGE = "payments_page"
+BLOCK_ID_MAX = 255
 
 _STATUS_EMOJI = {
     "pending": "🕒",
@@ -304,11 +308,13 @@ def _count(n: int, noun: str) -> str:
 # ------------------------------------------------------------------------ /payments (list)
 
 
-def payments_message(payments: Sequence[PaymentSummary]) -> dict[str, Any]:
+def payments_message(payments: Sequence[PaymentSummary], *, page: int = 1) -> dict[str, Any]:
     """The person's payments with money left, grouped by partner, each with an Allocate button.
 
-    At most 50 blocks: when there are more payments than fit, the oldest are shown and a line
-    says how many more there are and how to reach them.
+    At most 50 blocks: when they do not all fit, the list is cut into pages (in the order shown:
+    by partner, then oldest first) with Next and Previous buttons, and a line says how many
+    more there are and how to reach any of them by id. Only the first Allocate button is
+    primary (green), so the eye lands on one place, not on 35.
     """
     unique = _unique(payments)
     if not unique:
@@ -322,35 +328,49 @@ def payments_message(payments: Sequence[PaymentSummary]) -> dict[str, Any]:
     for payment in unique:
         partner_order.setdefault(payment.partner_id, payment.partner_name)
     several_partners = len(partner_order) > 1
-
-    # intro + closing context, and one more for "…and K more" when not everything fits.
-    shown = _fit_payments(unique, MESSAGE_MAX_BLOCKS - 2, several_partners)
-    if len(shown) < len(unique):
-        shown = _fit_payments(unique, MESSAGE_MAX_BLOCKS - 3, several_partners)
+    ordered = [
+        p
+        for partner_id in partner_order
+        for p in _oldest_first(unique)
+        if p.partner_id == partner_id
+    ]
+    pages = _payment_pages(ordered, several_partners)
+    number = min(max(1, page), len(pages))
+    shown = pages[number - 1]
     hidden = len(unique) - len(shown)
 
+    paging = f" · page {number} of {len(pages)}" if len(pages) > 1 else ""
     if several_partners:
-        intro = f"*Your payments with money left to allocate* ({len(unique):,})"
+        intro = f"*Your payments with money left to allocate* ({len(unique):,}){paging}"
     else:
         only = unique[0]
         name = _md_line(only.partner_name or only.partner_id, _NAME_BUDGET)
-        intro = f"*Your payments with money left to allocate* ({len(unique):,}) · {name}"
+        intro = f"*Your payments with money left to allocate* ({len(unique):,}) · {name}{paging}"
     blocks: list[dict[str, Any]] = [_section(intro)]
 
-    shown_ids = {p.payment_id for p in shown}
-    for partner_id, partner_name in partner_order.items():
-        group = [p for p in _oldest_first(unique) if p.partner_id == partner_id]
-        group = [p for p in group if p.payment_id in shown_ids]
-        if not group:
-            continue
-        if several_partners:
-            blocks.append(_header(partner_name or partner_id))
-        blocks.extend(_payment_block(p) for p in group)
+    headed: set[str] = set()
+    primary_given = False
+    for payment in shown:
+        if several_partners and payment.partner_id not in headed:
+            headed.add(payment.partner_id)
+            blocks.append(_header(payment.partner_name or payment.partner_id))
+        primary = not primary_given and payment.unallocated > 0
+        primary_given = primary_given or primary
+        blocks.append(_payment_block(payment, primary=primary))
 
     if hidden:
         blocks.append(
-            _context(f"…and {hidden:,} more. Use `/payments allocate PAYMENT_ID` for any of them.")
+            _context(
+                f"…and {hidden:,} more. Use `/payments allocate PAYMENT_ID` for any of them,"
+                " or the Next and Previous buttons."
+            )
         )
+        nav: list[dict[str, Any]] = []
+        if number > 1:
+            nav.append(_button("◀ Previous", f"{PAYMENTS_PAGE}:previous", str(number - 1)))
+        if number < len(pages):
+            nav.append(_button("Next ▶", f"{PAYMENTS_PAGE}:next", str(number + 1)))
+        blocks.append({"type": "actions", "block_id": PAYMENTS_PAGE, "elements": nav})
     blocks.append(
         _context(
             "Billing approves each request; you get a direct message with the decision."
@@ -361,6 +381,35 @@ def payments_message(payments: Sequence[PaymentSummary]) -> dict[str, Any]:
     partners = f" from {len(partner_order):,} partners" if several_partners else ""
     text = f"You have {_count(len(unique), 'payment')}{partners} with money left to allocate."
     return _ephemeral(text, blocks)
+
+
+def _payment_pages(
+    ordered: Sequence[PaymentSummary], several_partners: bool
+) -> list[list[PaymentSummary]]:
+    """``ordered`` cut into pages whose blocks (with their partners' headers) fit a message."""
+    if _blocks_for(ordered, several_partners) <= MESSAGE_MAX_BLOCKS - 2:
+        return [list(ordered)]
+    # intro, "…and K more", the Next/Previous row and the closing context.
+    budget = MESSAGE_MAX_BLOCKS - 4
+    pages: list[list[PaymentSummary]] = [[]]
+    headed: set[str] = set()
+    used = 0
+    for payment in ordered:
+        cost = 1 + (1 if several_partners and payment.partner_id not in headed else 0)
+        if used + cost > budget:
+            pages.append([])
+            headed = set()
+            used = 0
+            cost = 2 if several_partners else 1
+        pages[-1].append(payment)
+        headed.add(payment.partner_id)
+        used += cost
+    return pages
+
+
+def _blocks_for(payments: Sequence[PaymentSummary], several_partners: bool) -> int:
+    headers = len({p.partner_id for p in payments}) if several_partners else 0
+    return len(payments) + headers
 
 
 def _unique(payments: Iterable[PaymentSummary]) -> list[PaymentSummary]:
@@ -378,24 +427,7 @@ def _oldest_first(payments: Iterable[PaymentSummary]) -> list[PaymentSummary]:
     return sorted(payments, key=lambda p: (p.received_on, p.payment_id))
 
 
-def _fit_payments(
-    payments: Sequence[PaymentSummary], budget: int, several_partners: bool
-) -> list[PaymentSummary]:
-    """The oldest payments whose blocks (and their partners' headers) fit in ``budget``."""
-    chosen: list[PaymentSummary] = []
-    headed: set[str] = set()
-    used = 0
-    for payment in _oldest_first(payments):
-        cost = 1 + (1 if several_partners and payment.partner_id not in headed else 0)
-        if used + cost > budget:
-            break
-        used += cost
-        headed.add(payment.partner_id)
-        chosen.append(payment)
-    return chosen
-
-
-def _payment_block(payment: PaymentSummary) -> dict[str, Any]:
+def _payment_block(payment: PaymentSummary, *, primary: bool = False) -> dict[str, Any]:
     currency = payment.currency
     first = f"*{_md_line(payment.payment_id, 64)}* · received {payment.received_on.isoformat()}"
     reference = _one_line(payment.reference)
@@ -417,7 +449,7 @@ def _payment_block(payment: PaymentSummary) -> dict[str, Any]:
     ]
     if payment.pending > 0:
         lines.append(f"🕒 {pending} pending billing approval")
-    button = _button("Allocate", block_id, payment.payment_id, style="primary")
+    button = _button("Allocate", block_id, payment.payment_id, style="primary" if primary else None)
     return _section("\n".join(lines), block_id=block_id, accessory=button)
 
 
@@ -493,12 +525,15 @@ def history_message(allocations: Sequence[AllocationSummary]) -> dict[str, Any]:
     blocks.extend(_history_block(a) for a in shown)
     if hidden:
         blocks.append(_context(f"…and {hidden:,} older requests not shown."))
-    blocks.append(
-        _context(
-            "A pending request can be cancelled from the confirmation I sent you in a direct"
-            " message."
+    if any(a.status == "pending" for a in shown):
+        blocks.append(
+            _context(
+                "*Cancel request* withdraws a request still waiting for billing; the amount"
+                " goes back to the payment."
+            )
         )
-    )
+    else:
+        blocks.append(_context("Type `/payments` to see your payments and make a new request."))
     lines = [
         f"#{a.allocation_id} {_STATUS_WORD.get(a.status, a.status)}:"
         f" {format_amount(a.amount, a.currency)}"
@@ -522,10 +557,56 @@ def _history_block(allocation: AllocationSummary) -> dict[str, Any]:
         lines.append(outcome)
     if a.note:
         lines.append(f"Your note: {_md_line(a.note, _HISTORY_NOTE_BUDGET)}")
+    if a.status == "pending":
+        # The receipt's own button (same action id and confirm), so either one withdraws it.
+        return _section("\n".join(lines), accessory=_cancel_button(a))
     return _section("\n".join(lines))
 
 
+def _cancel_button(a: AllocationSummary) -> dict[str, Any]:
+    confirm = _confirm(
+        f"Cancel request #{a.allocation_id}?",
+        f"The {format_amount(a.amount, a.currency)} held for {_one_line(a.invoice_id)} goes"
+        f" back to {_one_line(a.payment_id)}, and billing no longer sees the request.",
+        "Cancel request",
+        "Keep it",
+    )
+    return _button(
+        "Cancel request",
+        f"{CANCEL_ALLOCATION}:{a.allocation_id}",
+        str(a.allocation_id),
+        style="danger",
+        confirm=confirm,
+    )
+
+
 # ---------------------------------------------------------------------- allocation modal
+
+
+def amount_block_id(payment_id: str | None, invoice_id: str | None) -> str:
+    """The amount block's id after the payment or invoice changed: ``amount:PAY-1:INV-2``.
+
+    Slack keeps what a person typed in an input whose block_id is unchanged, whatever the new
+    initial_value says; a new id per payment and invoice lets the suggested amount follow the
+    choice. The first render uses the contract's plain ``amount``, and a submission is read
+    from whichever amount block the view holds.
+    """
+    block_id = f"{AMOUNT_BLOCK}:{payment_id or ''}:{invoice_id or ''}"
+    return block_id[:BLOCK_ID_MAX]
+
+
+def is_amount_block(block_id: str) -> bool:
+    return block_id == AMOUNT_BLOCK or block_id.startswith(f"{AMOUNT_BLOCK}:")
+
+
+def amount_hint(currency: str | None) -> str:
+    """How to type an amount in this currency (a zero-decimal one has no decimals to mention)."""
+    if currency is None:
+        return "Digits with an optional decimal point, no commas or currency symbols."
+    exponent = currency_exponent(currency)
+    if exponent == 0:
+        return f"A whole number of {currency} in digits, no commas or currency symbols."
+    return f"Digits with up to {exponent} decimals after a point, no commas or currency symbols."
 
 
 def allocation_modal(
@@ -533,11 +614,15 @@ def allocation_modal(
     *,
     selected: PaymentSummary | None,
     private_metadata: str = "",
+    invoice: InvoiceSummary | None = None,
+    amount_block: str = AMOUNT_BLOCK,
 ) -> dict[str, Any]:
     """The form to request an allocation: payment, invoice, amount, note.
 
-    Choosing a payment sends ``block_actions`` (``dispatch_action``) so the handler can re-render
-    this modal with ``selected`` set: the amount then starts at what that payment has left.
+    Choosing a payment or an invoice sends ``block_actions`` (``dispatch_action``) so the
+    handler can re-render this modal with ``selected`` and ``invoice`` set: the amount then
+    starts at the lesser of what the payment and the invoice have left, in an ``amount_block``
+    named by :func:`amount_block_id` so Slack shows the new value.
     """
     if len(private_metadata) > PRIVATE_METADATA_MAX:
         # Cutting it would corrupt what the handler reads back; that is a bug to surface.
@@ -612,37 +697,54 @@ def allocation_modal(
         "placeholder": _plain("e.g. 1250.00", 150),
     }
     amount_label = "Amount"
-    amount_hint = "Digits with an optional decimal point, no commas or currency symbols."
+    hint = amount_hint(selected.currency if selected is not None else None)
     if selected is not None:
         amount_label = f"Amount ({selected.currency})"
-        amount_hint = (
-            f"Up to {format_amount(selected.unallocated, selected.currency)}. {amount_hint}"
-        )
-        if selected.unallocated > 0:
-            amount_element["initial_value"] = to_decimal_string(
-                selected.unallocated, selected.currency
+        currency = selected.currency
+        suggested = selected.unallocated
+        limit = f"Up to {format_amount(selected.unallocated, currency)}."
+        if invoice is not None and invoice.currency == currency:
+            suggested = min(selected.unallocated, invoice.open_amount)
+            limit = (
+                f"Up to {format_amount(suggested, currency)}:"
+                f" {_clip(_one_line(selected.payment_id), 64)} has"
+                f" {format_amount(selected.unallocated, currency)} left and"
+                f" {_clip(_one_line(invoice.invoice_id), 64)} has"
+                f" {format_amount(invoice.open_amount, currency)} open."
             )
+        hint = f"{limit} {hint}"
+        if suggested > 0:
+            amount_element["initial_value"] = to_decimal_string(suggested, currency)
             amount_element["placeholder"] = _plain(
-                f"e.g. {to_decimal_string(selected.unallocated, selected.currency)}", 150
+                f"e.g. {to_decimal_string(suggested, currency)}", 150
             )
+    invoice_select: dict[str, Any] = {
+        "type": "external_select",
+        "action_id": INVOICE_BLOCK,
+        "min_query_length": 0,
+        "placeholder": _plain("Type an invoice number or amount", 150),
+    }
+    if invoice is not None:
+        # The choice survives the re-render; the options load offers the same option text.
+        invoice_select["initial_option"] = {
+            "text": _plain(_invoice_label(invoice), OPTION_TEXT_MAX),
+            "value": invoice.invoice_id,
+        }
     blocks += [
         {
             "type": "input",
             "block_id": INVOICE_BLOCK,
+            # Choosing an invoice redraws the modal so the amount follows it.
+            "dispatch_action": True,
             "label": _plain("Invoice", 2000),
             "hint": _plain(invoice_hint, 2000),
-            "element": {
-                "type": "external_select",
-                "action_id": INVOICE_BLOCK,
-                "min_query_length": 0,
-                "placeholder": _plain("Type an invoice number or amount", 150),
-            },
+            "element": invoice_select,
         },
         {
             "type": "input",
-            "block_id": AMOUNT_BLOCK,
+            "block_id": amount_block if is_amount_block(amount_block) else AMOUNT_BLOCK,
             "label": _plain(amount_label, 2000),
-            "hint": _plain(amount_hint, 2000),
+            "hint": _plain(hint, 2000),
             "element": amount_element,
         },
         {
@@ -758,8 +860,15 @@ def _invoice_label(invoice: InvoiceSummary) -> str:
 # --------------------------------------------------------------------- billing channel
 
 
-def billing_message(allocation: AllocationSummary) -> dict[str, Any]:
-    """The request as billing sees it: the facts, then Approve/Reject while it is pending."""
+def billing_message(
+    allocation: AllocationSummary, *, invoice_url_template: str | None = None
+) -> dict[str, Any]:
+    """The request as billing sees it: the facts, then Approve/Reject while it is pending.
+
+    The facts are what an approver checks: the payment's reference and date, the invoice's
+    total, due date and whether it is overdue, and (with ``invoice_url_template``, the
+    ``INVOICE_URL_TEMPLATE`` setting) a link to the invoice in the ERP.
+    """
     a = allocation
     amount = format_amount(a.amount, a.currency)
     blocks: list[dict[str, Any]] = [
@@ -771,12 +880,14 @@ def billing_message(allocation: AllocationSummary) -> dict[str, Any]:
                 _mrkdwn(f"*Requested by*\n{_mention(a.requested_by)}"),
                 _mrkdwn(f"*Amount*\n{amount}"),
                 _mrkdwn(f"*Requested*\n{_when(a.requested_at)}"),
-                _mrkdwn(f"*Payment*\n{_md_line(a.payment_id, 64)}"),
-                _mrkdwn(f"*Invoice*\n{_md_line(a.invoice_id, 64)}"),
+                _mrkdwn(_payment_field(a)),
+                _mrkdwn(_invoice_field(a, invoice_url_template)),
             ],
         },
-        _section(_balances_text(a)),
     ]
+    balances = _balances_text(a)
+    if balances:
+        blocks.append(_section(balances))
     if a.note:
         blocks.append(
             _section(f"*Note from {_mention(a.requested_by)}*\n{_quote(a.note, _NOTE_BUDGET)}")
@@ -812,7 +923,13 @@ def billing_message(allocation: AllocationSummary) -> dict[str, Any]:
             }
         )
     else:
-        blocks.append(_section(_outcome_line(a, reason_budget=_REASON_BUDGET)))
+        outcome = _outcome_line(a, reason_budget=_REASON_BUDGET)
+        if a.status in ("rejected", "cancelled"):
+            outcome += (
+                f"\nNothing was posted: the {amount} held on {_md_line(a.payment_id, 64)} and"
+                f" {_md_line(a.invoice_id, 64)} was released."
+            )
+        blocks.append(_section(outcome))
     status = _STATUS_WORD.get(a.status, a.status)
     text = (
         f"Allocation request #{a.allocation_id} from {_md_line(a.partner_name, _NAME_BUDGET)}:"
@@ -822,7 +939,56 @@ def billing_message(allocation: AllocationSummary) -> dict[str, Any]:
     return {"text": _fallback(text), "blocks": blocks}
 
 
+def _payment_field(a: AllocationSummary) -> str:
+    lines = [f"*Payment*\n{_md_line(a.payment_id, 64)}"]
+    if a.payment_received_on is not None:
+        lines.append(f"received {a.payment_received_on.isoformat()}")
+    reference = _one_line(a.payment_reference)
+    lines.append(f"ref {_md(reference, _REFERENCE_BUDGET)}" if reference else "no reference")
+    return "\n".join(lines)
+
+
+def _invoice_field(a: AllocationSummary, url_template: str | None) -> str:
+    invoice_id = _md_line(a.invoice_id, 64)
+    url = invoice_url(url_template, a.invoice_id)
+    lines = [f"*Invoice*\n<{url}|{invoice_id}>" if url else f"*Invoice*\n{invoice_id}"]
+    if a.invoice_amount is not None:
+        lines.append(f"total {format_amount(a.invoice_amount, a.currency)}")
+    if a.invoice_due_on is not None:
+        due = f"due {a.invoice_due_on.isoformat()}"
+        late = (
+            (a.as_of - a.invoice_due_on).days
+            if a.as_of is not None and a.status == "pending" and a.invoice_amount_due > 0
+            else 0
+        )
+        if late > 0:
+            due += f" · ⚠️ *overdue* by {_count(late, 'day')}"
+        lines.append(due)
+    return "\n".join(lines)
+
+
+# Characters that would end or split a ``<url|label>`` link, and blanks, are percent-encoded in
+# the URL; ``&`` is written as ``&amp;``, as Slack reads every mrkdwn text.
+_URL_BREAKERS = {"<": "%3C", ">": "%3E", "|": "%7C", " ": "%20", "\n": "%0A", '"': "%22"}
+
+
+def invoice_url(template: str | None, invoice_id: str) -> str | None:
+    """The invoice's page in the ERP: the id URL-encoded into ``{invoice_id}`` of ``template``."""
+    if not template or "{invoice_id}" not in template:
+        return None
+    if not re.match(r"^https?://[^/\s|<>]+", template):
+        return None
+    encoded = urllib.parse.quote(_one_line(invoice_id), safe="")
+    url = "".join(_URL_BREAKERS.get(ch, ch) for ch in _clean(template))
+    url = url.replace("{invoice_id}", encoded).replace("&", "&amp;")
+    return url if len(url) <= 1500 else None
+
+
 def _balances_text(a: AllocationSummary) -> str:
+    """What the payment and invoice have now (pending) or after the decision posted (approved,
+    reversed). A rejection or a cancellation changed nothing, so it shows none."""
+    if a.status in ("rejected", "cancelled"):
+        return ""
     payment_id, invoice_id = _md_line(a.payment_id, 64), _md_line(a.invoice_id, 64)
     included = " (this request included)" if a.status == "pending" else ""
     payment_line = (
@@ -932,8 +1098,65 @@ def _request_phrase(a: AllocationSummary) -> str:
     )
 
 
+def _plain_request_phrase(a: AllocationSummary) -> str:
+    """The same words for a notification: Slack shows ``text`` there with no markup applied."""
+    return (
+        f"request #{a.allocation_id} to apply {format_amount(a.amount, a.currency)} from"
+        f" {_md_line(a.payment_id, 64)} to {_md_line(a.invoice_id, 64)}"
+    )
+
+
+def _aftermath(a: AllocationSummary) -> str | None:
+    """What the decision left: what the invoice has to pay, or that the money is back."""
+    amount = format_amount(a.amount, a.currency)
+    payment_id, invoice_id = _md_line(a.payment_id, 64), _md_line(a.invoice_id, 64)
+    if a.status == "approved":
+        if a.invoice_amount_due <= 0:
+            return f"{invoice_id} is now paid in full."
+        return f"{invoice_id} has *{format_amount(a.invoice_amount_due, a.currency)}* left to pay."
+    if a.status == "rejected":
+        return (
+            f"The {amount} is available on {payment_id} again. Type `/payments` to make a"
+            " new request."
+        )
+    if a.status == "cancelled":
+        return f"The {amount} is available on {payment_id} again."
+    if a.status == "reversed":
+        return (
+            f"{invoice_id} has {format_amount(a.invoice_amount_due, a.currency)} left to pay"
+            f" again; {payment_id} has {format_amount(a.payment_unallocated, a.currency)}"
+            " left to allocate."
+        )
+    return None
+
+
+def _notification_text(a: AllocationSummary) -> str:
+    """A DM's ``text``: what a phone notification shows, so plain words (no bold, no tokens)."""
+    amount = format_amount(a.amount, a.currency)
+    payment_id, invoice_id = _md_line(a.payment_id, 64), _md_line(a.invoice_id, 64)
+    if a.status == "approved":
+        return (
+            f"Request #{a.allocation_id} approved at {_when_plain(a.decided_at)}: {amount} from"
+            f" {payment_id} now pays {invoice_id}."
+        )
+    if a.status == "rejected":
+        reason = _md_line(a.reason, 500) or "no reason given"
+        return f"Request #{a.allocation_id} rejected at {_when_plain(a.decided_at)}: {reason}"
+    if a.status == "reversed":
+        reason = _md_line(a.reversal_reason, 500) or "no reason given"
+        return f"Request #{a.allocation_id} reversed at {_when_plain(a.reversed_at)}: {reason}"
+    if a.status == "cancelled":
+        return f"Request #{a.allocation_id} cancelled; {amount} is available on {payment_id}."
+    return f"Your {_plain_request_phrase(a)} is waiting for billing approval."
+
+
 def receipt_message(allocation: AllocationSummary) -> dict[str, Any]:
-    """The requester's confirmation: waiting (with Cancel), or, re-rendered, the outcome."""
+    """The requester's confirmation: waiting (with Cancel), or, re-rendered, the outcome.
+
+    Once decided it says all that :func:`decision_message` says (outcome, who, when, the
+    reason, what the invoice or payment has now): the decision edits this message in place and
+    is then the only thing the requester reads about it.
+    """
     a = allocation
     phrase = _request_phrase(a)
     details = f"{_md_line(a.partner_name, _NAME_BUDGET)} · requested {_when(a.requested_at)}"
@@ -942,103 +1165,60 @@ def receipt_message(allocation: AllocationSummary) -> dict[str, Any]:
     if a.status == "pending":
         headline = f"🕒 Your {phrase} is waiting for billing approval."
         cancel_id = f"{CANCEL_ALLOCATION}:{a.allocation_id}"
-        confirm = _confirm(
-            f"Cancel request #{a.allocation_id}?",
-            f"The {format_amount(a.amount, a.currency)} held for {_one_line(a.invoice_id)} goes"
-            f" back to {_one_line(a.payment_id)}, and billing no longer sees the request.",
-            "Cancel request",
-            "Keep it",
-        )
         blocks: list[dict[str, Any]] = [
             _section(headline),
             _context(details),
-            {
-                "type": "actions",
-                "block_id": cancel_id,
-                "elements": [
-                    _button(
-                        "Cancel request",
-                        cancel_id,
-                        str(a.allocation_id),
-                        style="danger",
-                        confirm=confirm,
-                    )
-                ],
-            },
+            {"type": "actions", "block_id": cancel_id, "elements": [_cancel_button(a)]},
         ]
-        return {"text": _fallback(headline), "blocks": blocks}
+        return {"text": _fallback(_notification_text(a)), "blocks": blocks}
     outcome = _outcome_line(a, reason_budget=_REASON_BUDGET)
     if a.status == "cancelled":
         outcome = f"{_STATUS_EMOJI['cancelled']} You cancelled it at {_when(a.decided_at)}."
-    headline = f"Your {phrase}:"
-    return {
-        "text": _fallback(f"{headline} {_STATUS_WORD.get(a.status, a.status)}"),
-        "blocks": [_section(f"{headline}\n{outcome}"), _context(details)],
-    }
+    blocks = [_section(f"Your {phrase}:\n{outcome}")]
+    aftermath = _aftermath(a)
+    if aftermath:
+        blocks.append(_section(aftermath))
+    blocks.append(_context(details))
+    return {"text": _fallback(_notification_text(a)), "blocks": blocks}
 
 
 def decision_message(allocation: AllocationSummary) -> dict[str, Any]:
-    """The direct message telling the requester what became of their request."""
+    """The direct message telling the requester what became of their request.
+
+    Sent only when there is no receipt to edit; complete on its own.
+    """
     a = allocation
     amount = format_amount(a.amount, a.currency)
     payment_id, invoice_id = _md_line(a.payment_id, 64), _md_line(a.invoice_id, 64)
+    aftermath = _aftermath(a) or ""
     blocks: list[dict[str, Any]]
     if a.status == "approved":
-        left = (
-            f"{invoice_id} is now paid in full."
-            if a.invoice_amount_due <= 0
-            else f"{invoice_id} has *{format_amount(a.invoice_amount_due, a.currency)}* left to"
-            " pay."
-        )
         headline = (
             f"✅ Your request #{a.allocation_id} was approved by {_mention(a.decided_by)} at"
             f" {_when(a.decided_at)}: *{amount}* from {payment_id} now pays {invoice_id}."
         )
-        blocks = [_section(f"{headline}\n{left}")]
-        text = f"Request #{a.allocation_id} approved: {amount} from {payment_id} to {invoice_id}."
+        blocks = [_section(f"{headline}\n{aftermath}")]
     elif a.status == "rejected":
         headline = (
             f"❌ Your {_request_phrase(a)} was rejected by {_mention(a.decided_by)} at"
             f" {_when(a.decided_at)}."
         )
         reason = _quote(a.reason or "No reason given.", _REASON_BUDGET)
-        blocks = [
-            _section(headline),
-            _section(f"*Reason*\n{reason}"),
-            _context(
-                f"The {amount} is available on {payment_id} again. Type `/payments` to make a"
-                " new request."
-            ),
-        ]
-        text = f"Request #{a.allocation_id} rejected: {_md_line(a.reason, 500)}"
+        blocks = [_section(headline), _section(f"*Reason*\n{reason}"), _context(aftermath)]
     elif a.status == "reversed":
         headline = (
             f"⏪ Your approved {_request_phrase(a)} was reversed by {_mention(a.reversed_by)}"
             f" at {_when(a.reversed_at)}."
         )
         reason = _quote(a.reversal_reason or "No reason given.", _REASON_BUDGET)
-        blocks = [
-            _section(headline),
-            _section(f"*Reason*\n{reason}"),
-            _context(
-                f"{invoice_id} has {format_amount(a.invoice_amount_due, a.currency)} left to pay"
-                f" again; {payment_id} has {format_amount(a.payment_unallocated, a.currency)}"
-                " left to allocate."
-            ),
-        ]
-        text = f"Request #{a.allocation_id} reversed: {_md_line(a.reversal_reason, 500)}"
+        blocks = [_section(headline), _section(f"*Reason*\n{reason}"), _context(aftermath)]
     elif a.status == "cancelled":
         headline = f"↩️ You cancelled your {_request_phrase(a)} at {_when(a.decided_at)}."
-        blocks = [
-            _section(headline),
-            _context(f"The {amount} is available on {payment_id} again."),
-        ]
-        text = f"Request #{a.allocation_id} cancelled; {amount} is available on {payment_id}."
+        blocks = [_section(headline), _context(aftermath)]
     else:
         headline = f"🕒 Your {_request_phrase(a)} is waiting for billing approval."
         blocks = [_section(headline)]
-        text = f"Request #{a.allocation_id} is waiting for billing approval."
-    return {"text": _fallback(text), "blocks": blocks}
+    return {"text": _fallback(_notification_text(a)), "blocks": blocks}
 
 
 def already_decided_text(

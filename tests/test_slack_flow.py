@@ -290,9 +290,11 @@ def test_full_allocation_is_approved_and_everyone_sees_it(
     billing = _billing_message(harness, allocation_id)
     assert action_ids(billing) == []
     assert f"Approved by <@{APPROVER}>" in text_of(billing)
+    # One DM per decision: the receipt is edited in place to say what became of the request.
     dms = harness.slack.messages_in(ALICE)
-    assert len(dms) == 2
-    assert "approved" in text_of(dms[1]).lower()
+    assert len(dms) == 1
+    assert "approved" in text_of(dms[0]).lower()
+    assert f"<@{APPROVER}>" in text_of(dms[0])
     assert action_ids(dms[0]) == []  # the receipt lost its Cancel button
     assert check_books(books) == []
 

@@ -56,8 +56,12 @@ def check_keys(obj: dict[str, Any], allowed: set[str], path: str) -> None:
 
 
 # Control sequences our mrkdwn may contain; anything else with < > & is unescaped outside text.
+# A link is ``<url|label>``: the URL has no blank, ``|``, ``<`` or ``>``, and its ``&`` are
+# ``&amp;``; the label is escaped text.
+_LINK = r"<https?://(?:[^|<>\s&]|&(?:amp|lt|gt);)+\|(?:[^<>&]|&(?:amp|lt|gt);)*>"
 _ALLOWED_MARKUP = re.compile(
-    r"<@[UW][A-Z0-9]+>|<!date\^\d+\^[^|<>&]*\|[^<>&]*>|&(?:amp|lt|gt);|^>", re.MULTILINE
+    r"<@[UW][A-Z0-9]+>|<!date\^\d+\^[^|<>&]*\|[^<>&]*>|" + _LINK + r"|&(?:amp|lt|gt);|^>",
+    re.MULTILINE,
 )
 
 
@@ -179,6 +183,8 @@ def check_element(element: Any, path: str, action_ids: set[str]) -> None:
         )
         need(isinstance(element.get("min_query_length", 0), int), path, "min_query_length")
         need(element.get("min_query_length", 0) >= 0, path, "min_query_length below 0")
+        if "initial_option" in element:
+            check_option(element["initial_option"], f"{path}.initial_option")
     elif kind == "plain_text_input":
         check_keys(
             element,
@@ -443,6 +449,37 @@ for _status in STATUSES:
                     )
                 )
 
+# A template with a query string, so the URL carries ``&`` (written ``&amp;``) and the nasty
+# 64-character ids are encoded into it.
+TEMPLATE = "https://erp.example.com/invoices/{invoice_id}?tab=lines&from=slack|<x>"
+for _status in STATUSES:
+    for _currency in CURRENCIES:
+        MESSAGE_CASES[f"billing_message_linked_{_status}_{_currency}"] = (
+            lambda s=_status, c=_currency: views.billing_message(  # type: ignore[misc]
+                allocation(s, currency=c).model_copy(
+                    update={
+                        "invoice_id": ("<&|>" + NASTY)[:64],
+                        "payment_reference": (NASTY * 10)[:500],
+                        "payment_received_on": dt.date(2026, 1, 1),
+                        "invoice_amount": HUGE[c],
+                        "invoice_due_on": dt.date(2020, 1, 1),
+                        "as_of": dt.date(9999, 12, 31),
+                    }
+                ),
+                invoice_url_template=TEMPLATE,
+            )
+        )
+for _page in (1, 2, 5, 11, 99):
+    MESSAGE_CASES[f"payments_500_many_partners_page_{_page}"] = (
+        lambda p=_page: views.payments_message(many_payments(500, 120), page=p)  # type: ignore[misc]
+    )
+    MESSAGE_CASES[f"payments_500_each_own_partner_page_{_page}"] = (
+        lambda p=_page: views.payments_message(many_payments(500, 500), page=p)  # type: ignore[misc]
+    )
+MESSAGE_CASES["history_100_all_pending"] = lambda: views.history_message(
+    [allocation("pending", currency=CURRENCIES[i % 3], text=TEXTS[i % 4]) for i in range(100)]
+)
+
 VIEW_CASES: dict[str, Callable[[], dict[str, Any]]] = {
     "allocation_500_payments_none_selected": lambda: views.allocation_modal(
         many_payments(500, 1), selected=None
@@ -459,6 +496,13 @@ VIEW_CASES: dict[str, Callable[[], dict[str, Any]]] = {
         many_payments(100, 100), selected=many_payments(100, 100)[99]
     ),
     "allocation_no_payments": lambda: views.allocation_modal([], selected=None),
+    "allocation_invoice_chosen_versioned_amount": lambda: views.allocation_modal(
+        many_payments(500, 150),
+        selected=many_payments(500, 150)[250],
+        invoice=invoice(1, currency=many_payments(500, 150)[250].currency),
+        amount_block=views.amount_block_id(long_id("PAY-", 250), long_id("INV-", 1)),
+        private_metadata="x" * 3000,
+    ),
     "notice_long": lambda: views.notice_modal(LONG_NAME, NASTY * 100),
     "notice_request_sent": lambda: views.notice_modal(
         "Request sent", views.request_sent_text(allocation("pending", currency="KWD"))
@@ -553,6 +597,18 @@ def test_any_text_renders_within_limits_and_escaped(
     for builder in (views.billing_message, views.receipt_message, views.decision_message):
         check_message(builder(alloc))
     check_view(views.allocation_modal([pay], selected=pay))
+    check_view(
+        views.allocation_modal(
+            [pay],
+            selected=pay,
+            invoice=inv,
+            amount_block=views.amount_block_id(payment_id, invoice_id),
+        )
+    )
+    linked = alloc.model_copy(
+        update={"payment_reference": reference, "invoice_amount": 1, "as_of": dt.date.max}
+    )
+    check_message(views.billing_message(linked, invoice_url_template=TEMPLATE))
     check_view(views.reject_modal(alloc))
     check_view(views.notice_modal(name, note))
     check_options_response(views.invoice_options([inv]))

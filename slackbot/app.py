@@ -58,12 +58,6 @@ def build_bot(
     database = db or Database(settings.database_url, statement_timeout_ms=5000)
     ledger = Ledger(database)
     token = settings.slack_bot_token or ""
-    interactive = WebClient(
-        token=token,
-        base_url=settings.slack_api_url,
-        timeout=int(INTERACTIVE_TIMEOUT + 0.5),
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1)],
-    )
     sender = WebClient(
         token=token,
         base_url=settings.slack_api_url,
@@ -87,13 +81,24 @@ def build_bot(
         pace_seconds=settings.billing_channel_pace_seconds,
         retry=retry,
     )
+    # Bolt gets the token and builds its own client. Handed a ready client instead, it still
+    # looks for SLACK_BOT_TOKEN in the environment on its own and, finding it, warns that
+    # "`token` will be unused". Its client then gets our endpoint, and, for the calls listeners
+    # make while a person waits (views.open), the interactive time-out and one retry; the client
+    # of each request copies them. Bolt's own start-up auth.test would go to its default
+    # endpoint, so the token is checked here instead, once the client is configured.
     app = App(
+        token=token or None,
         signing_secret=settings.slack_signing_secret or "",
-        client=interactive,
-        token_verification_enabled=verify_token,
+        token_verification_enabled=False,
         # Requests Slack sends that we do not handle are answered 404, not with an error page.
         raise_error_for_unhandled_request=False,
     )
+    app.client.base_url = settings.slack_api_url
+    app.client.timeout = int(INTERACTIVE_TIMEOUT + 0.5)
+    app.client.retry_handlers = [ConnectionErrorRetryHandler(max_retry_count=1)]
+    if verify_token:
+        app.client.auth_test()
     bot = Bot(
         settings=settings,
         db=database,

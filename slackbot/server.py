@@ -340,7 +340,7 @@ def connect_socket_mode(handler: Any, stopping: threading.Event) -> None:
 def listen_problem(host: str, port: int, exc: BaseException) -> str:
     """One line naming the option to change when the server cannot listen."""
     code = getattr(exc, "errno", None)
-    if isinstance(exc, OverflowError) or not 0 <= port <= 65535:
+    if isinstance(exc, OverflowError) or not 1 <= port <= 65535:
         return f"--port {port}: must be a port number from 1 to 65535"
     if code == errno.EADDRINUSE:
         return (
@@ -349,7 +349,7 @@ def listen_problem(host: str, port: int, exc: BaseException) -> str:
         )
     if code == errno.EACCES:
         return f"--port {port}: not allowed to listen on {host}:{port} (below 1024 needs root)"
-    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    reason = getattr(exc, "strerror", None) or str(exc).rstrip(".") or type(exc).__name__
     return f"--host {host}: cannot listen on {host}:{port} ({reason})"
 
 
@@ -433,12 +433,16 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> Non
     on ``host:port`` or when Slack refuses the bot or app token.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not 1 <= port <= 65535:
+        # waitress would quietly listen on the port modulo 65536.
+        raise SettingsError(listen_problem(host, port, OverflowError()))
     bot = build_bot(settings, verify_token=False)
     try:
         server = create_server(
             make_wsgi_app(bot), host=host, port=port, threads=8, ident="slackbot"
         )
-    except (OSError, OverflowError) as exc:
+    except (OSError, OverflowError, ValueError) as exc:
+        # ValueError: waitress's word for a host it cannot resolve or a port out of range.
         bot.close()
         raise SettingsError(listen_problem(host, port, exc)) from None
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
@@ -11,6 +12,19 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}", re.ASCII)
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,31}", re.ASCII)
 _GROUP_ID = re.compile(r"S[A-Z0-9]{2,31}", re.ASCII)
+# What a token, secret or id may hold: printable ASCII without spaces. Slack's are all of that
+# kind, and anything else would fail later, deep in an HTTP header (UnicodeEncodeError).
+_PRINTABLE_ASCII = re.compile(r"[!-~]+", re.ASCII)
+# The README and .env.example write a value to fill in as "xoxb-…" (or "..."): copied as is, it
+# must be refused by name, not sent to Slack.
+_PLACEHOLDER = re.compile(r"…|\.\.\.")
+# Ids the README, .env.example and our own messages show as examples: valid in form, never real.
+EXAMPLE_IDS = frozenset(
+    {"C0123ABCD", "U0123ABCD", "S0123ABCD", "U0123AAAA", "U0456BBBB", "S0789CCCC"}
+)
+PLACEHOLDER_MESSAGE = "looks like the placeholder from the README"
+# What the commands other than serve read: they must keep working whatever the Slack settings say.
+DATABASE_SETTINGS = ("database_url",)
 
 
 def normalize_database_url(url: str) -> str:
@@ -21,8 +35,38 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def _blank_is_none(value: str | None) -> str | None:
+    return value.strip() or None if value is not None else None
+
+
+def _check_secret(value: str, what: str, where: str) -> None:
+    """Refuse a placeholder or a character no Slack credential has, without echoing the value."""
+    if _PLACEHOLDER.search(value):
+        raise ValueError(f"{PLACEHOLDER_MESSAGE}; paste the real {what} from {where}")
+    if not _PRINTABLE_ASCII.fullmatch(value):
+        position, char = next(
+            (n, c) for n, c in enumerate(value, 1) if not _PRINTABLE_ASCII.fullmatch(c)
+        )
+        raise ValueError(
+            f"character {position} is U+{ord(char):04X}, which no {what} contains"
+            f" (printable ASCII only); paste it again from {where}"
+        )
+
+
+def _id_problem(value: str, pattern: re.Pattern[str], example: str) -> str | None:
+    # repr: a control character in the value must not break the one-line message.
+    shown = repr(value) if len(value) <= 40 else repr(value[:40]) + "…"
+    if _PLACEHOLDER.search(value) or value in EXAMPLE_IDS:
+        return f"{shown} {PLACEHOLDER_MESSAGE}; use the real ID"
+    if not pattern.fullmatch(value):
+        return f"{shown} is not a {example}"
+    return None
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
 
     database_url: str = Field(default="sqlite:///slackbot.db", alias="DATABASE_URL")
     slack_bot_token: str | None = Field(default=None, alias="SLACK_BOT_TOKEN")
@@ -34,9 +78,10 @@ class Settings(BaseSettings):
         default=(), alias="BILLING_APPROVER_IDS"
     )
     billing_approver_group_id: str | None = Field(default=None, alias="BILLING_APPROVER_GROUP_ID")
-    # Not in the contract's table: operational tuning with safe defaults.
+    # Not in the contract's table: operational tuning with safe defaults. Slack allows about one
+    # message a second per channel; a pace of minutes would only hide requests from approvers.
     billing_channel_pace_seconds: float = Field(
-        default=1.0, ge=0, alias="BILLING_CHANNEL_PACE_SECONDS"
+        default=1.0, ge=0, le=60, allow_inf_nan=False, alias="BILLING_CHANNEL_PACE_SECONDS"
     )
     # A link to the invoice in the ERP on the billing message, e.g.
     # https://erp.example.com/invoices/{invoice_id}; unset: no link.
@@ -45,9 +90,11 @@ class Settings(BaseSettings):
     @field_validator("invoice_url_template")
     @classmethod
     def _invoice_url_template(cls, value: str | None) -> str | None:
-        value = value.strip() if value is not None else None
-        if not value:
+        value = _blank_is_none(value)
+        if value is None:
             return None
+        if _PLACEHOLDER.search(value):
+            raise ValueError(f"{PLACEHOLDER_MESSAGE}; use your ERP's URL or leave it unset")
         if not re.match(r"^https?://[^/\s]+", value) or "{invoice_id}" not in value:
             raise ValueError(
                 "must be an http(s) URL containing {invoice_id},"
@@ -59,6 +106,8 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         value = value.strip()
+        if _PLACEHOLDER.search(value):
+            raise ValueError(f"{PLACEHOLDER_MESSAGE}; use a real sqlite:/// or postgresql:// URL")
         if not re.match(r"^(sqlite|postgresql|postgres)(\+\w+)?://", value):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return normalize_database_url(value)
@@ -66,42 +115,57 @@ class Settings(BaseSettings):
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token(cls, value: str | None) -> str | None:
-        if value is not None and value.strip() and not value.strip().startswith("xoxb-"):
+        value = _blank_is_none(value)
+        if value is None:
+            return None
+        _check_secret(value, "bot token", "the app's OAuth & Permissions page (xoxb-…)")
+        if not value.startswith("xoxb-") or value == "xoxb-":
             raise ValueError("must be a bot token starting with xoxb-")
-        return value.strip() or None if value is not None else None
+        return value
 
     @field_validator("slack_app_token")
     @classmethod
     def _app_token(cls, value: str | None) -> str | None:
-        if value is not None and value.strip() and not value.strip().startswith("xapp-"):
+        value = _blank_is_none(value)
+        if value is None:
+            return None
+        _check_secret(value, "app-level token", "the app's Basic Information page (xapp-…)")
+        if not value.startswith("xapp-") or value == "xapp-":
             raise ValueError("must be an app-level token starting with xapp-")
-        return value.strip() or None if value is not None else None
+        return value
 
-    @field_validator("slack_signing_secret", "billing_approver_group_id", "billing_channel_id")
+    @field_validator("slack_signing_secret")
     @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
+    def _signing_secret(cls, value: str | None) -> str | None:
+        value = _blank_is_none(value)
+        if value is not None:
+            _check_secret(value, "signing secret", "the app's Basic Information page")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
         value = value.strip()
-        if not re.match(r"^https?://[^/\s]+", value):
+        if _PLACEHOLDER.search(value) or not re.match(r"^https?://[!-~]+$", value, re.ASCII):
             raise ValueError("must be an http(s) URL such as https://slack.com/api/")
         return value if value.endswith("/") else value + "/"
 
     @field_validator("billing_channel_id")
     @classmethod
     def _channel(cls, value: str | None) -> str | None:
-        if value is not None and not _CHANNEL_ID.fullmatch(value):
-            raise ValueError("must be a Slack channel ID such as C0123ABCD (not a #name)")
+        value = _blank_is_none(value)
+        problem = value and _id_problem(value, _CHANNEL_ID, "Slack channel ID (C…, not a #name)")
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("billing_approver_group_id")
     @classmethod
     def _group(cls, value: str | None) -> str | None:
-        if value is not None and not _GROUP_ID.fullmatch(value):
-            raise ValueError("must be a Slack user group ID such as S0123ABCD")
+        value = _blank_is_none(value)
+        problem = value and _id_problem(value, _GROUP_ID, "Slack user group ID (S…)")
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("billing_approver_ids", mode="before")
@@ -111,38 +175,111 @@ class Settings(BaseSettings):
             return ()
         items = value.split(",") if isinstance(value, str) else list(value)
         ids = tuple(str(item).strip() for item in items if str(item).strip())
-        bad = [item for item in ids if not _USER_ID.fullmatch(item)]
-        if bad:
-            raise ValueError(f"{', '.join(bad)} is not a Slack user ID such as U0123ABCD")
+        problems = [_id_problem(item, _USER_ID, "Slack user ID (U… or W…)") for item in ids]
+        if any(problems):
+            raise ValueError("; ".join(problem for problem in problems if problem))
         return ids
 
 
 class SettingsError(Exception):
-    """A setting is missing or malformed; the message is one line naming the variable."""
+    """Settings are missing or malformed: one line per variable, naming it and what is wrong."""
+
+    def __init__(self, problems: str | Iterable[str]) -> None:
+        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
+        super().__init__("\n".join(self.problems))
 
 
-def load_settings(**overrides: Any) -> Settings:
+def _variable(location: Any) -> str:
+    name = str(location)
+    field = Settings.model_fields.get(name)
+    return field.alias if field is not None and field.alias else name.upper()
+
+
+def _field_name(variable: str) -> str:
+    for name, field in Settings.model_fields.items():
+        if variable in (name, field.alias):
+            return name
+    return variable
+
+
+def _malformed(exc: ValidationError) -> dict[str, str]:
+    """Each malformed variable, in the order the settings are declared, with what is wrong."""
+    found: dict[str, list[str]] = {}
+    for error in exc.errors():
+        loc = error.get("loc") or ("?",)
+        message = str(error.get("msg", "is malformed")).removeprefix("Value error, ")
+        found.setdefault(_variable(loc[0]), []).append(message)
+    order = [field.alias or name.upper() for name, field in Settings.model_fields.items()]
+    ranked = sorted(found, key=lambda v: order.index(v) if v in order else len(order))
+    return {variable: "; ".join(found[variable]) for variable in ranked}
+
+
+def _read(overrides: dict[str, Any]) -> tuple[Settings, dict[str, str]]:
+    """The settings with every malformed one set back to its default, and what was malformed."""
     try:
-        return Settings(**overrides)
+        return Settings(**overrides), {}
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = first.get("loc") or ("?",)
-        name = str(loc[0])
-        field = Settings.model_fields.get(name)
-        variable = field.alias if field is not None and field.alias else name.upper()
-        message = str(first.get("msg", "is malformed")).removeprefix("Value error, ")
-        raise SettingsError(f"{variable}: {message}") from None
+        malformed = _malformed(exc)
+    except UnicodeDecodeError:
+        raise SettingsError(".env: is not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:
+        raise SettingsError(f".env: cannot read it ({exc.strerror or exc})") from None
+    defaults = {}
+    for variable in malformed:
+        field = Settings.model_fields.get(_field_name(variable))
+        if field is not None:
+            defaults[field.alias or variable] = field.get_default(call_default_factory=True)
+    return Settings(**{**overrides, **defaults}), malformed
+
+
+def load_settings(
+    *, needs: Collection[str] | None = None, serving: bool = False, **overrides: Any
+) -> Settings:
+    """The settings; :class:`SettingsError` names every problem at once, one line per variable.
+
+    ``needs`` names the fields the caller uses (default: all). A malformed setting outside them
+    is set back to its default instead of refused: ``slackbot import`` must not fail because of a
+    Slack token it never reads; ``serve`` names that token when it starts. ``serving`` adds what
+    ``serve`` requires and does not have (a malformed variable is not named again as missing).
+    """
+    settings, malformed = _read(overrides)
+    if needs is not None:
+        malformed = {v: m for v, m in malformed.items() if _field_name(v) in needs}
+    problems = [f"{variable}: {message}" for variable, message in malformed.items()]
+    if serving:
+        reported = set(malformed)
+        if "SLACK_APP_TOKEN" in reported:
+            # Meant for Socket Mode: asking for a signing secret as well would mislead.
+            reported.add("SLACK_SIGNING_SECRET")
+        problems += [p for p in serve_problems(settings) if p.split(":", 1)[0] not in reported]
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def serve_problems(settings: Settings) -> list[str]:
+    """What ``serve`` cannot start without, one line per missing variable."""
+    problems = []
+    if not settings.slack_bot_token:
+        problems.append(
+            "SLACK_BOT_TOKEN: required to serve (the bot token, xoxb-…,"
+            " from the app's OAuth & Permissions page)"
+        )
+    if not settings.billing_channel_id:
+        problems.append(
+            "BILLING_CHANNEL_ID: required to serve (the ID of the channel where requests are"
+            " approved: channel name → About → at the bottom, C…)"
+        )
+    if not settings.slack_app_token and not settings.slack_signing_secret:
+        problems.append(
+            "SLACK_SIGNING_SECRET: required to serve over HTTP (from the app's Basic Information"
+            " page; or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+    return problems
 
 
 def require_serve_settings(settings: Settings) -> None:
-    """What ``serve`` cannot start without, named one variable at a time."""
-    if not settings.slack_bot_token:
-        raise SettingsError("SLACK_BOT_TOKEN: required to serve (the bot token, xoxb-…)")
-    if not settings.billing_channel_id:
-        raise SettingsError(
-            "BILLING_CHANNEL_ID: required to serve (the channel ID where requests are approved)"
-        )
-    if not settings.slack_app_token and not settings.slack_signing_secret:
-        raise SettingsError(
-            "SLACK_SIGNING_SECRET: required to serve over HTTP (from the app's Basic Information)"
-        )
+    """Raise :class:`SettingsError` naming every variable ``serve`` needs and does not have."""
+    problems = serve_problems(settings)
+    if problems:
+        raise SettingsError(problems)

@@ -30,7 +30,7 @@ from slackbot.exports import ExportFormat, ExportKind, export
 from slackbot.imports import ImportKind, ImportRejected, import_csv
 from slackbot.members import operator_actor, remove_member
 from slackbot.migrate import current_revision, upgrade
-from slackbot.settings import Settings, SettingsError, load_settings, require_serve_settings
+from slackbot.settings import DATABASE_SETTINGS, Settings, SettingsError, load_settings
 
 EXIT_FAILED = 1
 EXIT_MISCONFIGURED = 2
@@ -292,11 +292,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on (HTTP mode).")] = 3000,
 ) -> None:
     """Run the bot: HTTP on HOST:PORT, or Socket Mode when SLACK_APP_TOKEN is set."""
-    settings = _settings()
-    try:
-        require_serve_settings(settings)
-    except SettingsError as exc:
-        _fail(str(exc), EXIT_MISCONFIGURED)
+    settings = _settings(serving=True)
     with _database(settings) as db:
         upgrade(db.engine)
     # Imported here so the other commands work without the web stack loaded.
@@ -316,9 +312,17 @@ def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _settings() -> Settings:
+def _settings(*, serving: bool = False) -> Settings:
+    """The settings a command uses; else every problem with them, one line each, and exit 2.
+
+    ``serve`` needs them all, and reports what is missing along with what is malformed. The
+    other commands read only DATABASE_URL: a Slack setting they never use, even a malformed one,
+    must not stop an import (``serve`` will name it).
+    """
     try:
-        return load_settings()
+        if serving:
+            return load_settings(serving=True)
+        return load_settings(needs=DATABASE_SETTINGS)
     except SettingsError as exc:
         _fail(str(exc), EXIT_MISCONFIGURED)
 

@@ -449,3 +449,51 @@ def test_serve_with_an_app_token_slack_refuses_exits_2_with_one_line_naming_it(
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("SLACK_APP_TOKEN:") and "invalid_auth" in last, last
     assert socket_mode.connections == []
+
+
+# ------------------------------------------------------------------- what serve logs
+
+
+def test_socket_mode_serve_logs_one_line_per_request_and_says_its_mode_at_start(
+    serve: Serve, socket_mode: FakeSocketMode, slack: FakeSlack
+) -> None:
+    envelope = _slash(socket_mode, slack, ALICE, "help")
+    socket_mode.wait_ack(envelope, timeout=ACK_SECONDS)
+
+    wait_for(lambda: f"user={ALICE} -> " in serve.log.read_text(errors="replace"), what="a line")
+    output = serve.log.read_text(errors="replace")
+    (line,) = [row for row in output.splitlines() if f"user={ALICE} -> " in row]
+    assert "socket slash_commands command /payments user=U0ALICE -> 200 ok in " in line, line
+    (start,) = [row for row in output.splitlines() if "serving over" in row]
+    assert "serving over Socket Mode" in start and "/healthz" in start, start
+    assert "will be unused" not in output, output
+    assert BOT_TOKEN not in output and APP_TOKEN not in output
+
+
+def test_socket_mode_acknowledges_a_payload_bolt_cannot_read_in_one_line_and_keeps_serving(
+    serve: Serve, socket_mode: FakeSocketMode, slack: FakeSlack, books: Database
+) -> None:
+    allocation_id = (
+        Ledger(books).request_allocation(ALICE, "PAY-A", "INV-A1", "400.00").allocation_id
+    )
+    unreadable = {
+        "type": "block_actions",
+        "user": 5,
+        "actions": [{"action_id": f"approve_allocation:{allocation_id}", "value": 7}],
+    }
+
+    bad = socket_mode.send_envelope("interactive", unreadable)
+
+    # Acknowledged, so Slack does not send it again, and nothing decided.
+    assert socket_mode.wait_ack(bad, timeout=ACK_SECONDS) == {}
+    wait_for(
+        lambda: "refused a Socket Mode payload" in serve.log.read_text(errors="replace"),
+        what="the warning",
+    )
+    assert allocation_row(books, allocation_id).status == "pending"
+    good = _slash(socket_mode, slack, ALICE, "help")
+    socket_mode.wait_ack(good, timeout=ACK_SECONDS)
+    output = serve.log.read_text(errors="replace")
+    assert "Traceback" not in output and " ERROR " not in output, output
+    refused = [row for row in output.splitlines() if "refused: malformed payload" in row]
+    assert len(refused) == 1 and "socket interactive" in refused[0], output

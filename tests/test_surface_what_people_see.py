@@ -425,3 +425,22 @@ def test_history_cancel_by_someone_else_changes_nothing(
     assert "Only the person who made a request can cancel it" in text_of(said)
     assert said["replace_original"] is False
     assert allocation_row(books, pending).status == "pending"
+
+
+def test_the_billing_facts_arrive_with_the_real_channel_pace(
+    db: Database, slack: FakeSlack
+) -> None:
+    # Production's default pace (1 s between billing posts), not the tests' 0.
+    harness = BotHarness(db, slack, BILLING_CHANNEL_PACE_SECONDS=1.0)
+    try:
+        add_partner(db, "P-ACME", "Acme Corp", members=[ALICE])
+        add_payment(db, "PAY-1", "P-ACME", 100000, "USD", reference="Wire 9")
+        add_invoice(db, "INV-1", "P-ACME", 60000, "USD", due_on=OVERDUE_ON)
+        first = _request(harness, "INV-1", "100.00")
+        second = _request(harness, "INV-1", "200.00")
+        assert harness.deliver() >= 4
+        for allocation_id in (first, second):
+            shown = text_of(_billing(harness, allocation_id))
+            assert "ref Wire 9" in shown and "total 600.00 USD" in shown and "overdue" in shown
+    finally:
+        harness.close()

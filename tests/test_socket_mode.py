@@ -379,9 +379,10 @@ def test_socket_mode_approve_click_approves_and_the_outbox_tells_billing_and_req
         assert action_ids(billing) == []
         wait_for(lambda: _nothing_owed(books), timeout=10, what="the outbox to drain")
         dms = slack.messages_in(ALICE)
-        assert len(dms) == 2, "the receipt, then the decision"
-        assert "approved" in text_of(dms[1]).lower()
-        assert action_ids(dms[0]) == []  # the receipt lost its Cancel button
+        # One DM per decision: the receipt is edited to say it, and loses its Cancel button.
+        assert len(dms) == 1, dms
+        assert "approved" in text_of(dms[0]).lower()
+        assert action_ids(dms[0]) == []
         assert_owed_delivered_once_in_order(books, slack)
         assert slack.calls_to("response_url") == []  # nothing went wrong to tell the approver
 

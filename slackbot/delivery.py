@@ -47,7 +47,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -125,7 +125,7 @@ class ChannelPacer:
             return 0.0
         now = _now()
         with self.db.transaction() as session:
-            pace = self._locked(session, channel, now)
+            pace = self.locked(session, channel, now)
             wait = (_aware(pace.next_at) - now).total_seconds()
             if wait > 0:
                 return wait
@@ -153,10 +153,11 @@ class ChannelPacer:
         """Slack said 429: nothing more to this channel until ``Retry-After`` has passed."""
         until = _now() + dt.timedelta(seconds=seconds)
         with self.db.transaction() as session:
-            pace = self._locked(session, channel, until)
+            pace = self.locked(session, channel, until)
             pace.next_at = max(_aware(pace.next_at), until)
 
-    def _locked(self, session: Session, channel: str, default: dt.datetime) -> ChannelPace:
+    def locked(self, session: Session, channel: str, default: dt.datetime) -> ChannelPace:
+        """The channel's pace row, created at ``default`` if new, locked for this transaction."""
         insert = sqlite_insert if self.db.dialect == "sqlite" else postgresql_insert
         session.execute(
             insert(ChannelPace)
@@ -174,6 +175,15 @@ class Postpone(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"paced for {seconds:.2f}s")
         self.seconds = seconds
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What one claim took: row ids, whether more was claimable, and which row got the slot."""
+
+    ids: list[int]
+    more: bool
+    slot_for: int | None
 
 
 @dataclass(frozen=True)
@@ -285,10 +295,6 @@ class Delivery:
                 self._stop.wait(self.poll_seconds)
                 continue
             if handled:
-                if handled >= self.batch_size or self._watcher is None:
-                    # More may be waiting, or no idle sender is watching the clock while this
-                    # one works: one more sender looks (and, finding nothing, watches).
-                    self.wake()
                 continue
             self._sleep(worker_id, seen)
 
@@ -322,13 +328,20 @@ class Delivery:
     def run_once(self, worker_id: str | None = None) -> int:
         """Claim what is due and try to send it; returns how many rows were handled."""
         worker = worker_id or self.worker_id
-        claimed = self._claim(worker)
-        for message_id in claimed:
+        claim = self._claim(worker)
+        if claim.ids and (claim.more or self._watcher is None):
+            # More is claimable than this batch holds, or no idle sender is watching the clock
+            # while this one sends: one more sender looks now (and, finding nothing, watches).
+            self.wake()
+        # The billing row holding the channel's slot goes first, so the call is made in the
+        # slot it was given, not after the batch's DMs.
+        ordered = sorted(claim.ids, key=lambda message_id: message_id != claim.slot_for)
+        for message_id in ordered:
             if self._stop.is_set():
                 self._release(message_id, worker)
                 continue
-            self._deliver(message_id, worker)
-        return len(claimed)
+            self._deliver(message_id, worker, slot_held=message_id == claim.slot_for)
+        return len(claim.ids)
 
     def drain(self, timeout: float = 10.0) -> int:
         """Send until nothing is due (tests and the stress command); returns rows handled."""
@@ -404,14 +417,33 @@ class Delivery:
             or_(both_billing, both_requester),
         )
 
-    def _claimable(self, session: Session, now: dt.datetime, *, lock: bool) -> list[int]:
-        """Ids of the rows this sender may take now, best first, at most a batch."""
+    def _conditions(self, now: dt.datetime, *, billing: bool) -> list[ColumnElement[bool]]:
+        """What makes a row claimable now (billing rows only if the channel has a free slot)."""
         conditions = [
             OutboxMessage.sent_at.is_(None),
             OutboxMessage.next_attempt_at <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
             ~self._blocked(),
         ]
+        if not billing:
+            conditions.append(OutboxMessage.recipient != BILLING)
+        return conditions
+
+    def _claim(self, worker_id: str) -> Claim:
+        now = _now()
+        # Look before locking: most looks find nothing, and on SQLite a write transaction takes
+        # the database's one write lock, which people's requests would then queue behind.
+        with self.db.transaction(read_only=True) as session:
+            slot = self.pacer.free_at(session, self.billing_channel)
+            billing_free = slot is None or slot <= now
+            anything = session.scalar(
+                select(OutboxMessage.message_id)
+                .where(*self._conditions(now, billing=billing_free))
+                .limit(1)
+            )
+            if anything is None:
+                return Claim([], more=False, slot_for=None)
+        paced = bool(self.pacer.interval)
         # Edits of decided requests first: a stale billing message still shows live buttons.
         # Then new requests, then balance refreshes of pending ones, which only bring figures
         # up to date.
@@ -420,50 +452,43 @@ class Delivery:
             (OutboxMessage.kind == BALANCES_CHANGED, 2),
             else_=0,
         )
-
-        def best(*where: ColumnElement[bool], limit: int) -> Select[Any]:
-            stmt = (
-                select(rank, OutboxMessage.message_id)
-                .where(*conditions, *where)
-                .order_by(rank, OutboxMessage.message_id)
-                .limit(limit)
-            )
-            if lock and self.db.dialect == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True, of=OutboxMessage)
-            return stmt
-
-        found: list[tuple[int, int]] = [
-            (int(row[0]), int(row[1]))
-            for row in session.execute(
-                best(OutboxMessage.recipient != BILLING, limit=self.batch_size)
-            )
-        ]
-        slot = self.pacer.free_at(session, self.billing_channel)
-        if slot is None or slot <= now:
-            # One slot is free at a time: a paced channel's second row would only be postponed.
-            limit = 1 if self.pacer.interval else self.batch_size
-            found += [
-                (int(row[0]), int(row[1]))
-                for row in session.execute(best(OutboxMessage.recipient == BILLING, limit=limit))
-            ]
-        return [message_id for _rank, message_id in sorted(found)[: self.batch_size]]
-
-    def _claim(self, worker_id: str) -> list[int]:
-        now = _now()
-        # Look before locking: most looks find nothing, and on SQLite a write transaction takes
-        # the database's one write lock, which people's requests would then queue behind.
-        with self.db.transaction(read_only=True) as session:
-            if not self._claimable(session, now, lock=False):
-                return []
         with self.db.transaction() as session:
-            ids = self._claimable(session, now, lock=True)
+            pace = self.pacer.locked(session, self.billing_channel, now) if paced else None
+            billing_free = pace is None or _aware(pace.next_at) <= now
+            stmt = (
+                select(OutboxMessage.message_id, OutboxMessage.recipient)
+                .where(*self._conditions(now, billing=billing_free))
+                .order_by(rank, OutboxMessage.message_id)
+                .limit(self.batch_size * 3)
+            )
+            if self.db.dialect == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True, of=OutboxMessage)
+            ids: list[int] = []
+            slot_for: int | None = None
+            more = False
+            for message_id, recipient in session.execute(stmt).all():
+                if len(ids) == self.batch_size:
+                    more = True
+                    break
+                if recipient == BILLING and paced:
+                    if slot_for is not None:
+                        # One slot at a time: the next billing row waits for the next slot,
+                        # which the sender watching the clock takes.
+                        continue
+                    slot_for = int(message_id)
+                ids.append(int(message_id))
             if ids:
                 session.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.message_id.in_(ids))
                     .values(claimed_by=worker_id, claimed_until=now + self.lease)
                 )
-        return ids
+            if pace is not None and slot_for is not None:
+                # The slot is taken here, in the claim, so the most urgent billing row gets
+                # it: two senders that each claimed one would race for it and the refresh of
+                # a pending request could go out before a decision's edit.
+                pace.next_at = now + self.pacer.interval
+        return Claim(ids, more=more, slot_for=slot_for)
 
     def _release(self, message_id: int, worker_id: str, *, at: dt.datetime | None = None) -> None:
         values: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
@@ -481,7 +506,7 @@ class Delivery:
 
     # ---------------------------------------------------------------- sending
 
-    def _deliver(self, message_id: int, worker_id: str) -> None:
+    def _deliver(self, message_id: int, worker_id: str, *, slot_held: bool = False) -> None:
         with self.db.transaction() as session:
             message = session.get_one(OutboxMessage, message_id, with_for_update=True)
             if message.claimed_by != worker_id or message.sent_at is not None:
@@ -510,7 +535,7 @@ class Delivery:
             if owed.allocation_id is None:
                 raise ValueError("the row names no allocation")
             allocation = self.ledger.allocation(owed.allocation_id)
-            landed = self._send(owed, allocation, refs)
+            landed = self._send(owed, allocation, refs, slot_held=slot_held)
         except Postpone as wait:
             self._release(message_id, worker_id, at=_now() + dt.timedelta(seconds=wait.seconds))
             return
@@ -552,11 +577,19 @@ class Delivery:
         )
 
     def _send(
-        self, owed: Owed, allocation: AllocationSummary, refs: dict[str, tuple[str, str]]
+        self,
+        owed: Owed,
+        allocation: AllocationSummary,
+        refs: dict[str, tuple[str, str]],
+        *,
+        slot_held: bool = False,
     ) -> tuple[str, str, str] | None:
-        """The Web API calls for one row; returns (role, channel, ts) of a message to remember."""
+        """The Web API calls for one row; returns (role, channel, ts) of a message to remember.
+
+        ``slot_held``: the claim took the billing channel's slot for this row's first call.
+        """
         if owed.recipient == BILLING:
-            return self._send_billing(owed, allocation, refs)
+            return self._send_billing(owed, allocation, refs, slot_held=slot_held)
         if owed.recipient == REQUESTER and owed.kind == REQUESTED:
             user = allocation.requested_by
             response = self._call(
@@ -571,7 +604,12 @@ class Delivery:
         raise ValueError(f"unknown outbox recipient {owed.recipient!r}")
 
     def _send_billing(
-        self, owed: Owed, allocation: AllocationSummary, refs: dict[str, tuple[str, str]]
+        self,
+        owed: Owed,
+        allocation: AllocationSummary,
+        refs: dict[str, tuple[str, str]],
+        *,
+        slot_held: bool,
     ) -> tuple[str, str, str] | None:
         if owed.kind == BALANCES_CHANGED and "billing" not in refs:
             # Refreshes are owed only for posts already made; with no post to edit there is
@@ -582,7 +620,9 @@ class Delivery:
         if "billing" in refs:
             channel, ts = refs["billing"]
             try:
-                self._call("chat_update", channel, channel=channel, ts=ts, **payload)
+                self._call(
+                    "chat_update", channel, slot_held=slot_held, channel=channel, ts=ts, **payload
+                )
                 return None
             except SlackApiError as exc:
                 if _slack_error(exc) != "message_not_found":
@@ -594,12 +634,14 @@ class Delivery:
                 ts,
                 channel,
             )
-            # The failed edit took this channel's slot. Wait here for the next one: giving the
-            # row back would try the edit again, lose the slot again, and never post.
+            # The failed edit used this channel's slot. Wait here for the next one: giving the
+            # row back would try the edit again, use the slot again, and never post.
             patience = self.lease.total_seconds() / 3
+            slot_held = False
         response = self._call(
             "chat_postMessage",
             self.billing_channel,
+            slot_held=slot_held,
             patience=patience,
             channel=self.billing_channel,
             **payload,
@@ -636,12 +678,21 @@ class Delivery:
         user = allocation.requested_by
         self._call("chat_postMessage", user, channel=user, **views.decision_message(allocation))
 
-    def _call(self, method: str, target: str, /, *, patience: float = 0.0, **kwargs: Any) -> Any:
-        """One Web API call; to the paced channel only in a free slot, waiting up to
-        ``patience`` seconds for one (else Postpone)."""
+    def _call(
+        self,
+        method: str,
+        target: str,
+        /,
+        *,
+        slot_held: bool = False,
+        patience: float = 0.0,
+        **kwargs: Any,
+    ) -> Any:
+        """One Web API call; to the paced channel only in a slot (``slot_held``: the claim took
+        it), waiting up to ``patience`` seconds for one (else Postpone)."""
         channel = target
         paced = channel == self.billing_channel
-        if paced:
+        if paced and not slot_held:
             deadline = time.monotonic() + patience
             while (wait := self.pacer.take(channel)) > 0:
                 if self._stop.is_set() or time.monotonic() + wait > deadline:

@@ -593,10 +593,16 @@ SERVE_ENV = {
     [
         ({"SLACK_BOT_TOKEN": ""}, "SLACK_BOT_TOKEN: required to serve"),
         ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN: must be a bot token"),
-        ({"BILLING_CHANNEL_ID": "#billing"}, "BILLING_CHANNEL_ID: must be a Slack channel ID"),
+        (
+            {"BILLING_CHANNEL_ID": "#billing"},
+            "BILLING_CHANNEL_ID: '#billing' is not a Slack channel ID",
+        ),
         ({"BILLING_CHANNEL_ID": ""}, "BILLING_CHANNEL_ID: required to serve"),
         ({"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET: required to serve over HTTP"),
-        ({"BILLING_APPROVER_IDS": "U0OK,alice"}, "BILLING_APPROVER_IDS: alice is not a Slack"),
+        (
+            {"BILLING_APPROVER_IDS": "U0OK,alice"},
+            "BILLING_APPROVER_IDS: 'alice' is not a Slack user ID",
+        ),
     ],
 )
 def test_serve_with_a_missing_or_malformed_setting_exits_2_naming_it(

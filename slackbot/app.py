@@ -80,6 +80,7 @@ def build_bot(
         billing_channel=settings.billing_channel_id or "",
         pace_seconds=settings.billing_channel_pace_seconds,
         retry=retry,
+        invoice_url_template=settings.invoice_url_template,
     )
     # Bolt gets the token and builds its own client. Handed a ready client instead, it still
     # looks for SLACK_BOT_TOKEN in the environment on its own and, finding it, warns that

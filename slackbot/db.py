@@ -8,6 +8,7 @@ locks (``SELECT … FOR UPDATE``) taken by the services in a fixed order.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -105,6 +106,13 @@ class Database:
     """The ledger's database: an engine and the transactions the services run in."""
 
     def __init__(self, url_or_engine: str | Engine, **engine_options: Any) -> None:
+        self._lock_wait_seconds = engine_options.get("lock_wait_ms", BOT_LOCK_WAIT_MS) / 1000
+        # SQLite's busy handler is not fair: a writer backs off with growing sleeps while newer
+        # writers take the lock in between, so under load one request could wait past Slack's
+        # deadline although each transaction holds the lock for milliseconds. Writers of this
+        # process queue here instead (first come, first served by the OS); SQLite's busy
+        # timeout then only arbitrates between processes.
+        self._sqlite_writers = threading.RLock()
         self.engine = (
             make_engine(url_or_engine, **engine_options)
             if isinstance(url_or_engine, str)
@@ -126,6 +134,12 @@ class Database:
         ``read_only`` promises no writes; on SQLite it then does not wait for the write lock.
         """
         sessions = self._read_sessions if read_only else self._sessions
+        queued = not read_only and self.dialect == "sqlite"
+        if queued and not self._sqlite_writers.acquire(timeout=self._lock_wait_seconds):
+            raise Unavailable(
+                f"database is locked: waited {self._lock_wait_seconds:g} s behind this"
+                " process's other writers"
+            )
         try:
             with sessions.begin() as session:
                 yield session
@@ -137,6 +151,9 @@ class Database:
             if exc.connection_invalidated:
                 raise Unavailable(str(exc.orig)) from exc
             raise
+        finally:
+            if queued:
+                self._sqlite_writers.release()
 
     def ping(self) -> bool:
         try:

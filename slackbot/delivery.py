@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 
 REQUESTED = "allocation_requested"
 CANCELLED = "allocation_cancelled"
+REVERSED = "allocation_reversed"
 # Shortest idle wait: something is due now but a claim found nothing (another process's claim
 # transaction holds it for a moment); look again soon, without spinning.
 IDLE_FLOOR_SECONDS = 0.02
@@ -223,11 +224,13 @@ class Delivery:
         poll_seconds: float = 1.0,
         worker_id: str | None = None,
         senders: int = 4,
+        invoice_url_template: str | None = None,
     ) -> None:
         self.db = db
         self.ledger = ledger
         self.client = client
         self.billing_channel = billing_channel
+        self.invoice_url_template = invoice_url_template
         self.pacer = ChannelPacer(db, pace_seconds)
         self.retry = retry or RetryPolicy()
         self.lease = dt.timedelta(seconds=lease_seconds)
@@ -615,7 +618,7 @@ class Delivery:
             # Refreshes are owed only for posts already made; with no post to edit there is
             # nothing to refresh (posting here would put up a second message).
             return None
-        payload = views.billing_message(allocation)
+        payload = views.billing_message(allocation, invoice_url_template=self.invoice_url_template)
         patience = 0.0
         if "billing" in refs:
             channel, ts = refs["billing"]
@@ -662,7 +665,11 @@ class Delivery:
                     ts=ts,
                     **views.receipt_message(allocation),
                 )
-                return
+                if owed.kind != REVERSED or owed.edit_only:
+                    return
+                # A reversal comes weeks after the decision the requester already read, and
+                # Slack notifies nobody of an edit: this news needs a message of its own.
+                gone = ""
             except SlackApiError as exc:
                 if _slack_error(exc) != "message_not_found":
                     raise
@@ -674,7 +681,8 @@ class Delivery:
         if owed.kind == CANCELLED or owed.edit_only:
             log.info("outbox: %s: %s; nothing to edit", owed, gone)
             return
-        log.warning("outbox: %s: %s; telling the requester in a new message", owed, gone)
+        if gone:
+            log.warning("outbox: %s: %s; telling the requester in a new message", owed, gone)
         user = allocation.requested_by
         self._call("chat_postMessage", user, channel=user, **views.decision_message(allocation))
 

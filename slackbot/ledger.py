@@ -211,9 +211,17 @@ class Ledger:
         if not _is_key(user_id):
             return []
         with self.db.transaction(read_only=True) as session:
+            # Only partners the person still acts for: a removed member sees none of that
+            # partner's requests or figures any more, their own included.
+            still_member = select(PartnerMember.partner_id).where(
+                PartnerMember.slack_user_id == user_id
+            )
             rows = session.scalars(
                 select(Allocation)
-                .where(Allocation.requested_by == user_id)
+                .where(
+                    Allocation.requested_by == user_id,
+                    Allocation.partner_id.in_(still_member),
+                )
                 .order_by(Allocation.requested_at.desc(), Allocation.allocation_id.desc())
                 .limit(max(1, min(limit, 100)))
             ).all()
@@ -379,6 +387,13 @@ class Ledger:
             allocation = self._locked_allocation(session, allocation_id)
             if allocation.requested_by != user_id:
                 raise NotAllowed("allocation", "Only the person who made a request can cancel it.")
+            if session.get(PartnerMember, (allocation.partner_id, user_id)) is None:
+                # Removed from the partner since asking: the request is billing's to decide now.
+                raise NotAllowed(
+                    "allocation",
+                    "You no longer act for this partner, so you cannot cancel its requests;"
+                    " billing will decide this one.",
+                )
             self._require_pending(allocation)
             self._release(session, allocation)
             allocation.status = "cancelled"

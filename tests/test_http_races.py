@@ -44,12 +44,10 @@ REQUESTED = [("allocation_requested", "billing"), ("allocation_requested", "requ
 OWED_FOR = {
     "approved": [
         ("allocation_approved", "billing"),
-        ("allocation_approved", "requester"),
         ("allocation_approved", "receipt"),
     ],
     "rejected": [
         ("allocation_rejected", "billing"),
-        ("allocation_rejected", "requester"),
         ("allocation_rejected", "receipt"),
     ],
     "cancelled": [("allocation_cancelled", "billing"), ("allocation_cancelled", "receipt")],

@@ -18,7 +18,7 @@ from models.schemas import Actor
 from models.tables import AuditEvent, PartnerMember
 from slackbot.cli import app
 from slackbot.db import Database
-from slackbot.errors import NotFound
+from slackbot.errors import NotAllowed, NotFound
 from slackbot.imports import ImportRejected, import_csv
 from slackbot.ledger import Ledger
 from slackbot.members import operator_actor, remove_member
@@ -176,6 +176,27 @@ def test_a_removed_members_pending_request_is_still_billings_to_decide(
         decided = ledger.reject(pending.allocation_id, APPROVER, "Bob has left Acme")
         assert decided.status == "rejected"
         assert ledger.payment_for("U0ALICE", "PAY-1").unallocated == 100000
+
+
+def test_a_removed_member_can_no_longer_cancel_or_see_that_partners_requests(
+    books: Database, ledger: Ledger
+) -> None:
+    acme = ledger.request_allocation("U0BOB", "PAY-1", "INV-1", "300.00")
+    globex = ledger.request_allocation("U0BOB", "PAY-2", "INV-2", "5.00")
+    assert {a.allocation_id for a in ledger.history("U0BOB")} == {
+        acme.allocation_id,
+        globex.allocation_id,
+    }
+
+    assert cli(books, "members", "remove", "P-ACME", "U0BOB").exit_code == 0
+
+    with pytest.raises(NotAllowed, match="no longer act for this partner"):
+        ledger.cancel(acme.allocation_id, "U0BOB")
+    assert ledger.allocation(acme.allocation_id).status == "pending"
+    assert ledger.payment_for("U0ALICE", "PAY-1").pending == 30000
+    assert [a.allocation_id for a in ledger.history("U0BOB")] == [globex.allocation_id]
+    # Their request on the partner they still act for is still theirs to withdraw.
+    assert ledger.cancel(globex.allocation_id, "U0BOB").status == "cancelled"
 
 
 @pytest.mark.parametrize(

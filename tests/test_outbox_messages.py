@@ -206,18 +206,27 @@ def test_a_decision_edits_the_receipt_and_posts_no_second_dm(
     assert len(h.slack.deliveries("chat.postMessage")) == 2  # billing post and receipt only
 
 
-def test_a_reversal_edits_the_receipt_again(unpaced: BotHarness, books: Database) -> None:
+def test_a_reversal_edits_the_receipt_and_tells_the_requester_in_one_new_dm(
+    unpaced: BotHarness, books: Database
+) -> None:
+    # Weeks may pass between the approval and its reversal, and Slack notifies nobody of an
+    # edit: the reversal is the one case where the receipt edit is followed by a new DM.
     h = unpaced
     allocation_id = _request(h, "INV-1")
     h.deliver()
     actor = h.bot.approvers.actor(APPROVER)
     h.bot.ledger.approve(allocation_id, actor)
+    h.deliver()
+    assert len(h.slack.messages_in(ALICE)) == 1
     h.bot.ledger.reverse(allocation_id, actor, "Paid twice")
     h.deliver()
 
-    (receipt,) = h.slack.messages_in(ALICE)
-    assert receipt["text"] == views.receipt_message(h.bot.ledger.allocation(allocation_id))["text"]
+    receipt, reversal = h.slack.messages_in(ALICE)
+    final = h.bot.ledger.allocation(allocation_id)
+    assert receipt["text"] == views.receipt_message(final)["text"]
     assert "reversed" in receipt["text"].lower()
+    assert reversal["text"] == views.decision_message(final)["text"]
+    assert "reversed" in reversal["text"].lower()
 
 
 @pytest.mark.parametrize("how", ["deleted", "never_posted"])

@@ -233,6 +233,21 @@ def test_the_billing_message_shows_what_an_approver_checks(
     assert "total 5,000.00 USD\ndue 2099-12-31" in shown and "overdue" not in shown
 
 
+def test_the_billing_channel_links_the_invoice_when_invoice_url_template_is_set(
+    books: Database, slack: FakeSlack
+) -> None:
+    h = BotHarness(
+        books, slack, INVOICE_URL_TEMPLATE="https://erp.example.com/invoices/{invoice_id}?v=1"
+    )
+    try:
+        allocation_id = _request(h, "INV-1", "100.00")
+        h.deliver()
+        shown = text_of(_billing(h, allocation_id))
+    finally:
+        h.close()
+    assert "<https://erp.example.com/invoices/INV-1?v=1|" in shown
+
+
 def test_a_rejected_request_shows_no_after_this_change(
     harness: BotHarness, books: Database
 ) -> None:

@@ -4,7 +4,7 @@
     .venv/bin/python bench/import_speed.py --rows 20000 --cli
     .venv/bin/python bench/import_speed.py --database-url postgresql://postgres@127.0.0.1:5432/x
 
-The rows go through the same service the CLI calls (``slackbot.imports.import_csv``); ``--cli``
+The rows go through the same service the CLI calls (``slackbot.erp.imports.import_csv``); ``--cli``
 also times the real command in a subprocess, start-up and schema check included. A PostgreSQL
 URL must name an empty scratch database: the benchmark creates tables and rows in it.
 """
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from slackbot.db import Database
-from slackbot.imports import import_csv
+from slackbot.erp.imports import import_csv
 from slackbot.migrate import upgrade
 
 TARGET_ROWS_PER_SECOND = 20_000

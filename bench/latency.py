@@ -22,11 +22,11 @@ from sqlalchemy import select
 from bench.processes import SIGNING_SECRET, Served
 from bench.seed import BILLING_CHANNEL, Subjects
 from models.tables import Allocation
-from slackbot import views
 from slackbot.db import Database
 from slackbot.ledger import Ledger
-from tests import slack_payloads as payloads
-from tests.slack_stub import FakeSlack
+from slackbot.slack import views
+from tests.support import slack_payloads as payloads
+from tests.support.slack_stub import FakeSlack
 
 # What each measured path is, in the order the table shows it.
 PATHS = {

@@ -45,7 +45,6 @@ from models.tables import (  # noqa: E402
     Payment,
     SlackMessageRef,
 )
-from slackbot.audit import check_books  # noqa: E402
 from slackbot.db import CLI_LOCK_WAIT_MS, Database  # noqa: E402
 from slackbot.ledger import (  # noqa: E402
     BILLING,
@@ -54,6 +53,7 @@ from slackbot.ledger import (  # noqa: E402
     receivable_account,
     unapplied_cash_account,
 )
+from slackbot.ledger.books import check_books  # noqa: E402
 from slackbot.migrate import upgrade  # noqa: E402
 
 BILLING_CHANNEL = "C0BENCH"

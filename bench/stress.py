@@ -47,17 +47,17 @@ from models.tables import (  # noqa: E402
     Payment,
     SlackMessageRef,
 )
-from slackbot import views  # noqa: E402
 from slackbot.app import build_bot  # noqa: E402
-from slackbot.audit import check_books  # noqa: E402
 from slackbot.db import Database  # noqa: E402
-from slackbot.delivery import RetryPolicy  # noqa: E402
 from slackbot.ledger import BALANCES_CHANGED, BILLING, RECEIPT, REQUESTER  # noqa: E402
+from slackbot.ledger.books import check_books  # noqa: E402
 from slackbot.migrate import upgrade  # noqa: E402
 from slackbot.server import make_wsgi_app  # noqa: E402
 from slackbot.settings import Settings  # noqa: E402
-from tests import slack_payloads as payloads  # noqa: E402
-from tests.slack_stub import FakeSlack  # noqa: E402
+from slackbot.slack import views  # noqa: E402
+from slackbot.slack.sender import RetryPolicy  # noqa: E402
+from tests.support import slack_payloads as payloads  # noqa: E402
+from tests.support.slack_stub import FakeSlack  # noqa: E402
 
 SECRET = "stress-signing-secret"
 BILLING_CHANNEL = "C0STRESS"

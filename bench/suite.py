@@ -48,11 +48,11 @@ from bench.throughput import (  # noqa: E402
     measure_approvals,
     measure_drain,
 )
-from slackbot.audit import check_books  # noqa: E402
 from slackbot.db import Database  # noqa: E402
+from slackbot.ledger.books import check_books  # noqa: E402
 from slackbot.settings import normalize_database_url  # noqa: E402
 from tests.conftest import create_postgres_database  # noqa: E402
-from tests.slack_stub import FakeSlack  # noqa: E402
+from tests.support.slack_stub import FakeSlack  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 QUICK_SMALL = LedgerSize(partners=4, payments=60, invoices=60, pending=40)

@@ -25,10 +25,10 @@ from bench.processes import Served, start_bot
 from bench.seed import BILLING_CHANNEL, SUBJECTS, settle_outbox, top_up_pending
 from models.schemas import Actor
 from models.tables import Allocation, OutboxMessage
-from slackbot.audit import check_books
 from slackbot.db import Database
 from slackbot.ledger import Ledger
-from tests.slack_stub import FakeSlack
+from slackbot.ledger.books import check_books
+from tests.support.slack_stub import FakeSlack
 
 SENT_METHODS = ("chat.postMessage", "chat.update")
 

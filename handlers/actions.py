@@ -23,9 +23,9 @@ from handlers.common import (
     user_id_of,
 )
 from handlers.modals import open_allocation_modal
-from slackbot import views
 from slackbot.app import Bot
 from slackbot.errors import DomainError, Unavailable
+from slackbot.slack import views
 
 log = logging.getLogger("handlers")
 

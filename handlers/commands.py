@@ -9,8 +9,8 @@ from slack_sdk import WebClient
 
 from handlers.common import bot_of, guarded, refusal_text, reply_privately
 from handlers.modals import open_allocation_modal
-from slackbot import views
 from slackbot.errors import DomainError, Unavailable
+from slackbot.slack import views
 
 COMMAND = "/payments"
 

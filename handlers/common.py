@@ -17,7 +17,7 @@ from slack_sdk.webhook import WebhookClient
 
 from slackbot.app import Bot
 from slackbot.errors import AlreadyDecided, DomainError, Unavailable
-from slackbot.views import AMOUNT_BLOCK, already_decided_text, error_message, is_amount_block
+from slackbot.slack.views import AMOUNT_BLOCK, already_decided_text, error_message, is_amount_block
 
 log = logging.getLogger("handlers")
 

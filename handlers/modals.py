@@ -10,9 +10,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers.common import refusal_text
-from slackbot import views
 from slackbot.app import Bot
 from slackbot.errors import DomainError, NotFound, Unavailable
+from slackbot.slack import views
 
 log = logging.getLogger("handlers")
 

@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 
 from handlers.common import bot_of, form_values, guarded, user_id_of
-from slackbot import views
 from slackbot.errors import DomainError, Unavailable
+from slackbot.slack import views
 
 
 def register(app: App) -> None:

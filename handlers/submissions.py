@@ -16,8 +16,8 @@ from handlers.common import (
     refusal_text,
     user_id_of,
 )
-from slackbot import views
 from slackbot.errors import DomainError, Unavailable
+from slackbot.slack import views
 
 ALLOCATION_FIELDS = ("payment", "invoice", "amount", "note")
 

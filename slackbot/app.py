@@ -13,11 +13,11 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
-from slackbot.approvers import ApproverDirectory
 from slackbot.db import Database
-from slackbot.delivery import Delivery, RetryPolicy
 from slackbot.ledger import Ledger
 from slackbot.settings import Settings
+from slackbot.slack.approvers import ApproverDirectory
+from slackbot.slack.sender import Delivery, RetryPolicy
 
 log = logging.getLogger(__name__)
 

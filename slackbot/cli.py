@@ -25,10 +25,10 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from slackbot.db import CLI_LOCK_WAIT_MS, Database
+from slackbot.erp.exports import ExportFormat, ExportKind, export
+from slackbot.erp.imports import ImportKind, ImportRejected, import_csv
+from slackbot.erp.members import operator_actor, remove_member
 from slackbot.errors import DomainError, InvalidInput, Unavailable
-from slackbot.exports import ExportFormat, ExportKind, export
-from slackbot.imports import ImportKind, ImportRejected, import_csv
-from slackbot.members import operator_actor, remove_member
 from slackbot.migrate import current_revision, upgrade
 from slackbot.settings import DATABASE_SETTINGS, Settings, SettingsError, load_settings
 

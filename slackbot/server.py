@@ -30,8 +30,8 @@ from sqlalchemy.exc import ArgumentError
 from waitress.server import create_server
 
 from slackbot.app import Bot, build_bot
-from slackbot.request_shape import describe, payload_problem, read_payload
 from slackbot.settings import Settings, SettingsError
+from slackbot.slack.request_shape import describe, payload_problem, read_payload
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from slackbot.db import Database
 from slackbot.ledger import Ledger
 from slackbot.migrate import upgrade
 from slackbot.settings import normalize_database_url
-from tests.bot_harness import APPROVER_GROUP, GROUP_APPROVER, BotHarness
-from tests.slack_stub import FakeSlack
+from tests.support.bot_harness import APPROVER_GROUP, GROUP_APPROVER, BotHarness
+from tests.support.slack_stub import FakeSlack
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 POSTGRES_SKIP_REASON = (

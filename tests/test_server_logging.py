@@ -12,9 +12,16 @@ from sqlalchemy import func, select
 
 from models.tables import Allocation
 from slackbot.db import Database
-from tests import slack_payloads as payloads
-from tests.bot_harness import APPROVER, BILLING_CHANNEL, SECRET, BotHarness, text_of, wait_for
-from tests.factories import add_invoice, add_partner, add_payment
+from tests.support import slack_payloads as payloads
+from tests.support.bot_harness import (
+    APPROVER,
+    BILLING_CHANNEL,
+    SECRET,
+    BotHarness,
+    text_of,
+    wait_for,
+)
+from tests.support.factories import add_invoice, add_partner, add_payment
 
 ALICE = "U0ALICE"
 NOTE = "Per our call with Wile E. Coyote"

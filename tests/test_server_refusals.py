@@ -24,8 +24,8 @@ from waitress.server import create_server
 
 from slackbot import server as slack_server
 from slackbot.server import make_wsgi_app
-from tests import slack_payloads as payloads
-from tests.bot_harness import SECRET, BotHarness
+from tests.support import slack_payloads as payloads
+from tests.support.bot_harness import SECRET, BotHarness
 
 ALICE = "U0ALICE"
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import slack_payloads as payloads
-from tests.bot_harness import wait_for
-from tests.slack_stub import FakeSlack
+from tests.support import slack_payloads as payloads
+from tests.support.bot_harness import wait_for
+from tests.support.slack_stub import FakeSlack
 
 SLACKBOT = str(Path(sys.executable).parent / "slackbot")
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -1,0 +1,1 @@
+"""The outbox: what each change owes people, coalesced, and the queue senders claim from."""

@@ -1,0 +1,1 @@
+"""Everything that speaks Slack: ids, views, the sender, approvers, request checks."""

@@ -1,0 +1,1 @@
+"""Tests of slackbot/erp: imports, exports, members, CSV fuzzing."""

@@ -1,0 +1,1 @@
+"""Tests of slackbot/ledger: lifecycle, refusals, randomized properties."""

@@ -1,0 +1,434 @@
+"""Who may see and do what: every Slack action against every kind of person, as one table.
+
+The people: ``own`` (ALICE, a member of Acme, whose request R_ALICE is pending), ``other`` (BOB,
+a member of Globex), ``unlinked`` (a Slack user in no partner), ``approver`` (a billing approver
+in no partner), ``req_approver`` (an approver who is also an Acme member and made R_SA: refused
+on every Acme request, their own or a colleague's) and ``globex_approver`` (an approver, through
+the user group, who is a member of Globex: free to decide Acme's requests).
+
+Acme holds PAY-1 (1,000.00 USD) and INV-1, INV-2; Globex holds PAY-B, INV-B1 (paid) and INV-B2.
+Before each cell:
+R_ALICE = 100.00 PAY-1 → INV-1 by ALICE, R_SA = 10.00 PAY-1 → INV-2 by the requester-approver,
+both pending. Each cell runs one action through the real HTTP app and checks what that person
+was shown and what the ledger holds afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from models.tables import Allocation
+from slackbot.db import Database
+from slackbot.ledger.books import check_books
+from tests.conftest import wipe
+from tests.support import slack_payloads as payloads
+from tests.support.bot_harness import (
+    APPROVER,
+    BILLING_CHANNEL,
+    GROUP_APPROVER,
+    SECOND_APPROVER,
+    BotHarness,
+    TrackedExecutor,
+    text_of,
+)
+from tests.support.factories import (
+    add_invoice,
+    add_partner,
+    add_payment,
+    allocation_row,
+    journal_of,
+    payment_row,
+)
+
+ALICE = "U0ALICE"
+BOB = "U0BOB"
+STRANGER = "U0NOBODY"
+PEOPLE = {
+    "own": ALICE,
+    "other": BOB,
+    "unlinked": STRANGER,
+    "approver": APPROVER,
+    "req_approver": SECOND_APPROVER,
+    "globex_approver": GROUP_APPROVER,
+}
+
+# What people are told when refused (the ledger's and the views' own words).
+NOT_LINKED = "not linked to any partner"
+NO_PAY_1 = "You have no payment PAY-1"
+NO_PAY_B = "You have no payment PAY-B"
+NOT_OPEN_INVOICE = "is not an open invoice of the partner"
+ONLY_APPROVERS = "Only billing approvers"
+ANOTHER_APPROVER = "another approver"
+# Segregation of duties: an approver who is a member of the request's partner is refused.
+MEMBER_OF_ACME = "You are a member of Acme Corp, so you cannot"
+ONLY_REQUESTER = "Only the person who made a request can cancel it"
+NO_REQUESTS = "You have not requested any allocations yet"
+
+# Ledger outcomes (see ``expected_ledger``).
+UNCHANGED = "unchanged"
+ALICE_APPROVED = "R_ALICE approved"
+ALICE_REJECTED = "R_ALICE rejected"
+ALICE_CANCELLED = "R_ALICE cancelled"
+SA_APPROVED = "R_SA approved"
+SA_REJECTED = "R_SA rejected"
+SA_CANCELLED = "R_SA cancelled"
+NEW_ON_PAY_1 = "new request PAY-1 → INV-1"
+NEW_ON_PAY_B = "new request PAY-B → INV-B1"
+
+
+@dataclass(frozen=True)
+class Cell:
+    shows: tuple[str, ...]  # every one of these appears in what the person was shown
+    hides: tuple[str, ...]  # none of these does
+    outcome: str
+
+
+def cell(
+    shows: tuple[str, ...] | str, outcome: str = UNCHANGED, hides: tuple[str, ...] = ()
+) -> Cell:
+    return Cell((shows,) if isinstance(shows, str) else shows, hides, outcome)
+
+
+OTHER_IDS = ("PAY-B", "INV-B1", "INV-B2", "Globex")
+ACME_IDS = ("PAY-1", "INV-1", "INV-2", "Acme")
+MODAL = "[modal allocation_modal]"
+REJECT_MODAL = "[modal reject_modal]"
+
+# fmt: off
+# action ............................ actor ........... what they see, what the ledger then holds
+MATRIX: dict[str, dict[str, Cell]] = {
+    "/payments list": {
+        "own":          cell("PAY-1", hides=OTHER_IDS),
+        "other":        cell("PAY-B", hides=ACME_IDS),
+        "unlinked":     cell(NOT_LINKED, hides=ACME_IDS + OTHER_IDS),
+        "approver":     cell(NOT_LINKED, hides=ACME_IDS + OTHER_IDS),
+        "req_approver": cell("PAY-1", hides=OTHER_IDS),
+        "globex_approver": cell("PAY-B", hides=ACME_IDS),
+    },
+    "/payments allocate PAY-1": {
+        "own":          cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        "other":        cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
+        "unlinked":     cell(NOT_LINKED, hides=(MODAL, "Acme", "INV-1", NO_PAY_1)),
+        "approver":     cell(NOT_LINKED, hides=(MODAL, "Acme", "INV-1", NO_PAY_1)),
+        "req_approver": cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        "globex_approver": cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
+    },
+    "Allocate button open_allocation:PAY-1": {
+        "own":          cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        "other":        cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
+        "unlinked":     cell(NOT_LINKED, hides=(MODAL, "Acme", "INV-1", NO_PAY_1)),
+        "approver":     cell(NOT_LINKED, hides=(MODAL, "Acme", "INV-1", NO_PAY_1)),
+        "req_approver": cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        "globex_approver": cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
+    },
+    "invoice options for PAY-1": {
+        "own":          cell(("INV-1", "INV-2"), hides=OTHER_IDS),
+        "other":        cell((), hides=ACME_IDS + OTHER_IDS),
+        "unlinked":     cell((), hides=ACME_IDS + OTHER_IDS),
+        "approver":     cell((), hides=ACME_IDS + OTHER_IDS),
+        "req_approver": cell(("INV-1", "INV-2"), hides=OTHER_IDS),
+        "globex_approver": cell((), hides=ACME_IDS + OTHER_IDS),
+    },
+    "invoice options for PAY-B": {
+        "own":          cell((), hides=ACME_IDS + OTHER_IDS),
+        "other":        cell("INV-B2", hides=(*ACME_IDS, "INV-B1")),  # INV-B1 is paid
+        "unlinked":     cell((), hides=ACME_IDS + OTHER_IDS),
+        "approver":     cell((), hides=ACME_IDS + OTHER_IDS),
+        "req_approver": cell((), hides=ACME_IDS + OTHER_IDS),
+        "globex_approver": cell("INV-B2", hides=(*ACME_IDS, "INV-B1")),
+    },
+    "submit PAY-1 → INV-1": {
+        "own":          cell("Request sent", NEW_ON_PAY_1),
+        "other":        cell(("errors:payment", NO_PAY_1)),
+        "unlinked":     cell(("errors:payment", NO_PAY_1)),
+        "approver":     cell(("errors:payment", NO_PAY_1)),
+        "req_approver": cell("Request sent", NEW_ON_PAY_1),
+        "globex_approver": cell(("errors:payment", NO_PAY_1)),
+    },
+    "submit PAY-B → INV-B2": {
+        "own":          cell(("errors:payment", NO_PAY_B)),
+        "other":        cell("Request sent", NEW_ON_PAY_B),
+        "unlinked":     cell(("errors:payment", NO_PAY_B)),
+        "approver":     cell(("errors:payment", NO_PAY_B)),
+        "req_approver": cell(("errors:payment", NO_PAY_B)),
+        "globex_approver": cell("Request sent", NEW_ON_PAY_B),
+    },
+    "submit PAY-1 → INV-B2": {
+        "own":          cell(("errors:invoice", NOT_OPEN_INVOICE), hides=("Globex",)),
+        "other":        cell(("errors:payment", NO_PAY_1)),
+        "unlinked":     cell(("errors:payment", NO_PAY_1)),
+        "approver":     cell(("errors:payment", NO_PAY_1)),
+        "req_approver": cell(("errors:invoice", NOT_OPEN_INVOICE), hides=("Globex",)),
+        "globex_approver": cell(("errors:payment", NO_PAY_1)),
+    },
+    "submit PAY-B → INV-1": {
+        "own":          cell(("errors:payment", NO_PAY_B)),
+        "other":        cell(("errors:invoice", NOT_OPEN_INVOICE), hides=("Acme",)),
+        "unlinked":     cell(("errors:payment", NO_PAY_B)),
+        "approver":     cell(("errors:payment", NO_PAY_B)),
+        "req_approver": cell(("errors:payment", NO_PAY_B)),
+        "globex_approver": cell(("errors:invoice", NOT_OPEN_INVOICE), hides=("Acme",)),
+    },
+    "approve R_ALICE": {
+        "own":          cell(ONLY_APPROVERS),
+        "other":        cell(ONLY_APPROVERS),
+        "unlinked":     cell(ONLY_APPROVERS),
+        "approver":     cell((), ALICE_APPROVED),
+        "req_approver": cell((MEMBER_OF_ACME, "approve its requests", ANOTHER_APPROVER)),
+        "globex_approver": cell((), ALICE_APPROVED),
+    },
+    "approve R_SA": {
+        "own":          cell(ONLY_APPROVERS),
+        "other":        cell(ONLY_APPROVERS),
+        "unlinked":     cell(ONLY_APPROVERS),
+        "approver":     cell((), SA_APPROVED),
+        "req_approver": cell(ANOTHER_APPROVER),
+        "globex_approver": cell((), SA_APPROVED),
+    },
+    "reject button R_ALICE": {
+        "own":          cell(ONLY_APPROVERS, hides=(REJECT_MODAL,)),
+        "other":        cell(ONLY_APPROVERS, hides=(REJECT_MODAL,)),
+        "unlinked":     cell(ONLY_APPROVERS, hides=(REJECT_MODAL,)),
+        "approver":     cell(REJECT_MODAL),
+        "req_approver": cell((MEMBER_OF_ACME, "reject its requests"), hides=(REJECT_MODAL,)),
+        "globex_approver": cell(REJECT_MODAL),
+    },
+    "reject button R_SA": {
+        "own":          cell(ONLY_APPROVERS, hides=(REJECT_MODAL,)),
+        "other":        cell(ONLY_APPROVERS, hides=(REJECT_MODAL,)),
+        "unlinked":     cell(ONLY_APPROVERS, hides=(REJECT_MODAL,)),
+        "approver":     cell(REJECT_MODAL),
+        "req_approver": cell(ANOTHER_APPROVER, hides=(REJECT_MODAL,)),
+        "globex_approver": cell(REJECT_MODAL),
+    },
+    "reject_modal R_ALICE": {
+        "own":          cell(("errors:reason", ONLY_APPROVERS)),
+        "other":        cell(("errors:reason", ONLY_APPROVERS)),
+        "unlinked":     cell(("errors:reason", ONLY_APPROVERS)),
+        "approver":     cell((), ALICE_REJECTED, hides=("errors:",)),
+        "req_approver": cell(("errors:reason", MEMBER_OF_ACME, "reject its requests")),
+        "globex_approver": cell((), ALICE_REJECTED, hides=("errors:",)),
+    },
+    "reject_modal R_SA": {
+        "own":          cell(("errors:reason", ONLY_APPROVERS)),
+        "other":        cell(("errors:reason", ONLY_APPROVERS)),
+        "unlinked":     cell(("errors:reason", ONLY_APPROVERS)),
+        "approver":     cell((), SA_REJECTED, hides=("errors:",)),
+        "req_approver": cell(("errors:reason", ANOTHER_APPROVER)),
+        "globex_approver": cell((), SA_REJECTED, hides=("errors:",)),
+    },
+    "cancel R_ALICE": {
+        "own":          cell((), ALICE_CANCELLED),
+        "other":        cell(ONLY_REQUESTER),
+        "unlinked":     cell(ONLY_REQUESTER),
+        "approver":     cell(ONLY_REQUESTER),
+        "req_approver": cell(ONLY_REQUESTER),
+        "globex_approver": cell(ONLY_REQUESTER),
+    },
+    "cancel R_SA": {
+        "own":          cell(ONLY_REQUESTER),
+        "other":        cell(ONLY_REQUESTER),
+        "unlinked":     cell(ONLY_REQUESTER),
+        "approver":     cell(ONLY_REQUESTER),
+        "req_approver": cell((), SA_CANCELLED),
+        "globex_approver": cell(ONLY_REQUESTER),
+    },
+    "/payments history": {
+        "own":          cell(("INV-1", "100.00 USD"), hides=("INV-2", "10.00 USD")),
+        "other":        cell(NO_REQUESTS, hides=ACME_IDS),
+        "unlinked":     cell(NOT_LINKED, hides=ACME_IDS),
+        "approver":     cell(NOT_LINKED, hides=ACME_IDS),
+        "req_approver": cell(("INV-2", "10.00 USD"), hides=("INV-1", "100.00 USD")),
+        "globex_approver": cell(NO_REQUESTS, hides=ACME_IDS),
+    },
+}
+# fmt: on
+
+
+# ------------------------------------------------------------------------ the ledger afterwards
+
+
+@dataclass(frozen=True)
+class LedgerState:
+    r_alice: str
+    r_sa: str
+    pay_1: tuple[int, int]  # (allocated, pending) in cents
+    pay_b: tuple[int, int]
+    allocations: int
+    journal_r_alice: int  # journal lines
+    journal_r_sa: int
+
+
+BEFORE = LedgerState("pending", "pending", (0, 11000), (0, 0), 2, 0, 0)
+EXPECTED_LEDGER = {
+    UNCHANGED: BEFORE,
+    ALICE_APPROVED: LedgerState("approved", "pending", (10000, 1000), (0, 0), 2, 2, 0),
+    SA_APPROVED: LedgerState("pending", "approved", (1000, 10000), (0, 0), 2, 0, 2),
+    ALICE_REJECTED: LedgerState("rejected", "pending", (0, 1000), (0, 0), 2, 0, 0),
+    SA_REJECTED: LedgerState("pending", "rejected", (0, 10000), (0, 0), 2, 0, 0),
+    ALICE_CANCELLED: LedgerState("cancelled", "pending", (0, 1000), (0, 0), 2, 0, 0),
+    SA_CANCELLED: LedgerState("pending", "cancelled", (0, 10000), (0, 0), 2, 0, 0),
+    NEW_ON_PAY_1: LedgerState("pending", "pending", (0, 16000), (0, 0), 3, 0, 0),
+    NEW_ON_PAY_B: LedgerState("pending", "pending", (0, 11000), (0, 5000), 3, 0, 0),
+}
+
+
+def ledger_now(db: Database, r_alice: int, r_sa: int) -> LedgerState:
+    pay_1, pay_b = payment_row(db, "PAY-1"), payment_row(db, "PAY-B")
+    with db.transaction() as session:
+        count = int(session.scalar(select(func.count()).select_from(Allocation)) or 0)
+    return LedgerState(
+        allocation_row(db, r_alice).status,
+        allocation_row(db, r_sa).status,
+        (pay_1.allocated, pay_1.pending),
+        (pay_b.allocated, pay_b.pending),
+        count,
+        len(journal_of(db, r_alice)),
+        len(journal_of(db, r_sa)),
+    )
+
+
+# ------------------------------------------------------------------------------ running a cell
+
+
+@dataclass
+class Books:
+    harness: BotHarness
+    db: Database
+    executor: TrackedExecutor
+    r_alice: int
+    r_sa: int
+
+
+def seed(harness: BotHarness, db: Database, executor: TrackedExecutor) -> Books:
+    """Empty the ledger and lay out the books every cell starts from."""
+    wipe(db)
+    add_partner(db, "P-ACME", "Acme Corp", members=[ALICE, SECOND_APPROVER])
+    add_partner(db, "P-GLOBEX", "Globex", members=[BOB, GROUP_APPROVER])
+    add_payment(db, "PAY-1", "P-ACME", 100000, "USD")
+    add_payment(db, "PAY-B", "P-GLOBEX", 50000, "USD")
+    add_invoice(db, "INV-1", "P-ACME", 60000, "USD")
+    add_invoice(db, "INV-2", "P-ACME", 40000, "USD")
+    add_invoice(db, "INV-B1", "P-GLOBEX", 50000, "USD", amount_due=0)
+    add_invoice(db, "INV-B2", "P-GLOBEX", 50000, "USD")
+    ledger = harness.bot.ledger
+    r_alice = ledger.request_allocation(ALICE, "PAY-1", "INV-1", "100.00").allocation_id
+    r_sa = ledger.request_allocation(SECOND_APPROVER, "PAY-1", "INV-2", "10.00").allocation_id
+    return Books(harness, db, executor, r_alice, r_sa)
+
+
+@pytest.fixture
+def tracked(harness: BotHarness) -> TrackedExecutor:
+    runner = harness.bot.app.listener_runner
+    executor = TrackedExecutor(runner.listener_executor)
+    runner.listener_executor = executor
+    return executor
+
+
+def _shown(h: BotHarness, reply: Any, calls_before: int) -> str:
+    """Everything the person was shown: the HTTP reply, replies via response_url, modals."""
+    parts: list[str] = []
+    if isinstance(reply, dict):
+        if reply.get("response_action") == "errors":
+            for block, message in reply["errors"].items():
+                parts.append(f"errors:{block} {message}")
+        elif "options" in reply:
+            parts.extend(str(option["value"]) for option in reply["options"])
+        elif reply.get("response_action") == "update":
+            parts.append(text_of(reply["view"]))
+        else:
+            parts.append(text_of(reply))
+    for call in h.slack.calls[calls_before:]:
+        if call.method == "response_url":
+            parts.append(text_of(call.params))
+        elif call.method in ("views.open", "views.update") and call.delivered:
+            view = call.params.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            parts.append(f"[modal {view.get('callback_id')}] {text_of(view)}")
+    return "\n".join(parts)
+
+
+def _view(callback_id: str) -> dict[str, Any]:
+    return {"id": f"V0{callback_id.upper()}", "callback_id": callback_id, "blocks": []}
+
+
+def _submission(payment: str, invoice: str) -> dict[str, Any]:
+    return {
+        "payment": {"payment": payloads.static_select_value(payment)},
+        "invoice": {"invoice": payloads.external_select_value(invoice)},
+        "amount": {"amount": payloads.text_value("50.00")},
+        "note": {"note": payloads.text_value(None)},
+    }
+
+
+def perform(b: Books, action: str, user: str) -> str:
+    """Do ``action`` as ``user`` the way Slack would send it; return what they were shown."""
+    h = b.harness
+    ids = {"R_ALICE": b.r_alice, "R_SA": b.r_sa}
+    calls_before = len(h.slack.calls)
+    words = action.split()
+    reply: Any
+    if action.startswith("/payments"):
+        _status, reply, _url = h.slash(user, " ".join(words[1:]))
+    elif action.startswith("Allocate button"):
+        _status, reply, _url = h.click(
+            user, "open_allocation:PAY-1", value="PAY-1", channel_id="C_PARTNER", ephemeral=True
+        )
+    elif action.startswith("invoice options"):
+        state = {"payment": {"payment": payloads.static_select_value(words[-1])}}
+        _status, reply = h.suggest(user, _view("allocation_modal"), "", state)
+    elif action.startswith("submit"):
+        values = _submission(words[1], words[3])
+        _status, reply = h.submit(user, _view("allocation_modal"), values)
+    elif action.startswith(("approve", "reject button", "cancel")):
+        verb = {"approve": "approve", "reject": "reject", "cancel": "cancel"}[words[0]]
+        allocation_id = ids[words[-1]]
+        _status, reply, _url = h.click(
+            user,
+            f"{verb}_allocation:{allocation_id}",
+            value=str(allocation_id),
+            channel_id=BILLING_CHANNEL,
+        )
+    elif action.startswith("reject_modal"):
+        body = payloads.view_submission(
+            user,
+            _view("reject_modal"),
+            {"reason": {"reason": payloads.text_value("Paid by card instead")}},
+            private_metadata=json.dumps({"allocation_id": ids[words[-1]]}),
+        )
+        _status, reply = h.post(body)
+    else:
+        raise AssertionError(f"the matrix names an action perform() does not know: {action}")
+    assert _status == 200, (action, user, reply)
+    b.executor.wait_idle()
+    return _shown(h, reply, calls_before)
+
+
+def test_matrix_covers_every_action_for_every_kind_of_person() -> None:
+    assert all(set(row) == set(PEOPLE) for row in MATRIX.values())
+    assert all(c.outcome in EXPECTED_LEDGER for row in MATRIX.values() for c in row.values())
+
+
+# One server per action (not per cell) keeps the table fast; each person starts from fresh books.
+@pytest.mark.parametrize("action", list(MATRIX))
+def test_authorization_row(
+    harness: BotHarness, db: Database, tracked: TrackedExecutor, action: str
+) -> None:
+    for role, expected in MATRIX[action].items():
+        books = seed(harness, db, tracked)
+        assert ledger_now(db, books.r_alice, books.r_sa) == BEFORE
+        shown = perform(books, action, PEOPLE[role])
+        for words in expected.shows:
+            assert words in shown, f"{role} doing {action!r} should see {words!r}; saw:\n{shown}"
+        for words in expected.hides:
+            assert words not in shown, (
+                f"{role} doing {action!r} must not see {words!r}; saw:\n{shown}"
+            )
+        after = ledger_now(db, books.r_alice, books.r_sa)
+        assert after == EXPECTED_LEDGER[expected.outcome], f"{role} doing {action!r}: {after}"
+        assert check_books(db) == [], f"{role} doing {action!r} left the books inconsistent"

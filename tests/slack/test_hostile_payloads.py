@@ -1,0 +1,742 @@
+"""Hostile and malformed signed requests: never a 5xx, never internals shown, never a change.
+
+Every request here is signed with the real secret, so it reaches past signature checking into
+Bolt's parsing and our listeners. None of them is a valid request by someone allowed to make it
+(the strategies steer around those, conservatively), so after each one every table must hold
+exactly the rows it held before. Listeners finish after their ack, so each example waits for
+the app's listener threads to go idle before looking at the database and at what Slack was sent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import re
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+
+from handlers.common import UNEXPECTED_TEXT
+from slackbot.db import Database
+from slackbot.server import MAX_BODY_BYTES
+from tests.support import slack_payloads as payloads
+from tests.support.bot_harness import (
+    APPROVER,
+    BILLING_CHANNEL,
+    GROUP_APPROVER,
+    SECOND_APPROVER,
+    SECRET,
+    BotHarness,
+    TrackedExecutor,
+)
+from tests.support.factories import add_invoice, add_partner, add_payment, snapshot
+
+ALICE = "U0ALICE"  # Acme
+BOB = "U0BOB"  # Globex
+STRANGER = "U0NOBODY"  # no partner
+ACTORS = (ALICE, BOB, STRANGER, APPROVER, SECOND_APPROVER, GROUP_APPROVER)
+APPROVERS = frozenset({APPROVER, SECOND_APPROVER, GROUP_APPROVER})
+# Which payments each actor's partners own (SECOND_APPROVER is also an Acme member).
+OWN_PAYMENTS = {
+    ALICE: {"PAY-1", "PAY-JPY"},
+    SECOND_APPROVER: {"PAY-1", "PAY-JPY"},
+    BOB: {"PAY-B"},
+}
+OWN_INVOICES = {
+    ALICE: {"INV-1", "INV-2", "INV-EUR", "INV-JPY"},
+    SECOND_APPROVER: {"INV-1", "INV-2", "INV-EUR", "INV-JPY"},
+    BOB: {"INV-B1"},
+}
+
+HOSTILE = settings(
+    max_examples=70,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+# -------------------------------------------------------------------------------- strategies
+
+AMOUNTS = [
+    "1e9",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1,000.00",
+    "١٠٠",
+    "１２",
+    "-0",
+    "0",
+    "0.000",
+    " 12 ",
+    "12.",
+    ".5",
+    "9" * 40,
+    "-5",
+    "+5",
+    "1_000",
+    "0x10",
+    "12\u200b",
+    "\u202e21",
+    "12\x00",
+    "$12",
+    "12 USD",
+    "",
+    "   ",
+]
+IDS = [
+    "PAY-1",
+    " PAY-1 ",
+    "pay-1",
+    "PAY-1\u200b",
+    "PAY-1\x00",
+    "PAY-JPY",
+    "PAY-B",
+    "PAY-404",
+    "INV-1",
+    "INV-2",
+    "INV-EUR",
+    "INV-JPY",
+    "INV-B1",
+    "INV-404",
+    "%",
+    "_",
+    "' OR '1'='1",
+    "PAY-1'; DROP TABLE payments; --",
+    "\\",
+    "<@U0APPROVER>",
+    "<!channel>",
+    "*bold* _it_ `code`",
+    "{alice}",
+    "{bob}",
+    "{approver}",
+    "{decided}",
+    " {alice} ",
+    "0",
+    "-1",
+    "99999999999",
+    "999999999999",
+    "2147483648",
+    "9223372036854775808",
+]
+SPECIALS = ["\x00", "\u202e", "\u200b", "\ufeff", "🙂", "👩‍👩‍👧", "\r\n", "\t", "ℌ", "é"]
+
+
+def _huge(unit: str) -> str:
+    """About 100 KB of ``unit`` once UTF-8 encoded."""
+    return unit * (100_000 // len(unit.encode("utf-8")))
+
+
+hostile_text = st.one_of(
+    st.sampled_from(AMOUNTS + IDS),
+    st.text(max_size=40),
+    st.builds(
+        lambda parts: "".join(parts),
+        st.lists(st.sampled_from(AMOUNTS + IDS + SPECIALS), min_size=1, max_size=4),
+    ),
+    st.sampled_from(["x", "9", "🙂", "\u202e", "\x00"]).map(_huge),
+)
+# What Slack puts where a string belongs, and what a forger might put there instead.
+hostile_value = st.one_of(
+    hostile_text,
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.lists(hostile_text, max_size=3),
+    st.dictionaries(st.sampled_from(["value", "id", "text", "type"]), hostile_text, max_size=3),
+)
+CONTRACT_ACTIONS = [
+    "open_allocation",
+    "payment",
+    "approve_allocation",
+    "reject_allocation",
+    "cancel_allocation",
+]
+action_ids = st.one_of(
+    st.sampled_from(CONTRACT_ACTIONS),
+    st.builds(
+        lambda name, suffix: f"{name}:{suffix}",
+        st.sampled_from(CONTRACT_ACTIONS),
+        hostile_text.map(lambda text: text[:200]),
+    ),
+)
+
+# ----------------------------------------------------------------------- the world under attack
+
+
+class FailureLog(logging.Handler):
+    """Records our listeners' last-line-of-defence failures (an input nobody foresaw)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass
+class World:
+    harness: BotHarness
+    db: Database
+    executor: TrackedExecutor
+    failures: FailureLog
+    ids: dict[str, int] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> Any:
+        """Placeholders like ``{alice}`` become the real allocation ids (they differ per run)."""
+        if isinstance(value, str):
+            for name, allocation_id in self.ids.items():
+                value = value.replace("{" + name + "}", str(allocation_id))
+            return value
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.resolve(item) for key, item in value.items()}
+        return value
+
+    def decidable_by(self, actor: str) -> set[int]:
+        """Pending allocations ``actor`` may approve or reject (their own request excluded)."""
+        if actor not in APPROVERS:
+            return set()
+        return {self.ids["alice"], self.ids["bob"], self.ids["approver"]} - (
+            {self.ids["approver"]} if actor == SECOND_APPROVER else set()
+        )
+
+    def cancellable_by(self, actor: str) -> set[int]:
+        return {
+            ALICE: {self.ids["alice"]},
+            BOB: {self.ids["bob"]},
+            SECOND_APPROVER: {self.ids["approver"]},
+        }.get(actor, set())
+
+
+@pytest.fixture
+def world(harness: BotHarness, db: Database) -> Iterator[World]:
+    add_partner(db, "P-ACME", "Acme Corp", members=[ALICE, SECOND_APPROVER])
+    add_partner(db, "P-GLOBEX", "Globex", members=[BOB])
+    add_payment(db, "PAY-1", "P-ACME", 100000, "USD", reference="Wire for INV-2")
+    add_payment(db, "PAY-JPY", "P-ACME", 50000, "JPY")
+    add_payment(db, "PAY-B", "P-GLOBEX", 50000, "USD")
+    add_invoice(db, "INV-1", "P-ACME", 60000, "USD")
+    add_invoice(db, "INV-2", "P-ACME", 40000, "USD")
+    add_invoice(db, "INV-EUR", "P-ACME", 10000, "EUR")
+    add_invoice(db, "INV-JPY", "P-ACME", 30000, "JPY")
+    add_invoice(db, "INV-B1", "P-GLOBEX", 50000, "USD")
+    ledger = harness.bot.ledger
+    approver = harness.bot.approvers.actor(APPROVER)
+    ids = {
+        "alice": ledger.request_allocation(ALICE, "PAY-1", "INV-1", "100.00").allocation_id,
+        "bob": ledger.request_allocation(BOB, "PAY-B", "INV-B1", "50.00").allocation_id,
+        "approver": ledger.request_allocation(
+            SECOND_APPROVER, "PAY-1", "INV-2", "10.00"
+        ).allocation_id,
+    }
+    decided = ledger.request_allocation(ALICE, "PAY-1", "INV-2", "5.00").allocation_id
+    ledger.approve(decided, approver)
+    ids["decided"] = decided
+    harness.deliver()  # what the setup owed is sent, so only the attack's messages are new
+
+    runner = harness.bot.app.listener_runner
+    executor = TrackedExecutor(runner.listener_executor)
+    runner.listener_executor = executor
+    failures = FailureLog()
+    logging.getLogger("handlers").addHandler(failures)
+    try:
+        yield World(harness, db, executor, failures, ids)
+    finally:
+        logging.getLogger("handlers").removeHandler(failures)
+
+
+# ----------------------------------------------------------------------------- the assertions
+
+# What a person must never read: a traceback, a source path, an exception's class name, the
+# database driver's words.
+INTERNALS = re.compile(
+    r"Traceback|File \"[^\"]*\", line \d+|\b\w+(?:Error|Exception)\b|\b\w+\.py\b|site-packages"
+    r"|sqlalchemy|psycopg|sqlite3|\(Background on this error|\bError: "
+)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def leaked_internals(shown: str, sent: list[str]) -> list[str]:
+    """Internals in ``shown`` that are not merely an echo of something the request itself said."""
+    return [
+        match.group(0)
+        for match in INTERNALS.finditer(shown)
+        if not any(match.group(0) in text for text in sent)
+    ]
+
+
+def send(
+    world: World,
+    body: str,
+    *,
+    sent: list[str],
+    content_type: str | None = None,
+    foreseen: bool,
+) -> tuple[int, str]:
+    """POST one signed body and check everything the bot did about it.
+
+    ``foreseen``: the request is shaped as Slack shapes it (only its values are hostile), so
+    our listeners must refuse it in words rather than fall through to their catch-all.
+    """
+    h = world.harness
+    # Bigger than the server takes at all (413 unread), so it would test nothing past the door.
+    assume(len(body.encode("utf-8")) < MAX_BODY_BYTES)
+    before = snapshot(world.db)
+    calls_before = len(h.slack.calls)
+    failures_before = len(world.failures.records)
+    extra = {"Content-Type": content_type} if content_type else None
+    status, _headers, text = payloads.post_signed(
+        h.base_url, body, secret=SECRET, extra_headers=extra, timeout=30
+    )
+    world.executor.wait_idle()
+
+    assert status < 500, f"HTTP {status} for a signed request: {body[:600]!r}"
+    assert not leaked_internals(text, sent), f"response shows internals: {text[:600]!r}"
+    for call in h.slack.calls[calls_before:]:
+        said = json.dumps(call.params, ensure_ascii=False)
+        assert not leaked_internals(said, sent), f"{call.method} shows internals: {said[:600]}"
+        if foreseen:
+            assert UNEXPECTED_TEXT not in said, f"catch-all reached the person for {body[:600]!r}"
+    if foreseen:
+        failed = [r.getMessage() for r in world.failures.records[failures_before:]]
+        assert not failed, f"{failed} for {body[:600]!r}"
+    assert snapshot(world.db) == before, f"the database changed for {body[:600]!r}"
+    assert _health(h) == 200
+    return status, text
+
+
+def _health(h: BotHarness) -> int:
+    with urllib.request.urlopen(h.base_url + "/healthz", timeout=5) as response:
+        return int(response.status)
+
+
+def _mentions(value: Any, ids: set[int]) -> bool:
+    """Conservative: any run of digits (of any script) anywhere in ``value`` naming one of ids."""
+    for text in _strings(value):
+        for digits in re.findall(r"\d+", text):
+            try:
+                if int(digits) in ids:
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
+_views = itertools.count()
+
+
+def _form(payload: dict[str, Any]) -> str:
+    return urlencode({"payload": json.dumps(payload)})
+
+
+# ------------------------------------------------------------------ well-shaped, hostile values
+
+
+@HOSTILE
+@given(
+    actor=st.sampled_from(ACTORS),
+    verb=st.sampled_from(["", "list ", "allocate ", "history ", "help ", "ALLOCATE "]),
+    text=hostile_text,
+)
+# PostgreSQL refuses NUL in text parameters: the ledger must refuse such an id in words first.
+@example(actor=ALICE, verb="allocate ", text="PAY-1\x00")
+def test_slash_command_with_hostile_text_is_answered_in_words_and_changes_nothing(
+    world: World, actor: str, verb: str, text: str
+) -> None:
+    typed = world.resolve(verb + text)
+    body = payloads.slash_command(actor, typed, response_url=world.harness.new_response_url())
+    send(world, body, sent=[typed], foreseen=True)
+
+
+@HOSTILE
+@given(actor=st.sampled_from(ACTORS), action_id=action_ids, value=hostile_text)
+# Twelve digits pass the handlers' check but overflow PostgreSQL's INTEGER allocation_id.
+@example(actor=APPROVER, action_id="approve_allocation:1", value="99999999999")
+@example(actor=ALICE, action_id="cancel_allocation", value="999999999999")
+@example(actor=ALICE, action_id="open_allocation:PAY-1", value="PAY-1\x00")
+def test_buttons_with_hostile_values_are_refused_in_words_and_change_nothing(
+    world: World, actor: str, action_id: str, value: str
+) -> None:
+    action_id, value = world.resolve(action_id), world.resolve(value)
+    name = action_id.split(":", 1)[0]
+    # A click that would legitimately decide or withdraw a request is not hostile; skip it.
+    if name == "approve_allocation":
+        assume(not _mentions(value, world.decidable_by(actor)))
+    if name == "cancel_allocation":
+        assume(not _mentions(value, world.cancellable_by(actor)))
+    h = world.harness
+    if name == "payment":
+        view = {"id": "V0HOSTILE", "callback_id": "allocation_modal", "blocks": []}
+        body = payloads.block_actions(
+            actor, action_id, value, action_type="static_select", container="view", view=view
+        )
+    else:
+        body = payloads.block_actions(
+            actor,
+            action_id,
+            value,
+            channel_id=BILLING_CHANNEL,
+            response_url=h.new_response_url(),
+        )
+    send(world, body, sent=[action_id, value], foreseen=True)
+
+
+def _could_be_accepted(amount: Any) -> bool:
+    """Conservative: an amount some currency might take (plain digits, after trimming)."""
+    if not isinstance(amount, str):
+        return False
+    cleaned = amount.replace("\x00", "").strip()
+    if not re.fullmatch(r"[0-9]+(\.[0-9]*)?", cleaned, re.ASCII):
+        return False
+    try:
+        return Decimal(cleaned.rstrip(".") or "0") > 0
+    except InvalidOperation:
+        return True
+
+
+def _names_own_payment(actor: str, payment: Any) -> bool:
+    if not isinstance(payment, str):
+        return False
+    cleaned = "".join(ch for ch in payment if ch.isprintable()).strip()
+    return cleaned.upper() in OWN_PAYMENTS.get(actor, set())
+
+
+def _state_entry(kind: str, value: Any) -> dict[str, Any]:
+    if kind == "text":
+        return {"type": "plain_text_input", "value": value}
+    return {
+        "type": kind,
+        "selected_option": {"text": {"type": "plain_text", "text": "x"}, "value": value},
+    }
+
+
+@HOSTILE
+@given(
+    actor=st.sampled_from(ACTORS),
+    payment=hostile_value,
+    invoice=hostile_value,
+    amount=hostile_value,
+    note=hostile_value,
+    metadata=hostile_value,
+    leave_out=st.sets(st.sampled_from(["payment", "invoice", "amount", "note"])),
+)
+@example(
+    actor=ALICE,
+    payment="PAY-1\x00",
+    invoice="INV-1",
+    amount="1e9",
+    note=None,
+    metadata="",
+    leave_out=set(),
+)
+def test_allocation_modal_with_hostile_fields_answers_field_errors_and_changes_nothing(
+    world: World,
+    actor: str,
+    payment: Any,
+    invoice: Any,
+    amount: Any,
+    note: Any,
+    metadata: Any,
+    leave_out: set[str],
+) -> None:
+    payment, invoice, amount = (world.resolve(v) for v in (payment, invoice, amount))
+    if _names_own_payment(actor, payment) and "amount" not in leave_out:
+        assume(not _could_be_accepted(amount))
+    values = {
+        "payment": {"payment": _state_entry("static_select", payment)},
+        "invoice": {"invoice": _state_entry("external_select", invoice)},
+        "amount": {"amount": _state_entry("text", amount)},
+        "note": {"note": _state_entry("text", note)},
+    }
+    for block in leave_out:
+        del values[block]
+    view = {"callback_id": "allocation_modal", "blocks": []}
+    body = payloads.view_submission(
+        actor,
+        view,
+        values,
+        view_id=f"V0HOSTILE{next(_views)}",
+        private_metadata=metadata if isinstance(metadata, str) else json.dumps(metadata),
+    )
+    sent = list(_strings([payment, invoice, amount, note, metadata]))
+    status, text = send(world, body, sent=sent, foreseen=True)
+    assert status == 200
+    reply = json.loads(text)
+    assert reply["response_action"] == "errors", reply
+    assert set(reply["errors"]) <= {"payment", "invoice", "amount", "note"}
+
+
+@HOSTILE
+@given(
+    actor=st.sampled_from(ACTORS),
+    metadata=st.one_of(
+        hostile_value.map(json.dumps),
+        hostile_value.map(lambda v: json.dumps({"allocation_id": v})),
+        hostile_text,
+    ),
+    reason=hostile_value,
+)
+@example(actor=APPROVER, metadata='{"allocation_id": "99999999999"}', reason="no")
+def test_reject_modal_with_hostile_fields_is_refused_under_the_reason_and_changes_nothing(
+    world: World, actor: str, metadata: str, reason: Any
+) -> None:
+    metadata, reason = world.resolve(metadata), world.resolve(reason)
+    if _mentions(metadata, world.decidable_by(actor)):
+        assume(not (isinstance(reason, str) and reason.strip()))
+    body = payloads.view_submission(
+        actor,
+        {"callback_id": "reject_modal", "blocks": []},
+        {"reason": {"reason": _state_entry("text", reason)}},
+        private_metadata=metadata,
+    )
+    status, text = send(world, body, sent=[metadata, *_strings(reason)], foreseen=True)
+    assert status == 200
+    reply = json.loads(text)
+    assert reply["response_action"] == "errors" and list(reply["errors"]) == ["reason"], reply
+
+
+@HOSTILE
+@given(actor=st.sampled_from(ACTORS), payment=hostile_value, typed=hostile_value)
+@example(actor=ALICE, payment="PAY-1\x00", typed=None)
+@example(actor=ALICE, payment="PAY-1", typed="INV\x00")
+def test_invoice_options_with_hostile_input_offer_only_the_actors_own_invoices(
+    world: World, actor: str, payment: Any, typed: Any
+) -> None:
+    payment, typed = world.resolve(payment), world.resolve(typed)
+    payload = payloads.decode_payload(
+        payloads.block_suggestion(
+            actor,
+            "invoice",
+            "",
+            view={"id": "V0HOSTILE", "callback_id": "allocation_modal", "blocks": []},
+            state_values={"payment": {"payment": _state_entry("static_select", payment)}},
+        )
+    )
+    payload["value"] = typed
+    status, text = send(world, _form(payload), sent=list(_strings([payment, typed])), foreseen=True)
+    if typed is not None and not isinstance(typed, str):
+        # Slack always sends what was typed as text; anything else is refused before Bolt.
+        assert status == 400
+        return
+    assert status == 200
+    offered = {option["value"] for option in json.loads(text)["options"]}
+    assert offered <= OWN_INVOICES.get(actor, set()), f"{actor} was offered {offered}"
+
+
+# ------------------------------------------------------------------------ wrong shapes entirely
+
+
+def _base_payloads(world: World) -> list[dict[str, Any]]:
+    """One well-formed payload of each kind, all by someone who may change nothing."""
+    h = world.harness
+    view = {"id": "V0BASE", "callback_id": "allocation_modal", "blocks": []}
+    clicks = [
+        payloads.decode_payload(
+            payloads.block_actions(
+                STRANGER,
+                f"{name}:{world.ids['alice']}",
+                str(world.ids["alice"]),
+                channel_id=BILLING_CHANNEL,
+                response_url=h.new_response_url(),
+            )
+        )
+        for name in ("open_allocation", "approve_allocation", "reject_allocation")
+    ]
+    return [
+        *clicks,
+        payloads.decode_payload(
+            payloads.block_actions(
+                STRANGER,
+                "payment",
+                "PAY-1",
+                action_type="static_select",
+                container="view",
+                view=view,
+            )
+        ),
+        payloads.decode_payload(
+            payloads.view_submission(
+                STRANGER,
+                view,
+                {
+                    "payment": {"payment": payloads.static_select_value("PAY-1")},
+                    "invoice": {"invoice": payloads.external_select_value("INV-1")},
+                    "amount": {"amount": payloads.text_value("10.00")},
+                },
+            )
+        ),
+        payloads.decode_payload(
+            payloads.view_submission(
+                STRANGER,
+                {"callback_id": "reject_modal", "blocks": []},
+                {"reason": {"reason": payloads.text_value("no")}},
+                private_metadata=json.dumps({"allocation_id": world.ids["alice"]}),
+            )
+        ),
+        payloads.decode_payload(
+            payloads.block_suggestion(
+                STRANGER,
+                "invoice",
+                "INV",
+                view=view,
+                state_values={"payment": {"payment": payloads.static_select_value("PAY-1")}},
+            )
+        ),
+    ]
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield (*prefix, key)
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield (*prefix, index)
+            yield from _paths(value, (*prefix, index))
+
+
+DELETE = object()
+
+
+def _mutate(node: Any, path: tuple[Any, ...], value: Any) -> None:
+    for step in path[:-1]:
+        node = node[step]
+    if value is DELETE:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+
+
+# Ids and names a forger would put in structural places: unknown action and callback ids too.
+structural_value = st.one_of(
+    hostile_value,
+    st.sampled_from(
+        [
+            "block_actions",
+            "view_submission",
+            "block_suggestion",
+            "shortcut",
+            "event_callback",
+            "allocation_modal",
+            "reject_modal",
+            "unknown_modal",
+            "invoice",
+            "approve_allocation",
+            "not_an_action",
+        ]
+    ),
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_payloads_with_wrong_types_and_missing_keys_never_fail_or_change_anything(
+    world: World, data: st.DataObject
+) -> None:
+    payload = data.draw(st.sampled_from(_base_payloads(world)), label="base")
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3), label="mutations")):
+        paths = list(_paths(payload))
+        if not paths:
+            break
+        path = data.draw(st.sampled_from(paths), label="path")
+        value = data.draw(st.one_of(st.just(DELETE), structural_value), label="value")
+        _mutate(payload, path, value)
+    sent = list(_strings(payload))
+    send(world, _form(payload), sent=sent, foreseen=False)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    form=st.dictionaries(
+        st.sampled_from(
+            ["command", "text", "user_id", "team_id", "response_url", "trigger_id", "channel_id"]
+        ),
+        hostile_text,
+    ),
+    command=st.sampled_from(["/payments", "/PAYMENTS", "/other", ""]),
+)
+def test_slash_commands_with_missing_or_odd_fields_never_fail_or_change_anything(
+    world: World, form: dict[str, str], command: str
+) -> None:
+    fields = {"command": command, "user_id": STRANGER, "text": "list", **form}
+    body = urlencode(fields)
+    send(world, body, sent=list(fields.values()), foreseen=False)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=300).map(lambda raw: raw.decode("latin-1")),
+        st.text(max_size=300),
+        st.text(max_size=200).map(lambda text: "payload=" + text),
+        st.sampled_from(
+            [
+                "payload=",
+                "payload=%7B",
+                "payload=null",
+                "payload=%5B%5D",
+                "payload=1",
+                'payload="x"',
+                "payload=%7B%22type%22%3A%22block_actions%22%7D",
+                "payload=%7B%22type%22%3A%22view_submission%22%2C%22view%22%3A1%7D",
+                "payload=" + "a" * 200_000,
+                "{",
+                "[1, 2]",
+                "null",
+                '{"type": "url_verification", "challenge": ["x"]}',
+                '{"type": "event_callback", "event": 5}',
+                '{"type": "block_actions", "actions": "x"}',
+                "command=/payments&command=/payments&user_id=U0NOBODY",
+            ]
+        ),
+    ),
+    content_type=st.sampled_from(
+        [
+            None,
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "text/plain",
+            "multipart/form-data; boundary=x",
+            "application/json; charset=utf-16",
+        ]
+    ),
+)
+def test_malformed_bodies_never_fail_or_change_anything(
+    world: World, body: str, content_type: str | None
+) -> None:
+    send(world, body, sent=[body], content_type=content_type, foreseen=False)

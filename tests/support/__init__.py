@@ -1,0 +1,1 @@
+"""What tests and bench/ share: the stand-in Slack Web API, signed payloads, harness, factories."""

@@ -1,0 +1,1 @@
+"""System tests: Slack and database faults, races, several processes, stress."""

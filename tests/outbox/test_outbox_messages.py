@@ -374,7 +374,7 @@ def test_an_unexpected_error_is_one_line_and_the_row_is_retried_later(
     caplog.set_level(logging.INFO, logger="slackbot.slack.sender")
     allocation_id = _request(h, "INV-1")
 
-    def broken(_allocation: Any) -> dict[str, Any]:
+    def broken(_allocation: Any, **_options: Any) -> dict[str, Any]:
         raise RuntimeError("render failed\nwith a second line")
 
     with monkeypatch.context() as patched:

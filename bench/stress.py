@@ -38,6 +38,7 @@ from slack_sdk import WebClient  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from waitress.server import create_server  # noqa: E402
 
+from models.enums import Audience, OutboxKind  # noqa: E402
 from models.tables import (  # noqa: E402
     Allocation,
     Invoice,
@@ -49,7 +50,6 @@ from models.tables import (  # noqa: E402
 )
 from slackbot.app import build_bot  # noqa: E402
 from slackbot.db import Database  # noqa: E402
-from slackbot.ledger import BALANCES_CHANGED, BILLING, RECEIPT, REQUESTER  # noqa: E402
 from slackbot.ledger.books import check_books  # noqa: E402
 from slackbot.migrate import upgrade  # noqa: E402
 from slackbot.server import make_wsgi_app  # noqa: E402
@@ -392,12 +392,12 @@ class Simulation:
         balance_edits = 0
         for allocation_id, recipient, kind, sent_at in owed_rows:
             unsent += sent_at is None
-            balance_edits += kind == BALANCES_CHANGED
-            if recipient == BILLING:
+            balance_edits += kind == OutboxKind.BALANCES_CHANGED
+            if recipient == Audience.BILLING:
                 key = "billing post" if kind == "allocation_requested" else "billing update"
-            elif recipient == REQUESTER:
+            elif recipient == Audience.REQUESTER:
                 key = "dm post"
-            elif recipient == RECEIPT:
+            elif recipient == Audience.RECEIPT:
                 key = "dm update"
             else:
                 key = recipient

@@ -35,7 +35,6 @@ from slackbot.erp.exports import COLUMNS as EXPORT_COLUMNS
 from slackbot.erp.exports import TEXT_COLUMNS, ExportKind, unneutralize
 from slackbot.erp.members import partners_by_case, record_removals
 from slackbot.errors import InvalidInput
-from slackbot.ledger import owe_balance_refreshes
 from slackbot.money import (
     currency_exponent,
     format_amount,
@@ -43,6 +42,7 @@ from slackbot.money import (
     parse_amount,
     to_decimal_string,
 )
+from slackbot.outbox.owed import owe_balance_refreshes
 
 # Rows per write: big enough that executemany amortizes round trips, small enough that one
 # chunk's ``WHERE id IN (...)`` stays far below every backend's bound-parameter limit.

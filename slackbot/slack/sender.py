@@ -52,19 +52,19 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
+from models.enums import Audience, OutboxKind
 from models.schemas import AllocationSummary
 from models.tables import ChannelPace, OutboxMessage, SlackMessageRef
 from slackbot.db import Database
 from slackbot.errors import Unavailable
-from slackbot.ledger import (
-    BALANCES_CHANGED,
-    BILLING,
-    RECEIPT,
-    REQUESTER,
-    Ledger,
-    owe_refreshes_beside,
-)
+from slackbot.ledger import Ledger
+from slackbot.outbox.owed import owe_refreshes_beside
 from slackbot.slack import views
+
+BILLING = Audience.BILLING
+RECEIPT = Audience.RECEIPT
+REQUESTER = Audience.REQUESTER
+BALANCES_CHANGED = OutboxKind.BALANCES_CHANGED
 
 log = logging.getLogger(__name__)
 

@@ -8,20 +8,15 @@ import io
 import pytest
 from sqlalchemy import select, update
 
+from models.enums import Audience, OutboxKind
 from models.schemas import Actor, InvoiceSummary
 from models.tables import Allocation, AuditEvent, JournalEntry, JournalLine, OutboxMessage
 from slackbot.db import Database
 from slackbot.erp.imports import import_csv
 from slackbot.errors import NotFound
-from slackbot.ledger import (
-    BALANCES_CHANGED,
-    BILLING,
-    RECEIPT,
-    REQUESTER,
-    Ledger,
-    owe_refreshes_beside,
-)
+from slackbot.ledger import Ledger
 from slackbot.ledger.books import books_summary, check_books
+from slackbot.outbox.owed import owe_refreshes_beside
 from tests.support.factories import (
     add_invoice,
     add_partner,
@@ -249,23 +244,26 @@ def test_each_change_owes_its_messages(books: Database, ledger: Ledger) -> None:
 
     # One DM per decision: the receipt (owed with the request) is edited to tell the outcome;
     # the sender posts a new DM only when there is no receipt to edit.
-    requested = [("allocation_requested", BILLING), ("allocation_requested", REQUESTER)]
+    requested = [
+        ("allocation_requested", Audience.BILLING),
+        ("allocation_requested", Audience.REQUESTER),
+    ]
     assert outbox_of(books, a) == [
         *requested,
-        ("allocation_approved", BILLING),
-        ("allocation_approved", RECEIPT),
-        ("allocation_reversed", BILLING),
-        ("allocation_reversed", RECEIPT),
+        ("allocation_approved", Audience.BILLING),
+        ("allocation_approved", Audience.RECEIPT),
+        ("allocation_reversed", Audience.BILLING),
+        ("allocation_reversed", Audience.RECEIPT),
     ]
     assert outbox_of(books, b) == [
         *requested,
-        ("allocation_rejected", BILLING),
-        ("allocation_rejected", RECEIPT),
+        ("allocation_rejected", Audience.BILLING),
+        ("allocation_rejected", Audience.RECEIPT),
     ]
     assert outbox_of(books, c) == [
         *requested,
-        ("allocation_cancelled", BILLING),
-        ("allocation_cancelled", RECEIPT),
+        ("allocation_cancelled", Audience.BILLING),
+        ("allocation_cancelled", Audience.RECEIPT),
     ]
     with books.transaction() as session:
         messages = session.scalars(select(OutboxMessage)).all()
@@ -304,7 +302,7 @@ def unsent_of(db: Database, allocation_id: int) -> list[tuple[str, str]]:
     return [(r.kind, r.recipient) for r in rows]
 
 
-REFRESH = (BALANCES_CHANGED, BILLING)
+REFRESH = (OutboxKind.BALANCES_CHANGED, Audience.BILLING)
 
 
 def _beside(db: Database, allocation_id: int) -> int:
@@ -344,8 +342,8 @@ def test_edits_are_owed_to_pending_requests_sharing_the_payment_or_invoice(
     ledger.approve(a, APPROVER)
     assert unsent_of(books, a) == [
         REFRESH,
-        ("allocation_approved", BILLING),
-        ("allocation_approved", RECEIPT),
+        ("allocation_approved", Audience.BILLING),
+        ("allocation_approved", Audience.RECEIPT),
     ]
     _all_sent(books)
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
+from models.enums import Audience
 from models.tables import OutboxMessage, SlackMessageRef
 from slackbot.db import Database
-from slackbot.ledger import RECEIPT, REQUESTER
 from slackbot.slack import views
 from tests.support.bot_harness import (
     APPROVER,
@@ -32,6 +32,8 @@ from tests.support.bot_harness import (
 )
 from tests.support.factories import add_invoice, add_partner, add_payment, outbox_of
 from tests.support.slack_stub import Call, FakeSlack, dm_channel_for
+
+RECEIPT, REQUESTER = Audience.RECEIPT, Audience.REQUESTER
 
 ALICE = "U0ALICE"
 ALICE_DM = dm_channel_for(ALICE)

@@ -13,16 +13,19 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import select
 from waitress.server import create_server
 
+from models.enums import Audience
 from models.tables import Allocation, OutboxMessage
 from slackbot.app import Bot, build_bot
 from slackbot.db import Database
-from slackbot.ledger import BILLING, RECEIPT, REQUESTER, Ledger
+from slackbot.ledger import Ledger
 from slackbot.server import make_wsgi_app
 from slackbot.settings import Settings
 from slackbot.slack import views
 from slackbot.slack.sender import RetryPolicy
 from tests.support import slack_payloads as payloads
 from tests.support.slack_stub import Call, FakeSlack, dm_channel_for
+
+BILLING, RECEIPT, REQUESTER = Audience.BILLING, Audience.RECEIPT, Audience.REQUESTER
 
 SECRET = "test-signing-secret-0123456789"
 BILLING_CHANNEL = "C0BILLING"

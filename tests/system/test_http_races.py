@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from models.enums import OutboxKind
 from slackbot.db import Database
-from slackbot.ledger import BALANCES_CHANGED
 from slackbot.ledger.books import check_books
 from tests.support import slack_payloads as payloads
 from tests.support.bot_harness import (
@@ -37,6 +37,8 @@ from tests.support.factories import (
     payment_row,
 )
 from tests.support.slack_stub import dm_channel_for
+
+BALANCES_CHANGED = OutboxKind.BALANCES_CHANGED
 
 ALICE = "U0ALICE"
 DECISIONS = {"allocation.approved", "allocation.rejected", "allocation.cancelled"}

@@ -1,0 +1,166 @@
+"""What each change owes people, written in the change's own transaction, and coalesced.
+
+Nothing here knows Slack: a row names a kind of news (:class:`OutboxKind`) and who it is for
+(:class:`Audience`); the sender renders and delivers it. A change that owes nothing is
+impossible to forget here, because its outbox row commits or rolls back with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from models.enums import AllocationStatus, Audience, OutboxKind
+from models.tables import Allocation, OutboxMessage
+
+# Ids per IN (...) list, well under every driver's bound-parameter limit.
+_IN_CHUNK = 500
+
+
+def owe(
+    session: Session,
+    allocation: Allocation,
+    kind: OutboxKind,
+    audiences: Sequence[Audience],
+    now: dt.datetime,
+) -> None:
+    """Write the outbox rows ``kind`` owes each audience, in this transaction.
+
+    A decision owes the requester one message, not two: their receipt (the ``RECEIPT``
+    row), edited to show the outcome; the sender posts a new DM only when there is no
+    receipt to edit (and, for a reversal, one DM beside the edit). So a decision that names
+    both ``REQUESTER`` and ``RECEIPT`` writes the ``RECEIPT`` row alone; the request itself
+    still owes the ``REQUESTER`` its receipt.
+    """
+    wanted = list(audiences)
+    if kind != OutboxKind.ALLOCATION_REQUESTED and Audience.REQUESTER in wanted:
+        wanted = [a for a in wanted if a != Audience.REQUESTER]
+        if Audience.RECEIPT not in wanted:
+            wanted.append(Audience.RECEIPT)
+    for audience in wanted:
+        if (
+            audience == Audience.BILLING
+            and kind != OutboxKind.ALLOCATION_REQUESTED
+            and _take_over_refresh(session, allocation, kind, now)
+        ):
+            continue
+        session.add(
+            OutboxMessage(
+                kind=kind,
+                allocation_id=allocation.allocation_id,
+                recipient=audience,
+                payload={"requested_by": allocation.requested_by},
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+
+
+def owe_refreshes_beside(session: Session, allocation_id: int, now: dt.datetime) -> int:
+    """Owe edits of the pending requests that share this one's payment or invoice.
+
+    The sender calls it once this request's own billing message (its post, or the edit that
+    reports its decision) has gone out: the change is committed by then, so every edit owed
+    here renders the balances it left. Running it there, not in the change's transaction,
+    keeps the work off the partner's and the approver's click.
+    """
+    changed = session.get(Allocation, allocation_id)
+    if changed is None:
+        return 0
+    siblings = session.execute(
+        select(Allocation.allocation_id, Allocation.requested_by)
+        .where(
+            Allocation.status == AllocationStatus.PENDING,
+            Allocation.allocation_id != allocation_id,
+            or_(
+                Allocation.payment_id == changed.payment_id,
+                Allocation.invoice_id == changed.invoice_id,
+            ),
+        )
+        .order_by(Allocation.allocation_id)
+    ).all()
+    return owe_balance_refreshes(
+        session, [(row[0], row[1]) for row in siblings], now, committed=True
+    )
+
+
+def owe_balance_refreshes(
+    executor: Session | Connection,
+    pending: Sequence[tuple[int, str]],
+    now: dt.datetime,
+    *,
+    committed: bool = False,
+) -> int:
+    """Owe an edit of each pending request's billing message: balances it shows have moved.
+
+    ``pending`` lists ``(allocation_id, requested_by)`` of requests awaiting a decision. A
+    request whose billing message still has an unsent, unclaimed row needs nothing more, since
+    that row renders the balances when it goes out. A row already claimed may have rendered
+    the old figures, so a new one follows it. When the change is not ``committed`` yet (an
+    import calls this in its own transaction), the unclaimed rows are locked (PostgreSQL) so
+    no sender claims one and renders it before the change commits. Returns rows added.
+    """
+    if not pending:
+        return 0
+    requested_by = dict(pending)
+    ids = sorted(requested_by)
+    queued: set[int] = set()
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        unclaimed = (
+            select(OutboxMessage.allocation_id)
+            .where(
+                OutboxMessage.allocation_id.in_(chunk),
+                OutboxMessage.recipient == Audience.BILLING,
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.claimed_by.is_(None),
+            )
+            # One global order (chunks go up by allocation id), so two transactions that lock
+            # overlapping sets never wait on each other in a cycle.
+            .order_by(OutboxMessage.allocation_id, OutboxMessage.message_id)
+        )
+        if not committed:
+            unclaimed = unclaimed.with_for_update()
+        queued.update(a for a in executor.scalars(unclaimed) if a is not None)
+    rows = [
+        {
+            "kind": OutboxKind.BALANCES_CHANGED,
+            "allocation_id": allocation_id,
+            "recipient": Audience.BILLING,
+            "payload": {"requested_by": requested_by[allocation_id]},
+            "created_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for allocation_id in ids
+        if allocation_id not in queued
+    ]
+    if rows:
+        executor.execute(insert(OutboxMessage), rows)
+    return len(rows)
+
+
+def _take_over_refresh(
+    session: Session, allocation: Allocation, kind: OutboxKind, now: dt.datetime
+) -> bool:
+    """Turn this request's queued, unclaimed balance refresh into the news ``kind`` carries.
+
+    The refresh would render the same message (messages are rendered when sent), so one row
+    does both, and the news is not held back behind a refresh that waits its turn.
+    """
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.allocation_id == allocation.allocation_id,
+            OutboxMessage.recipient == Audience.BILLING,
+            OutboxMessage.kind == OutboxKind.BALANCES_CHANGED,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.claimed_by.is_(None),
+        )
+        .values(kind=kind, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,425 @@
+"""Every money rule, as pure checks: values in, nothing out or the typed refusal naming the field.
+
+Nothing here reads the database or the clock. A rule takes a snapshot (``models.schemas``), a row
+read under lock (the ORM rows have the same attribute names, so they satisfy the protocols
+below), or plain values, and either returns or raises the :class:`~slackbot.errors.DomainError`
+that names the field at fault in the person's terms. The ledger's commands, the CSV import, the
+Slack views and handlers all ask these functions, so each rule is written once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Collection
+from typing import Literal, Protocol
+
+from models.enums import AllocationStatus, Decision
+from models.limits import MAX_NOTE, MAX_REASON, MAX_REQUEST_KEY
+from models.schemas import Actor, AllocationSummary
+from slackbot.errors import AlreadyDecided, InsufficientFunds, InvalidInput, NotAllowed, NotFound
+from slackbot.money import format_amount
+
+# ------------------------------------------------------------------------------ what rules read
+
+
+class PaymentBalance(Protocol):
+    """A payment's figures: a ``PaymentSummary`` or a ``Payment`` row read under lock."""
+
+    @property
+    def payment_id(self) -> str: ...
+    @property
+    def partner_id(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def pending(self) -> int: ...
+    @property
+    def unallocated(self) -> int: ...
+
+
+class InvoiceBalance(Protocol):
+    """An invoice's figures: an ``InvoiceSummary`` or an ``Invoice`` row read under lock."""
+
+    @property
+    def invoice_id(self) -> str: ...
+    @property
+    def partner_id(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def amount_due(self) -> int: ...
+    @property
+    def pending(self) -> int: ...
+    @property
+    def open_amount(self) -> int: ...
+
+
+class AllocationState(Protocol):
+    """Where a request stands and who moved it last: an ``AllocationSummary`` or the row."""
+
+    @property
+    def allocation_id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def requested_by(self) -> str: ...
+    @property
+    def decided_by(self) -> str | None: ...
+    @property
+    def decided_at(self) -> dt.datetime | None: ...
+    @property
+    def reversed_by(self) -> str | None: ...
+    @property
+    def reversed_at(self) -> dt.datetime | None: ...
+
+
+# ---------------------------------------------------------------------------- amounts and room
+
+
+def check_amount_positive(minor: int) -> None:
+    """An allocation moves money: zero or less is no request."""
+    if minor <= 0:
+        raise InvalidInput("amount", "The amount must be more than zero.")
+
+
+def check_room(payment: PaymentBalance, invoice: InvoiceBalance, minor: int) -> None:
+    """``minor`` fits both what the payment has unreserved and what the invoice has open."""
+    currency = payment.currency
+    if minor > payment.unallocated:
+        held = (
+            f" ({format_amount(payment.pending, currency)} more is held by pending requests)"
+            if payment.pending
+            else ""
+        )
+        raise InsufficientFunds(
+            "amount",
+            f"{payment.payment_id} has {format_amount(payment.unallocated, currency)} left to"
+            f" allocate{held}; you entered {format_amount(minor, currency)}.",
+        )
+    if minor > invoice.open_amount:
+        if invoice.pending:
+            message = (
+                f"{invoice.invoice_id} has {format_amount(invoice.amount_due, currency)} left"
+                f" to pay, {format_amount(invoice.pending, currency)} of it already requested;"
+                f" you can apply at most {format_amount(invoice.open_amount, currency)}"
+                f" and you entered {format_amount(minor, currency)}."
+            )
+        else:
+            message = (
+                f"{invoice.invoice_id} has {format_amount(invoice.amount_due, currency)} left"
+                f" to pay; you entered {format_amount(minor, currency)}."
+            )
+        raise InsufficientFunds("amount", message)
+
+
+def check_payment_allocatable(payment: PaymentBalance) -> None:
+    """The payment has money no pending request holds (what the allocation modal may offer)."""
+    if payment.unallocated <= 0:
+        raise InsufficientFunds(
+            "payment",
+            f"{payment.payment_id} has nothing left to allocate"
+            + (" (the rest is held by pending requests)." if payment.pending else "."),
+        )
+
+
+def check_invoice_payable(
+    payment: PaymentBalance, invoice: InvoiceBalance | None, typed_invoice_id: str
+) -> None:
+    """The invoice is the payment's partner's, in its currency, and has something open.
+
+    ``invoice`` is ``None`` when no invoice has that id; another partner's invoice gets the same
+    words, so nobody learns which invoice ids exist elsewhere.
+    """
+    shown = shown_id(typed_invoice_id)
+    if invoice is None or invoice.partner_id != payment.partner_id:
+        raise NotFound(
+            "invoice",
+            f"{shown} is not an open invoice of the partner that made {payment.payment_id}.",
+        )
+    if invoice.currency != payment.currency:
+        raise InvalidInput(
+            "invoice",
+            f"{shown} is in {invoice.currency} and {payment.payment_id} is in"
+            f" {payment.currency}; pick an invoice in {payment.currency}.",
+        )
+    if invoice.amount_due <= 0:
+        raise InvalidInput("invoice", f"{shown} is already paid in full.")
+    if invoice.open_amount <= 0:
+        raise InvalidInput(
+            "invoice",
+            f"All that {shown} has left to pay is held by pending requests; pick another"
+            " invoice or wait for billing to decide.",
+        )
+
+
+def left_to_pay_if_approved(allocation: AllocationSummary) -> int:
+    """What the invoice would have left to pay once this pending request is approved."""
+    return max(0, allocation.invoice_amount_due - allocation.amount)
+
+
+# ------------------------------------------------------------------------- who may decide what
+
+
+def may_approve(
+    user_id: str, approver_ids: Collection[str], group_members: Collection[str] | None
+) -> bool:
+    """The approver policy: a configured approver id, or a member of the approvers' group."""
+    if not user_id:
+        return False
+    return user_id in approver_ids or (group_members is not None and user_id in group_members)
+
+
+def check_is_approver(actor: Actor, verb: Decision) -> None:
+    """Only billing approvers approve, reject or reverse."""
+    if not actor.can_approve:
+        if verb == Decision.REVERSE:
+            raise NotAllowed("allocation", "Only billing approvers can reverse an allocation.")
+        raise NotAllowed("allocation", f"Only billing approvers can {verb} requests.")
+
+
+def check_independent(
+    allocation: AllocationState,
+    actor: Actor,
+    verb: Decision,
+    *,
+    actor_is_member: bool,
+    partner_name: str,
+) -> None:
+    """Segregation of duties: nobody decides for a partner they act for.
+
+    The requester is refused first (the more specific reason); then anyone who is a member of
+    the request's partner (``actor_is_member``, read when deciding), since a member could have
+    asked a colleague to request it.
+    """
+    if allocation.requested_by == actor.user_id:
+        raise NotAllowed(
+            "allocation",
+            f"You made this request, so another approver has to {verb} it.",
+        )
+    if actor_is_member:
+        raise NotAllowed(
+            "allocation",
+            f"You are a member of {shown_name(partner_name)}, so you cannot {verb} its requests;"
+            " another approver must.",
+        )
+
+
+def check_may_cancel(allocation: AllocationState, user_id: str, *, still_member: bool) -> None:
+    """Only the requester withdraws a request, and only while they still act for the partner."""
+    if allocation.requested_by != user_id:
+        raise NotAllowed("allocation", "Only the person who made a request can cancel it.")
+    if not still_member:
+        # Removed from the partner since asking: the request is billing's to decide now.
+        raise NotAllowed(
+            "allocation",
+            "You no longer act for this partner, so you cannot cancel its requests;"
+            " billing will decide this one.",
+        )
+
+
+def check_pending(allocation: AllocationState, verb: Decision) -> None:
+    """Approve, reject and cancel move only a request still waiting for a decision."""
+    if allocation.status != AllocationStatus.PENDING:
+        raise already_decided(allocation, verb)
+
+
+def check_reversible(allocation: AllocationState) -> None:
+    """Only an approved allocation can be reversed (once)."""
+    if allocation.status != AllocationStatus.APPROVED:
+        raise already_decided(allocation, Decision.REVERSE)
+
+
+def already_decided(allocation: AllocationState, verb: Decision) -> AlreadyDecided:
+    """The refusal for acting on a request whose status does not allow ``verb``."""
+    status = allocation.status
+    if status == AllocationStatus.PENDING:
+        done = "reversed" if verb == Decision.REVERSE else str(verb)
+        return AlreadyDecided(
+            f"Request {allocation.allocation_id} is still waiting for a decision; only an"
+            f" approved allocation can be {done}.",
+            allocation_id=allocation.allocation_id,
+            status=status,
+            decided_by=None,
+            decided_at=None,
+        )
+    if status == AllocationStatus.REVERSED:
+        who, when = allocation.reversed_by, allocation.reversed_at
+    else:
+        who, when = allocation.decided_by, allocation.decided_at
+    when_text = when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if when else "earlier"
+    return AlreadyDecided(
+        f"Request {allocation.allocation_id} was already {status} by {who} at {when_text};"
+        f" nothing changed.",
+        allocation_id=allocation.allocation_id,
+        status=status,
+        decided_by=who,
+        decided_at=when,
+    )
+
+
+# --------------------------------------------------------------------------------- the imports
+
+
+def check_import_keeps_held(
+    kind: Literal["payment", "invoice"],
+    key: str,
+    *,
+    new_limit: int,
+    settled: int,
+    pending: int,
+    currency: str,
+) -> None:
+    """An import may not shrink a payment's amount (an invoice's amount due) below what is held.
+
+    ``settled`` is the payment's ``allocated`` (the invoice's ``applied``); ``pending`` what
+    pending requests reserve. The error's field is the CSV column at fault (``amount`` or
+    ``amount_due``); the import shows it as ``"<field>: <message>"``.
+    """
+    held = settled + pending
+    if new_limit >= held:
+        return
+    column, words = (
+        ("amount", "allocated or awaiting approval")
+        if kind == "payment"
+        else ("amount_due", "paid by approved allocations or awaiting approval")
+    )
+    raise InvalidInput(
+        column,
+        f"{kind} {key} already has {format_amount(held, currency)} {words}; it cannot drop to"
+        f" {format_amount(new_limit, currency)}",
+    )
+
+
+def check_import_keeps_owner(
+    kind: Literal["payment", "invoice"],
+    key: str,
+    *,
+    column: Literal["partner_id", "currency"],
+    old: str,
+    new: str,
+) -> None:
+    """A payment or invoice with allocation requests keeps its partner and its currency."""
+    if old == new:
+        return
+    what = "partner" if column == "partner_id" else "currency"
+    raise InvalidInput(
+        column,
+        f"{kind} {key} already has allocation requests, so its {what} cannot change from"
+        f" {old} to {new}",
+    )
+
+
+# -------------------------------------------------------------------------- notes and reasons
+
+# What a note or reason may not carry: nothing a person can read, and nothing a database should
+# store. Cc (controls, NUL among them: PostgreSQL refuses it in text), Cf (zero-width and bidi
+# format characters, BOM, soft hyphen), Co (private use), Cs (lone surrogates, which cannot be
+# encoded as UTF-8 at all). Line and paragraph separators become ordinary newlines.
+_STRIPPED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs"})
+_LINE_BREAKS = {"\r\n": "\n", "\r": "\n", "\u2028": "\n", "\u2029": "\n", "\x85": "\n"}
+# Joiners shape emoji sequences (👩‍👩‍👧) and Persian/Indic words; between two visible
+# characters they are text, anywhere else they are invisible padding.
+_JOINERS = frozenset({"\u200c", "\u200d"})
+# Tag characters spell subdivision flags (🏴 + tags + cancel tag, e.g. the Scottish flag).
+_BLACK_FLAG = "\U0001f3f4"
+_TAGS = range(0xE0020, 0xE0080)
+# Letters and symbols that render as nothing: they make a text look filled when it says nothing.
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")
+_READABLE_CATEGORIES = ("L", "N", "P", "S")
+
+
+def readable_text(text: str | None) -> str:
+    """A note or reason as it is stored: control and invisible characters removed, trimmed.
+
+    Kept: every script, emoji with their joiners, variation selectors and flag tags, tabs as
+    spaces, and ordinary newlines (the Slack fields are multi-line). The one function every door
+    (Slack, the CLI) goes through, so what is stored is what a person typed and can read.
+    """
+    if not text:
+        return ""
+    for old, new in _LINE_BREAKS.items():
+        text = text.replace(old, new)
+    text = text.replace("\t", " ")
+    kept: list[str] = []
+    in_flag = False
+    for index, ch in enumerate(text):
+        if ord(ch) in _TAGS or ch == "\U000e007f":
+            if in_flag:
+                kept.append(ch)
+                in_flag = ch != "\U000e007f"
+            continue
+        in_flag = ch == _BLACK_FLAG
+        if ch in _JOINERS:
+            after = text[index + 1] if index + 1 < len(text) else ""
+            if kept and _visible(kept[-1]) and after and _visible(after):
+                kept.append(ch)
+            continue
+        if ch == "\n" or unicodedata.category(ch) not in _STRIPPED_CATEGORIES:
+            kept.append(ch)
+    lines = [line.rstrip() for line in "".join(kept).split("\n")]
+    return "\n".join(lines).strip()
+
+
+def has_readable_text(text: str) -> bool:
+    """Does ``text`` say anything: a letter, digit, punctuation or symbol that shows?"""
+    return any(
+        unicodedata.category(ch).startswith(_READABLE_CATEGORIES) and ch not in _BLANK_GLYPHS
+        for ch in text
+    )
+
+
+def _visible(ch: str) -> bool:
+    return not ch.isspace() and unicodedata.category(ch) not in _STRIPPED_CATEGORIES
+
+
+def checked_note(note: str | None) -> str | None:
+    """The note as stored, ``None`` when it shows nothing (it is optional), or the refusal."""
+    cleaned = readable_text(note)
+    if not has_readable_text(cleaned):
+        return None
+    if len(cleaned) > MAX_NOTE:
+        raise InvalidInput("note", f"Keep the note under {MAX_NOTE} characters.")
+    return cleaned
+
+
+def required_reason(reason: str | None, ask: str) -> str:
+    """The reason as stored, or ``InvalidInput`` on the ``reason`` field saying what to write."""
+    typed = reason or ""
+    cleaned = readable_text(typed)
+    if not has_readable_text(cleaned):
+        if typed.strip():
+            raise InvalidInput(
+                "reason",
+                "The reason has only invisible or control characters, so the requester would"
+                f" read nothing. {ask}",
+            )
+        raise InvalidInput("reason", ask)
+    if len(cleaned) > MAX_REASON:
+        raise InvalidInput("reason", f"Keep the reason under {MAX_REASON} characters.")
+    return cleaned
+
+
+REJECT_ASK = "Say why, so the requester knows what to fix."
+REVERSE_ASK = "Say why the allocation is being reversed."
+
+
+def check_request_key(request_key: str | None) -> None:
+    """A door's idempotency key fits its column."""
+    if request_key is not None and len(request_key) > MAX_REQUEST_KEY:
+        raise InvalidInput("request", "The request key is too long.")
+
+
+# --------------------------------------------------------------------- how ids are shown back
+
+
+def shown_id(value: str) -> str:
+    """A typed id as a refusal may quote it: printable, cut at 40 characters."""
+    cleaned = "".join(ch for ch in value if ch.isprintable())
+    return (cleaned[:40] + "…") if len(cleaned) > 40 else (cleaned or "(none)")
+
+
+def shown_name(value: str) -> str:
+    """A partner's name as a refusal may quote it: readable, on one line, cut at 80."""
+    cleaned = " ".join(readable_text(value).split())
+    return (cleaned[:80] + "…") if len(cleaned) > 80 else (cleaned or "this partner")

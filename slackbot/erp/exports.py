@@ -35,6 +35,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import ColumnElement, Row, Select, func, select
 
+from models.enums import AllocationStatus
 from models.tables import (
     Allocation,
     Invoice,
@@ -232,6 +233,7 @@ def _payments(db: Database) -> Iterator[Record]:
             Payment.amount,
             Payment.allocated,
             Payment.pending,
+            Payment.unallocated.label("unallocated"),
             Payment.received_on,
             Payment.reference,
         ),
@@ -246,7 +248,7 @@ def _payments(db: Database) -> Iterator[Record]:
             "amount": amount(row.amount),
             "allocated": amount(row.allocated),
             "pending": amount(row.pending),
-            "unallocated": amount(row.amount - row.allocated - row.pending),
+            "unallocated": amount(row.unallocated),
             "received_on": row.received_on.isoformat(),
             "reference": row.reference,
         }
@@ -261,8 +263,7 @@ def _invoices(db: Database) -> Iterator[Record]:
             Invoice.currency,
             Invoice.exponent,
             Invoice.amount,
-            Invoice.opening_due,
-            Invoice.applied,
+            Invoice.amount_due.label("amount_due"),
             Invoice.pending,
             Invoice.issued_on,
             Invoice.due_on,
@@ -276,7 +277,7 @@ def _invoices(db: Database) -> Iterator[Record]:
             "partner_id": row.partner_id,
             "currency": row.currency,
             "amount": amount(row.amount),
-            "amount_due": amount(row.opening_due - row.applied),
+            "amount_due": amount(row.amount_due),
             "pending": amount(row.pending),
             "issued_on": row.issued_on.isoformat(),
             "due_on": row.due_on.isoformat(),
@@ -321,7 +322,7 @@ def _allocations(db: Database) -> Iterator[Record]:
             "requested_at": _utc_iso(row.requested_at),
             "partner_id": row.partner_id,
             "note": row.note,
-            "cancelled_by": row.decided_by if row.status == "cancelled" else None,
+            "cancelled_by": row.decided_by if row.status == AllocationStatus.CANCELLED else None,
         }
 
 
@@ -380,12 +381,8 @@ def _amount_formatter(currency: str, exponent: int) -> Callable[[int], str]:
 
 
 def _utc_iso(value: dt.datetime | None) -> str | None:
-    """ISO 8601 in UTC; SQLite hands back naive datetimes, and everything stored is UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat()
+    """ISO 8601 in UTC (every stored moment reads back aware, see ``models.tables.UTCDateTime``)."""
+    return None if value is None else value.astimezone(dt.UTC).isoformat()
 
 
 # ----------------------------------------------------------------------------------- formats

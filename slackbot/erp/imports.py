@@ -1,105 +1,65 @@
-"""CSV imports from the ERP: validate every row, then upsert all of them in one transaction.
+"""The import run: every row checked, then all of them upserted in one transaction, or none.
 
-A file is streamed row by row and written in chunks, so memory stays flat however long it is.
+A file is streamed row by row (:mod:`slackbot.erp.reader`), each row checked on its own
+(:mod:`slackbot.erp.rows`) and against what is stored (here: unknown partners, rows that
+allocations already hold), and written in chunks, so memory stays flat however long it is.
 Everything happens inside one transaction: if any row is bad, every bad row is reported (with its
 file line number and what is wrong, in an operator's words) and the transaction is rolled back,
 so the database is exactly as it was. Importing the same file twice changes nothing: a row equal
 to what is stored is counted as unchanged and never written. Rows missing from the file are left
-alone — an import never deletes.
+alone — an import never deletes (but ``replace`` for members). What a change owes the people
+watching pending requests goes through :mod:`slackbot.outbox.owed`.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import IO, Any, SupportsIndex
+from typing import IO, Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
-from models.tables import (
-    Allocation,
-    AuditEvent,
-    Invoice,
-    Partner,
-    PartnerMember,
-    Payment,
-    utcnow,
-)
+from models.enums import AllocationStatus
+from models.tables import Allocation, AuditEvent, Invoice, Partner, PartnerMember, Payment, utcnow
 from slackbot.db import Database
-from slackbot.erp.exports import COLUMNS as EXPORT_COLUMNS
-from slackbot.erp.exports import TEXT_COLUMNS, ExportKind, unneutralize
+from slackbot.erp.exports import TEXT_COLUMNS, unneutralize
 from slackbot.erp.members import partners_by_case, record_removals
-from slackbot.errors import InvalidInput
-from slackbot.money import (
-    currency_exponent,
-    format_amount,
-    normalize_currency,
-    parse_amount,
-    to_decimal_string,
+from slackbot.erp.reader import (
+    PROGRESS_ROWS,
+    BadRow,
+    Header,
+    ImportKind,
+    SourceReader,
+    delimiter_hint,
+    empty_file,
+    read_header,
+    records_of,
 )
+from slackbot.erp.rows import (
+    MAX_ID,
+    ROW_CHECKS,
+    CurrencyCache,
+    Problems,
+    Record,
+    RowCheck,
+    could_be_id,
+)
+from slackbot.money import format_amount
 from slackbot.outbox.owed import owe_balance_refreshes
+
+__all__ = ["BadRow", "ImportKind", "ImportRejected", "ImportResult", "import_csv"]
 
 # Rows per write: big enough that executemany amortizes round trips, small enough that one
 # chunk's ``WHERE id IN (...)`` stays far below every backend's bound-parameter limit.
 CHUNK_ROWS = 2000
-PROGRESS_ROWS = 1000
 # Bad rows printed per kind of problem; the rest are counted.
 SHOWN_PER_PROBLEM = 50
 # Ids per IN (...) list when looking up a whole file's partners.
 _IN_CHUNK = 500
 
-MAX_ID = 64
-MAX_NAME = 200
-MAX_REFERENCE = 500
-_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}", re.ASCII)
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
-# Control characters other than tab and line breaks: PostgreSQL refuses NUL in text outright.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_ZERO = re.compile(r"0+(?:\.(?P<frac>0+))?", re.ASCII)
-
-
-class ImportKind(StrEnum):
-    PARTNERS = "partners"
-    MEMBERS = "members"
-    PAYMENTS = "payments"
-    INVOICES = "invoices"
-
-
-HEADERS: dict[ImportKind, tuple[str, ...]] = {
-    ImportKind.PARTNERS: ("partner_id", "name"),
-    ImportKind.MEMBERS: ("partner_id", "slack_user_id"),
-    ImportKind.PAYMENTS: (
-        "payment_id",
-        "partner_id",
-        "amount",
-        "currency",
-        "received_on",
-        "reference",
-    ),
-    ImportKind.INVOICES: ("invoice_id", "partner_id", "amount", "currency", "issued_on", "due_on"),
-}
-# Columns a file may leave out, after the required ones.
-OPTIONAL_COLUMNS: dict[ImportKind, tuple[str, ...]] = {ImportKind.INVOICES: ("amount_due",)}
-
-
-@dataclass(frozen=True)
-class BadRow:
-    """One bad line of the file: its line number (the header is line 1) and what is wrong.
-
-    ``kind`` is the problem without this row's own values, for grouping rows that share it.
-    """
-
-    line: int
-    problem: str
-    kind: str = ""
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.problem}"
+# A moment, aware and in UTC (the bot's clock; tests pass a frozen one).
+Clock = Callable[[], dt.datetime]
 
 
 class ImportRejected(Exception):
@@ -140,6 +100,8 @@ class ImportRejected(Exception):
 
 @dataclass(frozen=True)
 class ImportResult:
+    """What an import did: the summary line the CLI prints."""
+
     kind: ImportKind
     rows_read: int
     inserted: int
@@ -167,6 +129,7 @@ def import_csv(
     chunk_rows: int = CHUNK_ROWS,
     on_progress: Callable[[int, int], None] | None = None,
     replace: bool = False,
+    clock: Clock | None = None,
 ) -> ImportResult:
     """Upsert a CSV file of ``kind`` keyed by its first column, all or nothing.
 
@@ -176,21 +139,21 @@ def import_csv(
     ``replace`` (members only): the file is the complete list of members of every partner it
     names; members of those partners that it does not list are removed (and audited, one event
     each). Partners the file does not name keep their members.
+    ``clock`` stamps the audit events and the messages the import owes (default: the wall
+    clock, in UTC).
     Raises :class:`ImportRejected` listing every bad row; the database is then unchanged.
     """
     kind = ImportKind(kind)
     if replace and kind is not ImportKind.MEMBERS:
         raise ValueError("replace applies to members files only")
-    reader = _SourceReader(source)
-    rows = _rows_of(reader)
+    reader = SourceReader(source)
+    rows = records_of(reader)
     run = _ImportRun(kind, _SPECS[kind], chunk_rows)
     with db.transaction() as session:
         connection = session.connection()
         header = next(rows, None)
         if header is None and reader.error is None:
-            run.bad.append(
-                BadRow(1, f"the file is empty; expected the header {_header_text(kind)}")
-            )
+            run.bad.append(empty_file(kind))
         elif header is not None:
             run.read_header(*header)
         if not run.bad:
@@ -203,11 +166,12 @@ def import_csv(
             run.bad.append(reader.error)
         if run.bad:
             raise ImportRejected(kind, sorted(run.bad, key=lambda bad: bad.line), run.rows_read)
+        now = (clock or utcnow)()
         removed: list[tuple[str, str]] = []
         if replace:
-            removed = _remove_unlisted_members(connection, set(run._seen))
+            removed = _remove_unlisted_members(connection, set(run.seen))
             record_removals(
-                session, removed, actor=actor, via="import --replace", source=source_name
+                session, removed, actor=actor, via="import --replace", at=now, source=source_name
             )
         result = ImportResult(
             kind,
@@ -222,18 +186,17 @@ def import_csv(
             column = _SHOWN_ON_PENDING[kind]
             pending = session.execute(
                 select(Allocation.allocation_id, Allocation.requested_by, column).where(
-                    Allocation.status == "pending"
+                    Allocation.status == AllocationStatus.PENDING
                 )
             ).all()
             owe_balance_refreshes(
-                session,
-                [(row[0], row[1]) for row in pending if row[2] in run.updated_keys],
-                utcnow(),
+                session, [(row[0], row[1]) for row in pending if row[2] in run.updated_keys], now
             )
         if result.inserted or result.updated or removed:
             # An import that changed nothing leaves no trace, so re-running it is truly a no-op.
             session.add(
                 AuditEvent(
+                    at=now,
                     actor=actor,
                     action=f"import.{kind}",
                     subject=f"import:{kind}",
@@ -278,219 +241,7 @@ def _remove_unlisted_members(
     return unlisted
 
 
-# ------------------------------------------------------------------------------ reading the file
-
-
-class _SourceReader:
-    """Lines of the source as text, counting and hashing bytes; stops at the first undecodable."""
-
-    def __init__(self, source: Iterable[bytes] | Iterable[str]) -> None:
-        self._source = source
-        self.sha256 = hashlib.sha256()
-        self.bytes_read = 0
-        self.unreported = 0
-        self.lines_read = 0
-        self.error: BadRow | None = None
-
-    def take_progress(self) -> int:
-        taken, self.unreported = self.unreported, 0
-        return taken
-
-    def __iter__(self) -> Iterator[str]:
-        for raw in self._source:
-            self.lines_read += 1
-            if isinstance(raw, bytes):
-                data = raw
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    self.error = BadRow(
-                        self.lines_read,
-                        f"this line is not UTF-8 text (byte 0x{raw[exc.start]:02x} at column"
-                        f" {exc.start + 1}); save the file as CSV UTF-8 and import it again",
-                    )
-                    return
-            else:
-                text = raw
-                data = raw.encode("utf-8", "surrogatepass")
-            self.sha256.update(data)
-            self.bytes_read += len(data)
-            self.unreported += len(data)
-            if self.lines_read == 1:
-                text = text.removeprefix("\ufeff")
-            yield text
-
-
-def _rows_of(reader: _SourceReader) -> Iterator[tuple[int, list[str]]]:
-    """CSV records with the file line each starts on; blank lines are skipped."""
-    records = csv.reader(reader, strict=True)
-    last_line = 0
-    while True:
-        try:
-            values = next(records)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            if reader.error is None:
-                reader.error = BadRow(
-                    records.line_num or 1,
-                    f"this is not valid CSV ({exc}); check quotes and separators",
-                )
-            return
-        start, last_line = last_line + 1, records.line_num
-        if not values or all(not value.strip() for value in values):
-            continue
-        yield start, [value.strip() for value in values]
-
-
-def _delimiter_hint(values: list[str]) -> str:
-    """Advice for a file that Excel or an ERP saved with semicolons or tabs between columns."""
-    text = ",".join(values)
-    for separator, name in ((";", "semicolons"), ("\t", "tabs")):
-        if separator in text:
-            return (
-                f" (the values look separated by {name}; columns must be separated by commas:"
-                " save the file as CSV UTF-8, comma-delimited)"
-            )
-    return ""
-
-
-def _header_text(kind: ImportKind) -> str:
-    optional = OPTIONAL_COLUMNS.get(kind, ())
-    text = ",".join(HEADERS[kind])
-    return text + "".join(f"[,{name}]" for name in optional)
-
-
-# ----------------------------------------------------------------------------- checking values
-
-
-class _Problems(list[str]):
-    """What is wrong with one row, in the order the columns appear.
-
-    Each problem has a kind: its message without the row's own values, so a file with 200,000
-    rows naming the same unknown partner is reported as one problem 200,000 times.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.kinds: list[str] = []
-
-    def append(self, problem: str, kind: str | None = None) -> None:
-        super().append(problem)
-        self.kinds.append(kind or problem)
-
-    def insert(self, index: SupportsIndex, problem: str, kind: str | None = None) -> None:
-        super().insert(index, problem)
-        self.kinds.insert(index, kind or problem)
-
-    def kind(self) -> str:
-        return " + ".join(self.kinds)
-
-
-def _required_id(problems: _Problems, column: str, value: str) -> str | None:
-    if not value:
-        problems.append(f"{column} is empty")
-        return None
-    if len(value) > MAX_ID:
-        problems.append(f"{column} is longer than {MAX_ID} characters")
-        return None
-    if not value.isprintable():
-        problems.append(f"{column} contains control characters")
-        return None
-    return value
-
-
-def _text(problems: _Problems, column: str, value: str, limit: int, *, required: bool) -> str:
-    if required and not value:
-        problems.append(f"{column} is empty")
-    elif len(value) > limit:
-        problems.append(f"{column} is longer than {limit} characters")
-    elif _CONTROL.search(value):
-        problems.append(f"{column} contains control characters")
-    return value
-
-
-class _CurrencyCache:
-    """Currency codes seen in this file, so a 100,000-row file asks CLDR a handful of times."""
-
-    def __init__(self) -> None:
-        self._codes: dict[str, tuple[str, int] | str] = {}
-
-    def check(self, problems: _Problems, value: str) -> tuple[str, int] | None:
-        known = self._codes.get(value)
-        if known is None:
-            if not value:
-                known = "currency is empty"
-            else:
-                try:
-                    code = normalize_currency(value)
-                except InvalidInput as exc:
-                    known = f"currency: {exc.message}"
-                else:
-                    known = (code, currency_exponent(code))
-            self._codes[value] = known
-        if isinstance(known, str):
-            problems.append(known, "currency is not an ISO 4217 code")
-            return None
-        return known
-
-
-def _amount(problems: _Problems, column: str, value: str, currency: str | None) -> int | None:
-    if not value:
-        problems.append(f"{column} is empty")
-        return None
-    if currency is None:
-        return None  # the currency's problem is already reported; its decimals are unknown
-    try:
-        return parse_amount(value, currency, field=column)
-    except InvalidInput as exc:
-        problems.append(f"{column}: {exc.message}", f"{column} is not a valid amount")
-        return None
-
-
-def _amount_or_zero(
-    problems: _Problems, column: str, value: str, currency: str | None
-) -> int | None:
-    """Like an amount, but zero is allowed (an invoice paid in full before it reached us)."""
-    zero = _ZERO.fullmatch(value)
-    if zero is None:
-        if value.startswith("-"):
-            problems.append(
-                f"{column} cannot be negative; you entered {value}", f"{column} is negative"
-            )
-            return None
-        return _amount(problems, column, value, currency)
-    if currency is None:
-        return None
-    decimals = len(zero["frac"] or "")
-    exponent = currency_exponent(currency)
-    if decimals > exponent:
-        places = "no decimals" if exponent == 0 else f"at most {exponent} decimals"
-        problems.append(
-            f"{column}: {currency} amounts have {places}; you entered {value}.",
-            f"{column} is not a valid amount",
-        )
-        return None
-    return 0
-
-
-def _date(problems: _Problems, column: str, value: str) -> dt.date | None:
-    if not value:
-        problems.append(f"{column} is empty")
-        return None
-    if _ISO_DATE.fullmatch(value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    problems.append(
-        f"{column}: {value} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-24",
-        f"{column} is not a date",
-    )
-    return None
-
-
-# ------------------------------------------------------------------------------- the four kinds
+# --------------------------------------------------------------------- each kind's table
 
 
 @dataclass
@@ -499,13 +250,13 @@ class _Row:
 
     line: int
     key: Any
-    record: dict[str, Any] | None
+    record: Record | None
     partner_id: str | None
-    problems: _Problems
+    problems: Problems
 
 
 class _Spec:
-    """How one kind of file maps onto its table. Subclasses fill in the parsing and the checks."""
+    """How one kind of file maps onto its table: its key, what it compares, its conflicts."""
 
     table: Table
     key_columns: tuple[str, ...]
@@ -514,12 +265,10 @@ class _Spec:
     needs_partner = True
     lock_existing = False
 
-    def parse(
-        self, values: dict[str, str], problems: _Problems, currencies: _CurrencyCache
-    ) -> dict[str, Any] | None:
-        raise NotImplementedError
+    def __init__(self, check_row: RowCheck) -> None:
+        self.check_row = check_row
 
-    def key_of(self, record: dict[str, Any]) -> Any:
+    def key_of(self, record: Record) -> Any:
         return record[self.key_columns[0]]
 
     def describe_key(self, key: Any) -> str:
@@ -537,7 +286,7 @@ class _Spec:
     def conflicts(self, connection: Connection, pairs: list[tuple[_Row, dict[str, Any]]]) -> None:
         """Add a problem to each row whose change would break what is already recorded."""
 
-    def insert_values(self, record: dict[str, Any]) -> dict[str, Any]:
+    def insert_values(self, record: Record) -> Record:
         return record
 
 
@@ -547,40 +296,13 @@ class _PartnerSpec(_Spec):
     compared = ("name",)
     needs_partner = False
 
-    def parse(
-        self, values: dict[str, str], problems: _Problems, currencies: _CurrencyCache
-    ) -> dict[str, Any] | None:
-        partner_id = _required_id(problems, "partner_id", values["partner_id"])
-        name = _text(problems, "name", values["name"], MAX_NAME, required=True)
-        if problems:
-            return None
-        return {"partner_id": partner_id, "name": name}
-
 
 class _MemberSpec(_Spec):
     table = PartnerMember.__table__  # type: ignore[assignment]
     key_columns = ("partner_id", "slack_user_id")
     compared = ()
 
-    def parse(
-        self, values: dict[str, str], problems: _Problems, currencies: _CurrencyCache
-    ) -> dict[str, Any] | None:
-        partner_id = _required_id(problems, "partner_id", values["partner_id"])
-        user_id = values["slack_user_id"]
-        if not user_id:
-            problems.append("slack_user_id is empty")
-        elif not _SLACK_USER_ID.fullmatch(user_id):
-            problems.append(
-                f"slack_user_id: {user_id[:40]} does not look like a Slack user ID (U or W"
-                " followed by capital letters and digits, e.g. U0123ABCD; copy it from the"
-                " person's Slack profile, Copy member ID)",
-                "slack_user_id does not look like a Slack user ID",
-            )
-        if problems:
-            return None
-        return {"partner_id": partner_id, "slack_user_id": user_id}
-
-    def key_of(self, record: dict[str, Any]) -> Any:
+    def key_of(self, record: Record) -> Any:
         return (record["partner_id"], record["slack_user_id"])
 
     def describe_key(self, key: Any) -> str:
@@ -606,6 +328,8 @@ class _BalanceSpec(_Spec):
     held: tuple[str, str]
     limit_column: str
     limit_label: str
+    # How the held balances read in a problem: "allocated or awaiting approval".
+    held_words: str
 
     def conflicts(self, connection: Connection, pairs: list[tuple[_Row, dict[str, Any]]]) -> None:
         moving = [
@@ -643,19 +367,22 @@ class _BalanceSpec(_Spec):
                         f"{self.noun} with allocation requests changes currency",
                     )
                 continue
-            first, second = self.held
-            held = old[first] + old[second]
-            if record[self.limit_column] < held and record["currency"] == old["currency"]:
-                currency = old["currency"]
-                row.problems.append(
-                    f"{self.limit_label}: {self.noun} {key} already has"
-                    f" {format_amount(held, currency)} {self.held_words(old)}; it cannot drop to"
-                    f" {format_amount(record[self.limit_column], currency)}",
-                    f"{self.limit_label} below what is allocated or pending",
-                )
+            self._check_held(row.problems, key, record, old)
 
-    def held_words(self, old: dict[str, Any]) -> str:
-        raise NotImplementedError
+    def _check_held(
+        self, problems: Problems, key: str, record: Record, old: dict[str, Any]
+    ) -> None:
+        """An import may not shrink a row below what allocations already hold of it."""
+        first, second = self.held
+        held = old[first] + old[second]
+        if record[self.limit_column] < held and record["currency"] == old["currency"]:
+            currency = old["currency"]
+            problems.append(
+                f"{self.limit_label}: {self.noun} {key} already has"
+                f" {format_amount(held, currency)} {self.held_words}; it cannot drop to"
+                f" {format_amount(record[self.limit_column], currency)}",
+                f"{self.limit_label} below what is allocated or pending",
+            )
 
 
 class _PaymentSpec(_BalanceSpec):
@@ -667,33 +394,10 @@ class _PaymentSpec(_BalanceSpec):
     held = ("allocated", "pending")
     limit_column = "amount"
     limit_label = "amount"
+    held_words = "allocated or awaiting approval"
 
-    def parse(
-        self, values: dict[str, str], problems: _Problems, currencies: _CurrencyCache
-    ) -> dict[str, Any] | None:
-        payment_id = _required_id(problems, "payment_id", values["payment_id"])
-        partner_id = _required_id(problems, "partner_id", values["partner_id"])
-        currency = currencies.check(problems, values["currency"])
-        amount = _amount(problems, "amount", values["amount"], currency and currency[0])
-        received_on = _date(problems, "received_on", values["received_on"])
-        reference = _text(problems, "reference", values["reference"], MAX_REFERENCE, required=False)
-        if problems or currency is None:
-            return None
-        return {
-            "payment_id": payment_id,
-            "partner_id": partner_id,
-            "currency": currency[0],
-            "exponent": currency[1],
-            "amount": amount,
-            "received_on": received_on,
-            "reference": reference,
-        }
-
-    def insert_values(self, record: dict[str, Any]) -> dict[str, Any]:
+    def insert_values(self, record: Record) -> Record:
         return {**record, "allocated": 0, "pending": 0}
-
-    def held_words(self, old: dict[str, Any]) -> str:
-        return "allocated or awaiting approval"
 
 
 class _InvoiceSpec(_BalanceSpec):
@@ -713,56 +417,17 @@ class _InvoiceSpec(_BalanceSpec):
     held = ("applied", "pending")
     limit_column = "opening_due"
     limit_label = "amount_due"
+    held_words = "paid by approved allocations or awaiting approval"
 
-    def parse(
-        self, values: dict[str, str], problems: _Problems, currencies: _CurrencyCache
-    ) -> dict[str, Any] | None:
-        invoice_id = _required_id(problems, "invoice_id", values["invoice_id"])
-        partner_id = _required_id(problems, "partner_id", values["partner_id"])
-        currency = currencies.check(problems, values["currency"])
-        code = currency and currency[0]
-        amount = _amount(problems, "amount", values["amount"], code)
-        issued_on = _date(problems, "issued_on", values["issued_on"])
-        due_on = _date(problems, "due_on", values["due_on"])
-        if issued_on and due_on and due_on < issued_on:
-            problems.append(
-                f"due_on {due_on} is before issued_on {issued_on}", "due_on is before issued_on"
-            )
-        raw_due = values.get("amount_due", "")
-        amount_due = (
-            amount if not raw_due else _amount_or_zero(problems, "amount_due", raw_due, code)
-        )
-        if amount is not None and amount_due is not None and amount_due > amount and code:
-            problems.append(
-                f"amount_due {raw_due} is more than the invoice amount"
-                f" {to_decimal_string(amount, code)}",
-                "amount_due is more than the invoice amount",
-            )
-        if problems or currency is None:
-            return None
-        return {
-            "invoice_id": invoice_id,
-            "partner_id": partner_id,
-            "currency": currency[0],
-            "exponent": currency[1],
-            "amount": amount,
-            "opening_due": amount_due,
-            "issued_on": issued_on,
-            "due_on": due_on,
-        }
-
-    def insert_values(self, record: dict[str, Any]) -> dict[str, Any]:
+    def insert_values(self, record: Record) -> Record:
         return {**record, "applied": 0, "pending": 0}
-
-    def held_words(self, old: dict[str, Any]) -> str:
-        return "paid by approved allocations or awaiting approval"
 
 
 _SPECS: dict[ImportKind, _Spec] = {
-    ImportKind.PARTNERS: _PartnerSpec(),
-    ImportKind.MEMBERS: _MemberSpec(),
-    ImportKind.PAYMENTS: _PaymentSpec(),
-    ImportKind.INVOICES: _InvoiceSpec(),
+    ImportKind.PARTNERS: _PartnerSpec(ROW_CHECKS[ImportKind.PARTNERS]),
+    ImportKind.MEMBERS: _MemberSpec(ROW_CHECKS[ImportKind.MEMBERS]),
+    ImportKind.PAYMENTS: _PaymentSpec(ROW_CHECKS[ImportKind.PAYMENTS]),
+    ImportKind.INVOICES: _InvoiceSpec(ROW_CHECKS[ImportKind.INVOICES]),
 }
 
 
@@ -781,9 +446,7 @@ class _ImportRun:
     kind: ImportKind
     spec: _Spec
     chunk_rows: int
-    columns: tuple[str, ...] = ()
-    # The file is an export of this bot (``slackbot export``), read by column name.
-    from_export: bool = False
+    header: Header = field(default_factory=lambda: Header(()))
     bad: list[BadRow] = field(default_factory=list)
     rows_read: int = 0
     inserted: int = 0
@@ -791,65 +454,46 @@ class _ImportRun:
     unchanged: int = 0
     updated_keys: set[Any] = field(default_factory=set)
     _chunk: list[_Row] = field(default_factory=list)
-    _seen: dict[Any, int] = field(default_factory=dict)
+    seen: dict[Any, int] = field(default_factory=dict)
     _partners: set[str] = field(default_factory=set)
     # Unknown partner ids seen so far and the known id each differs from only by case, if any.
     _case_matches: dict[str, str | None] = field(default_factory=dict)
-    _currencies: _CurrencyCache = field(default_factory=_CurrencyCache)
+    _currencies: CurrencyCache = field(default_factory=CurrencyCache)
 
     def read_header(self, line: int, values: list[str]) -> None:
-        names = tuple(value.lower() for value in values)
-        required = HEADERS[self.kind]
-        optional = OPTIONAL_COLUMNS.get(self.kind, ())
-        allowed = [required + optional[:n] for n in range(len(optional) + 1)]
-        exported = EXPORT_COLUMNS[ExportKind(self.kind.value)]
-        if names == exported and names not in allowed:
-            self.from_export = True
-        elif names not in allowed:
-            found = ",".join(values)[:200]
-            self.bad.append(
-                BadRow(
-                    line,
-                    f"the header must be {_header_text(self.kind)} (a {self.kind} file);"
-                    f" found {found}{_delimiter_hint(values)}",
-                    "the header",
-                )
-            )
-            return
-        self.columns = names
+        header = read_header(self.kind, line, values)
+        if isinstance(header, BadRow):
+            self.bad.append(header)
+        else:
+            self.header = header
 
     def add(self, connection: Connection, line: int, values: list[str]) -> None:
         self.rows_read += 1
-        problems = _Problems()
-        record: dict[str, Any] | None = None
+        problems = Problems()
+        record: Record | None = None
         key: Any = None
         partner_id: str | None = None
-        if len(values) != len(self.columns):
+        if len(values) != len(self.header.columns):
             problems.append(
-                f"expected {len(self.columns)} columns ({','.join(self.columns)}),"
-                f" found {len(values)}{_delimiter_hint(values)}",
+                f"expected {len(self.header.columns)} columns ({','.join(self.header.columns)}),"
+                f" found {len(values)}{delimiter_hint(values)}",
                 f"found {len(values)} columns",
             )
         else:
             named = {
                 # An exported CSV cell may carry a ' that kept a spreadsheet from running it.
                 name: unneutralize(value) if name in TEXT_COLUMNS else value
-                for name, value in zip(self.columns, values, strict=True)
+                for name, value in zip(self.header.columns, values, strict=True)
             }
             candidate = named.get("partner_id", "")
             # Only an id that could exist is looked up (PostgreSQL refuses NUL in text); a
             # malformed one is reported by the row's own checks.
-            if (
-                self.spec.needs_partner
-                and candidate
-                and len(candidate) <= MAX_ID
-                and candidate.isprintable()
-            ):
+            if self.spec.needs_partner and could_be_id(candidate):
                 partner_id = candidate
-            record = self.spec.parse(named, problems, self._currencies)
+            record = self.spec.check_row(named, problems, self._currencies)
             if record is not None:
                 key = self.spec.key_of(record)
-                earlier = self._seen.get(key)
+                earlier = self.seen.get(key)
                 if earlier is not None:
                     problems.append(
                         f"{self.spec.describe_key(key)} is already on line {earlier} of this file",
@@ -857,7 +501,7 @@ class _ImportRun:
                     )
                     record = None
                 else:
-                    self._seen[key] = line
+                    self.seen[key] = line
         self._chunk.append(_Row(line, key, record, partner_id, problems))
         if len(self._chunk) >= self.chunk_rows:
             self.flush(connection)
@@ -872,7 +516,7 @@ class _ImportRun:
         existing = self.spec.existing(connection, [row.key for row in writable]) if writable else {}
         pairs = [(row, existing[row.key]) for row in writable if row.key in existing]
         self.spec.conflicts(connection, pairs)
-        if self.from_export and self.kind is ImportKind.INVOICES:
+        if self.header.from_export and self.kind is ImportKind.INVOICES:
             self._check_exported_amount_due(pairs)
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []

@@ -8,21 +8,21 @@ reject, and the history of decided ones is kept.
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
-from models.tables import Allocation, AuditEvent, Partner, PartnerMember
+from models.enums import AllocationStatus
+from models.tables import Allocation, AuditEvent, Partner, PartnerMember, utcnow
 from slackbot.db import Database
+from slackbot.erp.rows import MAX_ID, SLACK_USER_ID, could_be_id
 from slackbot.errors import InvalidInput, NotFound
 
-_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}", re.ASCII)
-MAX_ID = 64
 # Ids per IN (...) list, well under every driver's bound-parameter limit.
 _IN_CHUNK = 500
 
@@ -57,14 +57,22 @@ class MemberRemoved:
 
 
 def remove_member(
-    db: Database, partner_id: str, slack_user_id: str, *, actor: str
+    db: Database,
+    partner_id: str,
+    slack_user_id: str,
+    *,
+    actor: str,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> MemberRemoved:
-    """Unlink ``slack_user_id`` from ``partner_id``; raises ``NotFound`` naming what is unknown."""
+    """Unlink ``slack_user_id`` from ``partner_id``; raises ``NotFound`` naming what is unknown.
+
+    ``clock`` stamps the audit event (default: the wall clock, in UTC).
+    """
     partner_id = partner_id.strip()
     slack_user_id = slack_user_id.strip()
-    if not partner_id or len(partner_id) > MAX_ID or not partner_id.isprintable():
+    if not could_be_id(partner_id):
         raise InvalidInput("partner_id", f"{partner_id[:MAX_ID]!r} is not a partner id")
-    if not _SLACK_USER_ID.fullmatch(slack_user_id):
+    if not SLACK_USER_ID.fullmatch(slack_user_id):
         raise InvalidInput(
             "slack_user_id",
             f"{slack_user_id[:40]!r} does not look like a Slack user ID (U or W followed by"
@@ -90,7 +98,13 @@ def remove_member(
                 f"{slack_user_id} is not a member of partner {partner_id} ({partner.name});"
                 " nothing was changed",
             )
-        pending = record_removals(session, [(partner_id, slack_user_id)], actor=actor, via="cli")
+        pending = record_removals(
+            session,
+            [(partner_id, slack_user_id)],
+            actor=actor,
+            via="cli",
+            at=(clock or utcnow)(),
+        )
         return MemberRemoved(
             partner_id, partner.name, slack_user_id, pending[partner_id, slack_user_id]
         )
@@ -102,9 +116,10 @@ def record_removals(
     *,
     actor: str,
     via: str,
+    at: dt.datetime,
     **detail: object,
 ) -> dict[tuple[str, str], int]:
-    """One audit event per removed member, with their pending requests for that partner.
+    """One audit event per removed member, at ``at``, with their pending requests for that partner.
 
     Returns those pending counts by (partner_id, slack_user_id).
     """
@@ -116,12 +131,13 @@ def record_removals(
             .where(
                 Allocation.partner_id == partner_id,
                 Allocation.requested_by == user_id,
-                Allocation.status == "pending",
+                Allocation.status == AllocationStatus.PENDING,
             )
         )
         counts[partner_id, user_id] = int(pending or 0)
         session.add(
             AuditEvent(
+                at=at,
                 actor=actor[:64],
                 action="member.removed",
                 subject=f"partner:{partner_id}"[:128],

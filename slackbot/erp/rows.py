@@ -1,0 +1,266 @@
+"""Checking one import row: ids, text, currencies, amounts in the currency's decimals, dates.
+
+Each kind of file has one function here that turns a row's cells (by column name) into the
+values to store, or collects every problem with them in an operator's words. Nothing here reads
+the database: what a row means next to what is stored (unknown partners, conflicts with
+allocations) is the run's to check, in :mod:`slackbot.erp.imports`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any, SupportsIndex
+
+from slackbot.erp.reader import ImportKind
+from slackbot.errors import InvalidInput
+from slackbot.money import currency_exponent, normalize_currency, parse_amount, to_decimal_string
+
+MAX_ID = 64
+MAX_NAME = 200
+MAX_REFERENCE = 500
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}", re.ASCII)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+# Control characters other than tab and line breaks: PostgreSQL refuses NUL in text outright.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ZERO = re.compile(r"0+(?:\.(?P<frac>0+))?", re.ASCII)
+
+Record = dict[str, Any]
+
+
+class Problems(list[str]):
+    """What is wrong with one row, in the order the columns appear.
+
+    Each problem has a kind: its message without the row's own values, so a file with 200,000
+    rows naming the same unknown partner is reported as one problem 200,000 times.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kinds: list[str] = []
+
+    def append(self, problem: str, kind: str | None = None) -> None:
+        super().append(problem)
+        self.kinds.append(kind or problem)
+
+    def insert(self, index: SupportsIndex, problem: str, kind: str | None = None) -> None:
+        super().insert(index, problem)
+        self.kinds.insert(index, kind or problem)
+
+    def kind(self) -> str:
+        return " + ".join(self.kinds)
+
+
+class CurrencyCache:
+    """Currency codes seen in this file, so a 100,000-row file asks CLDR a handful of times."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, tuple[str, int] | str] = {}
+
+    def check(self, problems: Problems, value: str) -> tuple[str, int] | None:
+        """The ISO 4217 code and its exponent, or None with the problem added."""
+        known = self._codes.get(value)
+        if known is None:
+            if not value:
+                known = "currency is empty"
+            else:
+                try:
+                    code = normalize_currency(value)
+                except InvalidInput as exc:
+                    known = f"currency: {exc.message}"
+                else:
+                    known = (code, currency_exponent(code))
+            self._codes[value] = known
+        if isinstance(known, str):
+            problems.append(known, "currency is not an ISO 4217 code")
+            return None
+        return known
+
+
+# ------------------------------------------------------------------------------------ the cells
+
+
+def could_be_id(value: str) -> bool:
+    """Whether ``value`` could name a stored row, so it is worth looking up.
+
+    PostgreSQL refuses NUL in text, so a malformed id is never sent to the database.
+    """
+    return bool(value) and len(value) <= MAX_ID and value.isprintable()
+
+
+def required_id(problems: Problems, column: str, value: str) -> str | None:
+    if not value:
+        problems.append(f"{column} is empty")
+        return None
+    if len(value) > MAX_ID:
+        problems.append(f"{column} is longer than {MAX_ID} characters")
+        return None
+    if not value.isprintable():
+        problems.append(f"{column} contains control characters")
+        return None
+    return value
+
+
+def text(problems: Problems, column: str, value: str, limit: int, *, required: bool) -> str:
+    if required and not value:
+        problems.append(f"{column} is empty")
+    elif len(value) > limit:
+        problems.append(f"{column} is longer than {limit} characters")
+    elif _CONTROL.search(value):
+        problems.append(f"{column} contains control characters")
+    return value
+
+
+def amount(problems: Problems, column: str, value: str, currency: str | None) -> int | None:
+    """An amount in minor units, with no more decimals than ``currency`` has."""
+    if not value:
+        problems.append(f"{column} is empty")
+        return None
+    if currency is None:
+        return None  # the currency's problem is already reported; its decimals are unknown
+    try:
+        return parse_amount(value, currency, field=column)
+    except InvalidInput as exc:
+        problems.append(f"{column}: {exc.message}", f"{column} is not a valid amount")
+        return None
+
+
+def amount_or_zero(problems: Problems, column: str, value: str, currency: str | None) -> int | None:
+    """Like an amount, but zero is allowed (an invoice paid in full before it reached us)."""
+    zero = _ZERO.fullmatch(value)
+    if zero is None:
+        if value.startswith("-"):
+            problems.append(
+                f"{column} cannot be negative; you entered {value}", f"{column} is negative"
+            )
+            return None
+        return amount(problems, column, value, currency)
+    if currency is None:
+        return None
+    decimals = len(zero["frac"] or "")
+    exponent = currency_exponent(currency)
+    if decimals > exponent:
+        places = "no decimals" if exponent == 0 else f"at most {exponent} decimals"
+        problems.append(
+            f"{column}: {currency} amounts have {places}; you entered {value}.",
+            f"{column} is not a valid amount",
+        )
+        return None
+    return 0
+
+
+def date(problems: Problems, column: str, value: str) -> dt.date | None:
+    if not value:
+        problems.append(f"{column} is empty")
+        return None
+    if _ISO_DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    problems.append(
+        f"{column}: {value} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-24",
+        f"{column} is not a date",
+    )
+    return None
+
+
+# ------------------------------------------------------------------------------- the four kinds
+
+RowCheck = Callable[[dict[str, str], Problems, CurrencyCache], Record | None]
+
+
+def partner_row(
+    values: dict[str, str], problems: Problems, currencies: CurrencyCache
+) -> Record | None:
+    partner_id = required_id(problems, "partner_id", values["partner_id"])
+    name = text(problems, "name", values["name"], MAX_NAME, required=True)
+    if problems:
+        return None
+    return {"partner_id": partner_id, "name": name}
+
+
+def member_row(
+    values: dict[str, str], problems: Problems, currencies: CurrencyCache
+) -> Record | None:
+    partner_id = required_id(problems, "partner_id", values["partner_id"])
+    user_id = values["slack_user_id"]
+    if not user_id:
+        problems.append("slack_user_id is empty")
+    elif not SLACK_USER_ID.fullmatch(user_id):
+        problems.append(
+            f"slack_user_id: {user_id[:40]} does not look like a Slack user ID (U or W"
+            " followed by capital letters and digits, e.g. U0123ABCD; copy it from the"
+            " person's Slack profile, Copy member ID)",
+            "slack_user_id does not look like a Slack user ID",
+        )
+    if problems:
+        return None
+    return {"partner_id": partner_id, "slack_user_id": user_id}
+
+
+def payment_row(
+    values: dict[str, str], problems: Problems, currencies: CurrencyCache
+) -> Record | None:
+    payment_id = required_id(problems, "payment_id", values["payment_id"])
+    partner_id = required_id(problems, "partner_id", values["partner_id"])
+    currency = currencies.check(problems, values["currency"])
+    paid = amount(problems, "amount", values["amount"], currency and currency[0])
+    received_on = date(problems, "received_on", values["received_on"])
+    reference = text(problems, "reference", values["reference"], MAX_REFERENCE, required=False)
+    if problems or currency is None:
+        return None
+    return {
+        "payment_id": payment_id,
+        "partner_id": partner_id,
+        "currency": currency[0],
+        "exponent": currency[1],
+        "amount": paid,
+        "received_on": received_on,
+        "reference": reference,
+    }
+
+
+def invoice_row(
+    values: dict[str, str], problems: Problems, currencies: CurrencyCache
+) -> Record | None:
+    invoice_id = required_id(problems, "invoice_id", values["invoice_id"])
+    partner_id = required_id(problems, "partner_id", values["partner_id"])
+    currency = currencies.check(problems, values["currency"])
+    code = currency and currency[0]
+    billed = amount(problems, "amount", values["amount"], code)
+    issued_on = date(problems, "issued_on", values["issued_on"])
+    due_on = date(problems, "due_on", values["due_on"])
+    if issued_on and due_on and due_on < issued_on:
+        problems.append(
+            f"due_on {due_on} is before issued_on {issued_on}", "due_on is before issued_on"
+        )
+    raw_due = values.get("amount_due", "")
+    amount_due = billed if not raw_due else amount_or_zero(problems, "amount_due", raw_due, code)
+    if billed is not None and amount_due is not None and amount_due > billed and code:
+        problems.append(
+            f"amount_due {raw_due} is more than the invoice amount"
+            f" {to_decimal_string(billed, code)}",
+            "amount_due is more than the invoice amount",
+        )
+    if problems or currency is None:
+        return None
+    return {
+        "invoice_id": invoice_id,
+        "partner_id": partner_id,
+        "currency": currency[0],
+        "exponent": currency[1],
+        "amount": billed,
+        "opening_due": amount_due,
+        "issued_on": issued_on,
+        "due_on": due_on,
+    }
+
+
+ROW_CHECKS: dict[ImportKind, RowCheck] = {
+    ImportKind.PARTNERS: partner_row,
+    ImportKind.MEMBERS: member_row,
+    ImportKind.PAYMENTS: payment_row,
+    ImportKind.INVOICES: invoice_row,
+}

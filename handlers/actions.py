@@ -39,7 +39,7 @@ def register(app: App) -> None:
     app.action(_suffixed("open_allocation"))(open_allocation)
     app.action("payment")(choose_payment)
     app.action("invoice")(choose_invoice)
-    app.action(_suffixed(views.PAYMENTS_PAGE))(turn_payments_page)
+    app.action(_suffixed("payments_page"))(turn_payments_page)
     app.action(_suffixed("approve_allocation"))(approve_allocation)
     app.action(_suffixed("reject_allocation"))(reject_allocation)
     app.action(_suffixed("cancel_allocation"))(cancel_allocation)

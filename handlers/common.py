@@ -17,7 +17,8 @@ from slack_sdk.webhook import WebhookClient
 
 from slackbot.app import Bot
 from slackbot.errors import AlreadyDecided, DomainError, Unavailable
-from slackbot.slack.views import AMOUNT_BLOCK, already_decided_text, error_message, is_amount_block
+from slackbot.slack.ids import BlockId, is_amount_block
+from slackbot.slack.views import already_decided_text, error_message
 
 log = logging.getLogger("handlers")
 
@@ -160,10 +161,10 @@ def amount_entry(view: dict[str, Any]) -> tuple[str, str]:
         and is_amount_block(block["block_id"])
     ]
     typed = sorted(block_id for block_id in form if is_amount_block(block_id))
-    for block_id in [*shown, AMOUNT_BLOCK, *typed]:
+    for block_id in [*shown, BlockId.AMOUNT, *typed]:
         if block_id in form:
             return (shown[0] if shown else block_id), form[block_id]
-    return (shown[0] if shown else AMOUNT_BLOCK), ""
+    return (shown[0] if shown else BlockId.AMOUNT), ""
 
 
 def is_ephemeral_click(body: dict[str, Any]) -> bool:

@@ -1,0 +1,300 @@
+"""What a partner's member reads after ``/payments``: the payment list, history, help, refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from models.enums import AllocationStatus
+from models.schemas import AllocationSummary, PaymentSummary
+from slackbot.money import format_amount
+from slackbot.slack.ids import ActionId, PageTurn, suffixed
+from slackbot.slack.views.blocks import (
+    STATUS_EMOJI,
+    STATUS_WORD,
+    button,
+    cancel_button,
+    context_block,
+    ephemeral,
+    header,
+    outcome_line,
+    section,
+)
+from slackbot.slack.views.text import (
+    HISTORY_NOTE_BUDGET,
+    HISTORY_REASON_BUDGET,
+    MESSAGE_MAX_BLOCKS,
+    NAME_BUDGET,
+    REFERENCE_BUDGET,
+    SECTION_TEXT_MAX,
+    as_mrkdwn,
+    count,
+    local_time,
+    md,
+    md_line,
+    one_line,
+)
+
+
+def payments_message(payments: Sequence[PaymentSummary], *, page: int = 1) -> dict[str, Any]:
+    """The person's payments with money left, grouped by partner, each with an Allocate button.
+
+    At most 50 blocks: when they do not all fit, the list is cut into pages (in the order shown:
+    by partner, then oldest first) with Next and Previous buttons, and a line says how many
+    more there are and how to reach any of them by id. Only the first Allocate button is
+    primary (green), so the eye lands on one place, not on 35.
+    """
+    unique = unique_payments(payments)
+    if not unique:
+        text = (
+            "No payments with money left to allocate. When a new payment arrives it shows up"
+            " here; type `/payments history` to see your earlier requests."
+        )
+        return ephemeral(text, [section(f"🧾 {text}")])
+
+    partner_order: dict[str, str] = {}
+    for payment in unique:
+        partner_order.setdefault(payment.partner_id, payment.partner_name)
+    several_partners = len(partner_order) > 1
+    ordered = [
+        p
+        for partner_id in partner_order
+        for p in oldest_first(unique)
+        if p.partner_id == partner_id
+    ]
+    pages = _payment_pages(ordered, several_partners)
+    number = min(max(1, page), len(pages))
+    shown = pages[number - 1]
+    hidden = len(unique) - len(shown)
+
+    paging = f" · page {number} of {len(pages)}" if len(pages) > 1 else ""
+    if several_partners:
+        intro = f"*Your payments with money left to allocate* ({len(unique):,}){paging}"
+    else:
+        only = unique[0]
+        name = md_line(only.partner_name or only.partner_id, NAME_BUDGET)
+        intro = f"*Your payments with money left to allocate* ({len(unique):,}) · {name}{paging}"
+    blocks: list[dict[str, Any]] = [section(intro)]
+
+    headed: set[str] = set()
+    primary_given = False
+    for payment in shown:
+        if several_partners and payment.partner_id not in headed:
+            headed.add(payment.partner_id)
+            blocks.append(header(payment.partner_name or payment.partner_id))
+        primary = not primary_given and payment.unallocated > 0
+        primary_given = primary_given or primary
+        blocks.append(_payment_block(payment, primary=primary))
+
+    if hidden:
+        blocks.append(
+            context_block(
+                f"…and {hidden:,} more. Use `/payments allocate PAYMENT_ID` for any of them,"
+                " or the Next and Previous buttons."
+            )
+        )
+        nav: list[dict[str, Any]] = []
+        if number > 1:
+            nav.append(
+                button(
+                    "◀ Previous",
+                    suffixed(ActionId.PAYMENTS_PAGE, PageTurn.PREVIOUS),
+                    str(number - 1),
+                )
+            )
+        if number < len(pages):
+            nav.append(
+                button("Next ▶", suffixed(ActionId.PAYMENTS_PAGE, PageTurn.NEXT), str(number + 1))
+            )
+        blocks.append({"type": "actions", "block_id": ActionId.PAYMENTS_PAGE, "elements": nav})
+    blocks.append(
+        context_block(
+            "Billing approves each request; you get a direct message with the decision."
+            " `/payments history` shows your recent requests."
+        )
+    )
+    # Slack shows ``text`` only in notifications, where a list of ids would be noise.
+    partners = f" from {len(partner_order):,} partners" if several_partners else ""
+    text = f"You have {count(len(unique), 'payment')}{partners} with money left to allocate."
+    return ephemeral(text, blocks)
+
+
+def _payment_pages(
+    ordered: Sequence[PaymentSummary], several_partners: bool
+) -> list[list[PaymentSummary]]:
+    """``ordered`` cut into pages whose blocks (with their partners' headers) fit a message."""
+    if _blocks_for(ordered, several_partners) <= MESSAGE_MAX_BLOCKS - 2:
+        return [list(ordered)]
+    # intro, "…and K more", the Next/Previous row and the closing context.
+    budget = MESSAGE_MAX_BLOCKS - 4
+    pages: list[list[PaymentSummary]] = [[]]
+    headed: set[str] = set()
+    used = 0
+    for payment in ordered:
+        cost = 1 + (1 if several_partners and payment.partner_id not in headed else 0)
+        if used + cost > budget:
+            pages.append([])
+            headed = set()
+            used = 0
+            cost = 2 if several_partners else 1
+        pages[-1].append(payment)
+        headed.add(payment.partner_id)
+        used += cost
+    return pages
+
+
+def _blocks_for(payments: Sequence[PaymentSummary], several_partners: bool) -> int:
+    headers = len({p.partner_id for p in payments}) if several_partners else 0
+    return len(payments) + headers
+
+
+def unique_payments(payments: Iterable[PaymentSummary]) -> list[PaymentSummary]:
+    """Each payment once (a repeated block_id would make Slack refuse the whole message)."""
+    seen: set[str] = set()
+    unique: list[PaymentSummary] = []
+    for payment in payments:
+        if payment.payment_id not in seen:
+            seen.add(payment.payment_id)
+            unique.append(payment)
+    return unique
+
+
+def oldest_first(payments: Iterable[PaymentSummary]) -> list[PaymentSummary]:
+    return sorted(payments, key=lambda p: (p.received_on, p.payment_id))
+
+
+def _payment_block(payment: PaymentSummary, *, primary: bool = False) -> dict[str, Any]:
+    currency = payment.currency
+    first = f"*{md_line(payment.payment_id, 64)}* · received {payment.received_on.isoformat()}"
+    reference = one_line(payment.reference)
+    if reference:
+        first += f" · ref {md(reference, REFERENCE_BUDGET)}"
+    amount = format_amount(payment.amount, currency)
+    pending = format_amount(payment.pending, currency)
+    block_id = suffixed(ActionId.OPEN_ALLOCATION, payment.payment_id)
+    if payment.unallocated <= 0:
+        # Nothing to allocate, but the money is not gone either: say where it is, no button.
+        held = (
+            f"Nothing left to allocate of {amount}: 🕒 {pending} is held by pending requests"
+            " until billing decides."
+        )
+        return section(f"{first}\n{held}")
+    lines = [
+        first,
+        f"*{format_amount(payment.unallocated, currency)}* left to allocate of {amount}",
+    ]
+    if payment.pending > 0:
+        lines.append(f"🕒 {pending} pending billing approval")
+    allocate = button(
+        "Allocate", block_id, payment.payment_id, style="primary" if primary else None
+    )
+    return section("\n".join(lines), block_id=block_id, accessory=allocate)
+
+
+def not_linked_message() -> dict[str, Any]:
+    """The person belongs to no partner yet: how to get linked."""
+    text = "Your Slack account is not linked to any partner yet, so there are no payments to show."
+    how = (
+        "*How to get linked:* ask the billing team of the vendor you work with to add your Slack"
+        " user to your company's partner account. They need your Slack member ID: open your"
+        " Slack profile, click ⋮ (More), then *Copy member ID*, and send it to them."
+    )
+    return ephemeral(
+        f"{text} Ask the vendor's billing team to add your Slack member ID.",
+        [
+            section(f"🔗 {text}"),
+            section(how),
+        ],
+    )
+
+
+def help_message() -> dict[str, Any]:
+    """What ``/payments`` does and how approval works."""
+    commands = (
+        "*`/payments`* or *`/payments list`* — your payments with money left to allocate,"
+        " each with an *Allocate* button.\n"
+        "*`/payments allocate`* — open the allocation form.\n"
+        "*`/payments allocate PAYMENT_ID`* — open the form with that payment chosen.\n"
+        "*`/payments history`* — your recent requests and what billing decided.\n"
+        "*`/payments help`* — this message."
+    )
+    approval = (
+        "*How approval works:* when you request an allocation, the amount is held on the"
+        " payment and the invoice and the billing team gets the request. You get a direct"
+        " message with a *Cancel* button while it waits, and another when billing approves or"
+        " rejects it (with their reason). Only approved allocations reduce what an invoice has"
+        " left to pay."
+    )
+    return ephemeral(
+        "/payments applies your payments to your invoices: list, allocate [PAYMENT_ID],"
+        " history, help.",
+        [
+            header("/payments: apply payments to invoices"),
+            section(commands),
+            section(approval),
+        ],
+    )
+
+
+def error_message(text: str) -> dict[str, Any]:
+    """Something went wrong that the person should know about (escaped unless :class:`Mrkdwn`)."""
+    body = as_mrkdwn(text or "Something went wrong.", SECTION_TEXT_MAX - 4)
+    return ephemeral(f"⚠️ {body}", [section(f"⚠️ {body}")])
+
+
+def history_message(allocations: Sequence[AllocationSummary]) -> dict[str, Any]:
+    """The person's recent requests, newest first, with their outcome."""
+    if not allocations:
+        text = (
+            "You have not requested any allocations yet. Type `/payments` to see your payments"
+            " and allocate one to an invoice."
+        )
+        return ephemeral(text, [section(f"🗂️ {text}")])
+    # header + closing context, and one more for "…and K more".
+    room = MESSAGE_MAX_BLOCKS - 2
+    if len(allocations) > room:
+        room -= 1
+    shown = list(allocations[:room])
+    hidden = len(allocations) - len(shown)
+    blocks: list[dict[str, Any]] = [header("Your recent allocation requests")]
+    blocks.extend(_history_block(a) for a in shown)
+    if hidden:
+        blocks.append(context_block(f"…and {hidden:,} older requests not shown."))
+    if any(a.status == AllocationStatus.PENDING for a in shown):
+        blocks.append(
+            context_block(
+                "*Cancel request* withdraws a request still waiting for billing; the amount"
+                " goes back to the payment."
+            )
+        )
+    else:
+        blocks.append(
+            context_block("Type `/payments` to see your payments and make a new request.")
+        )
+    lines = [
+        f"#{a.allocation_id} {STATUS_WORD.get(a.status, a.status)}:"
+        f" {format_amount(a.amount, a.currency)}"
+        for a in shown[:20]
+    ]
+    text = f"Your recent allocation requests: {'; '.join(lines)}"
+    return ephemeral(text, blocks)
+
+
+def _history_block(allocation: AllocationSummary) -> dict[str, Any]:
+    a = allocation
+    emoji = STATUS_EMOJI.get(a.status, "•")
+    word = STATUS_WORD.get(a.status, md_line(a.status, 32))
+    lines = [
+        f"{emoji} *#{a.allocation_id} · {word}* · *{format_amount(a.amount, a.currency)}* ·"
+        f" {md_line(a.payment_id, 64)} → {md_line(a.invoice_id, 64)}",
+        f"{md_line(a.partner_name, NAME_BUDGET)} · requested {local_time(a.requested_at)}",
+    ]
+    outcome = outcome_line(a, reason_budget=HISTORY_REASON_BUDGET, include_emoji=False)
+    if a.status != AllocationStatus.PENDING:
+        lines.append(outcome)
+    if a.note:
+        lines.append(f"Your note: {md_line(a.note, HISTORY_NOTE_BUDGET)}")
+    if a.status == AllocationStatus.PENDING:
+        # The receipt's own button (same action id and confirm), so either one withdraws it.
+        return section("\n".join(lines), accessory=cancel_button(a))
+    return section("\n".join(lines))

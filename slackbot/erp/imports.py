@@ -13,15 +13,16 @@ watching pending requests goes through :mod:`slackbot.outbox.owed`.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
 from models.enums import AllocationStatus
-from models.tables import Allocation, AuditEvent, Invoice, Partner, PartnerMember, Payment, utcnow
+from models.limits import MAX_ID, is_key
+from models.tables import Allocation, AuditEvent, Invoice, Partner, PartnerMember, Payment
+from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.erp.exports import TEXT_COLUMNS, unneutralize
 from slackbot.erp.members import partners_by_case, record_removals
@@ -36,15 +37,9 @@ from slackbot.erp.reader import (
     read_header,
     records_of,
 )
-from slackbot.erp.rows import (
-    MAX_ID,
-    ROW_CHECKS,
-    CurrencyCache,
-    Problems,
-    Record,
-    RowCheck,
-    could_be_id,
-)
+from slackbot.erp.rows import ROW_CHECKS, CurrencyCache, Problems, Record, RowCheck
+from slackbot.errors import InvalidInput
+from slackbot.ledger.rules import check_import_keeps_held, check_import_keeps_owner
 from slackbot.money import format_amount
 from slackbot.outbox.owed import owe_balance_refreshes
 
@@ -57,9 +52,6 @@ CHUNK_ROWS = 2000
 SHOWN_PER_PROBLEM = 50
 # Ids per IN (...) list when looking up a whole file's partners.
 _IN_CHUNK = 500
-
-# A moment, aware and in UTC (the bot's clock; tests pass a frozen one).
-Clock = Callable[[], dt.datetime]
 
 
 class ImportRejected(Exception):
@@ -129,7 +121,7 @@ def import_csv(
     chunk_rows: int = CHUNK_ROWS,
     on_progress: Callable[[int, int], None] | None = None,
     replace: bool = False,
-    clock: Clock | None = None,
+    clock: Clock = system_clock,
 ) -> ImportResult:
     """Upsert a CSV file of ``kind`` keyed by its first column, all or nothing.
 
@@ -139,8 +131,7 @@ def import_csv(
     ``replace`` (members only): the file is the complete list of members of every partner it
     names; members of those partners that it does not list are removed (and audited, one event
     each). Partners the file does not name keep their members.
-    ``clock`` stamps the audit events and the messages the import owes (default: the wall
-    clock, in UTC).
+    ``clock`` stamps the audit events and the messages the import owes.
     Raises :class:`ImportRejected` listing every bad row; the database is then unchanged.
     """
     kind = ImportKind(kind)
@@ -166,7 +157,7 @@ def import_csv(
             run.bad.append(reader.error)
         if run.bad:
             raise ImportRejected(kind, sorted(run.bad, key=lambda bad: bad.line), run.rows_read)
-        now = (clock or utcnow)()
+        now = clock()
         removed: list[tuple[str, str]] = []
         if replace:
             removed = _remove_unlisted_members(connection, set(run.seen))
@@ -318,18 +309,27 @@ class _MemberSpec(_Spec):
         return {key: row for key, row in found.items() if key in wanted}
 
 
+# What a payment or invoice with allocation requests keeps: its column and how a problem names it.
+_OWNERS: tuple[tuple[Literal["partner_id", "currency"], str], ...] = (
+    ("partner_id", "partner"),
+    ("currency", "currency"),
+)
+
+
 class _BalanceSpec(_Spec):
-    """Payments and invoices: money rows whose balances allocations keep."""
+    """Payments and invoices: money rows whose balances allocations keep.
+
+    What such a row may not become once allocations hold part of it is the ledger's rule
+    (:mod:`slackbot.ledger.rules`); this only finds the rows to ask about.
+    """
 
     lock_existing = True
-    noun: str
+    noun: Literal["payment", "invoice"]
     key_column: str
-    # The stored balances an import must leave room for, and the column they must fit in.
+    # The stored balances an import must leave room for (settled, pending), and the column
+    # they must fit in.
     held: tuple[str, str]
     limit_column: str
-    limit_label: str
-    # How the held balances read in a problem: "allocated or awaiting approval".
-    held_words: str
 
     def conflicts(self, connection: Connection, pairs: list[tuple[_Row, dict[str, Any]]]) -> None:
         moving = [
@@ -354,35 +354,32 @@ class _BalanceSpec(_Spec):
                 continue
             key = old[self.key_column]
             if key in with_allocations:
-                if record["partner_id"] != old["partner_id"]:
-                    row.problems.append(
-                        f"{self.noun} {key} already has allocation requests, so its partner"
-                        f" cannot change from {old['partner_id']} to {record['partner_id']}",
-                        f"{self.noun} with allocation requests changes partner",
-                    )
-                if record["currency"] != old["currency"]:
-                    row.problems.append(
-                        f"{self.noun} {key} already has allocation requests, so its currency"
-                        f" cannot change from {old['currency']} to {record['currency']}",
-                        f"{self.noun} with allocation requests changes currency",
-                    )
+                for owner, what in _OWNERS:
+                    try:
+                        check_import_keeps_owner(
+                            self.noun, key, column=owner, old=old[owner], new=record[owner]
+                        )
+                    except InvalidInput as exc:
+                        row.problems.append(
+                            exc.message, f"{self.noun} with allocation requests changes {what}"
+                        )
                 continue
-            self._check_held(row.problems, key, record, old)
-
-    def _check_held(
-        self, problems: Problems, key: str, record: Record, old: dict[str, Any]
-    ) -> None:
-        """An import may not shrink a row below what allocations already hold of it."""
-        first, second = self.held
-        held = old[first] + old[second]
-        if record[self.limit_column] < held and record["currency"] == old["currency"]:
-            currency = old["currency"]
-            problems.append(
-                f"{self.limit_label}: {self.noun} {key} already has"
-                f" {format_amount(held, currency)} {self.held_words}; it cannot drop to"
-                f" {format_amount(record[self.limit_column], currency)}",
-                f"{self.limit_label} below what is allocated or pending",
-            )
+            if record["currency"] != old["currency"]:
+                continue  # no allocation names it, so nothing is held to compare with
+            settled, pending = self.held
+            try:
+                check_import_keeps_held(
+                    self.noun,
+                    key,
+                    new_limit=record[self.limit_column],
+                    settled=old[settled],
+                    pending=old[pending],
+                    currency=old["currency"],
+                )
+            except InvalidInput as exc:
+                row.problems.append(
+                    f"{exc.field}: {exc.message}", f"{exc.field} below what is allocated or pending"
+                )
 
 
 class _PaymentSpec(_BalanceSpec):
@@ -393,8 +390,6 @@ class _PaymentSpec(_BalanceSpec):
     compared = ("partner_id", "currency", "exponent", "amount", "received_on", "reference")
     held = ("allocated", "pending")
     limit_column = "amount"
-    limit_label = "amount"
-    held_words = "allocated or awaiting approval"
 
     def insert_values(self, record: Record) -> Record:
         return {**record, "allocated": 0, "pending": 0}
@@ -416,8 +411,6 @@ class _InvoiceSpec(_BalanceSpec):
     )
     held = ("applied", "pending")
     limit_column = "opening_due"
-    limit_label = "amount_due"
-    held_words = "paid by approved allocations or awaiting approval"
 
     def insert_values(self, record: Record) -> Record:
         return {**record, "applied": 0, "pending": 0}
@@ -488,7 +481,7 @@ class _ImportRun:
             candidate = named.get("partner_id", "")
             # Only an id that could exist is looked up (PostgreSQL refuses NUL in text); a
             # malformed one is reported by the row's own checks.
-            if self.spec.needs_partner and could_be_id(candidate):
+            if self.spec.needs_partner and is_key(candidate):
                 partner_id = candidate
             record = self.spec.check_row(named, problems, self._currencies)
             if record is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +18,10 @@ from sqlalchemy import Connection, CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from models.enums import AllocationStatus
-from models.tables import Allocation, AuditEvent, Partner, PartnerMember, utcnow
+from models.limits import MAX_ID, is_key, is_slack_user_id
+from models.tables import Allocation, AuditEvent, Partner, PartnerMember
+from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
-from slackbot.erp.rows import MAX_ID, SLACK_USER_ID, could_be_id
 from slackbot.errors import InvalidInput, NotFound
 
 # Ids per IN (...) list, well under every driver's bound-parameter limit.
@@ -62,17 +63,17 @@ def remove_member(
     slack_user_id: str,
     *,
     actor: str,
-    clock: Callable[[], dt.datetime] | None = None,
+    clock: Clock = system_clock,
 ) -> MemberRemoved:
     """Unlink ``slack_user_id`` from ``partner_id``; raises ``NotFound`` naming what is unknown.
 
-    ``clock`` stamps the audit event (default: the wall clock, in UTC).
+    ``clock`` stamps the audit event.
     """
     partner_id = partner_id.strip()
     slack_user_id = slack_user_id.strip()
-    if not could_be_id(partner_id):
+    if not is_key(partner_id):
         raise InvalidInput("partner_id", f"{partner_id[:MAX_ID]!r} is not a partner id")
-    if not SLACK_USER_ID.fullmatch(slack_user_id):
+    if not is_slack_user_id(slack_user_id):
         raise InvalidInput(
             "slack_user_id",
             f"{slack_user_id[:40]!r} does not look like a Slack user ID (U or W followed by"
@@ -103,7 +104,7 @@ def remove_member(
             [(partner_id, slack_user_id)],
             actor=actor,
             via="cli",
-            at=(clock or utcnow)(),
+            at=clock(),
         )
         return MemberRemoved(
             partner_id, partner.name, slack_user_id, pending[partner_id, slack_user_id]

@@ -13,14 +13,11 @@ import re
 from collections.abc import Callable
 from typing import Any, SupportsIndex
 
+from models.limits import MAX_ID, MAX_NAME, MAX_REFERENCE, is_slack_user_id
 from slackbot.erp.reader import ImportKind
 from slackbot.errors import InvalidInput
 from slackbot.money import currency_exponent, normalize_currency, parse_amount, to_decimal_string
 
-MAX_ID = 64
-MAX_NAME = 200
-MAX_REFERENCE = 500
-SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}", re.ASCII)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 # Control characters other than tab and line breaks: PostgreSQL refuses NUL in text outright.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -79,14 +76,6 @@ class CurrencyCache:
 
 
 # ------------------------------------------------------------------------------------ the cells
-
-
-def could_be_id(value: str) -> bool:
-    """Whether ``value`` could name a stored row, so it is worth looking up.
-
-    PostgreSQL refuses NUL in text, so a malformed id is never sent to the database.
-    """
-    return bool(value) and len(value) <= MAX_ID and value.isprintable()
 
 
 def required_id(problems: Problems, column: str, value: str) -> str | None:
@@ -188,7 +177,7 @@ def member_row(
     user_id = values["slack_user_id"]
     if not user_id:
         problems.append("slack_user_id is empty")
-    elif not SLACK_USER_ID.fullmatch(user_id):
+    elif not is_slack_user_id(user_id):
         problems.append(
             f"slack_user_id: {user_id[:40]} does not look like a Slack user ID (U or W"
             " followed by capital letters and digits, e.g. U0123ABCD; copy it from the"

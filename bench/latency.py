@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from bench.processes import SIGNING_SECRET, Served
 from bench.seed import BILLING_CHANNEL, Subjects
+from models.enums import AllocationStatus
 from models.tables import Allocation
 from slackbot.db import Database
 from slackbot.ledger import Ledger
@@ -183,9 +184,9 @@ def _approve_until_posted(
     deadline = began + APPROVE_TIMEOUT
     while time.perf_counter() < deadline:
         decided = status_of(db, allocation_id)
-        if decided != "pending":
+        if decided != AllocationStatus.PENDING:
             took = time.perf_counter() - began
-            return decided == "approved", f"status {decided}", took
+            return decided == AllocationStatus.APPROVED, f"status {decided}", took
         time.sleep(APPROVE_POLL_SECONDS)
     return False, "still pending after 10 s", time.perf_counter() - began
 

@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import Table, func, insert, select, text, update  # noqa: E402
 
+from models.enums import AllocationStatus, Audience, EntryKind, OutboxKind  # noqa: E402
 from models.tables import (  # noqa: E402
     Allocation,
     AuditEvent,
@@ -46,13 +47,7 @@ from models.tables import (  # noqa: E402
     SlackMessageRef,
 )
 from slackbot.db import CLI_LOCK_WAIT_MS, Database  # noqa: E402
-from slackbot.ledger import (  # noqa: E402
-    BILLING,
-    RECEIPT,
-    REQUESTER,
-    receivable_account,
-    unapplied_cash_account,
-)
+from slackbot.ledger import receivable_account, unapplied_cash_account  # noqa: E402
 from slackbot.ledger.books import check_books  # noqa: E402
 from slackbot.migrate import upgrade  # noqa: E402
 
@@ -342,13 +337,23 @@ class _History:
             return
         amount = max(1, int(room * rng.uniform(0.2, 1.0)))
         roll = rng.random()
-        status = "approved" if roll < 0.75 else "rejected" if roll < 0.95 else "reversed"
+        status = (
+            AllocationStatus.APPROVED
+            if roll < 0.75
+            else AllocationStatus.REJECTED
+            if roll < 0.95
+            else AllocationStatus.REVERSED
+        )
         partner, currency = payment[1], payment[2]
         allocation_id = self.ids.next("allocation")
         approver = rng.choice(HISTORY_APPROVERS)
         decided_at = at + dt.timedelta(hours=rng.randint(1, 72))
         reversed_at = decided_at + dt.timedelta(days=rng.randint(1, 20))
-        reason = "Wrong invoice, please pick the March one." if status == "rejected" else None
+        reason = (
+            "Wrong invoice, please pick the March one."
+            if status == AllocationStatus.REJECTED
+            else None
+        )
         self.batch.add(
             Allocation,
             (
@@ -366,21 +371,21 @@ class _History:
                 approver,
                 decided_at,
                 reason,
-                approver if status == "reversed" else None,
-                reversed_at if status == "reversed" else None,
-                "Payment bounced." if status == "reversed" else None,
+                approver if status == AllocationStatus.REVERSED else None,
+                reversed_at if status == AllocationStatus.REVERSED else None,
+                "Payment bounced." if status == AllocationStatus.REVERSED else None,
             ),
         )
-        if status == "approved":
+        if status == AllocationStatus.APPROVED:
             payment[5] += amount
             invoice[6] += amount
         cash = unapplied_cash_account(partner)
         receivable = receivable_account(partner, invoice[0])
-        if status in ("approved", "reversed"):
-            self._entry(allocation_id, "allocation", approver, decided_at)
+        if status in (AllocationStatus.APPROVED, AllocationStatus.REVERSED):
+            self._entry(allocation_id, EntryKind.ALLOCATION, approver, decided_at)
             self._lines(amount, currency, cash, receivable)
-        if status == "reversed":
-            self._entry(allocation_id, "reversal", approver, reversed_at)
+        if status == AllocationStatus.REVERSED:
+            self._entry(allocation_id, EntryKind.REVERSAL, approver, reversed_at)
             self._lines(amount, currency, receivable, cash)
         detail = {
             "payment_id": payment[0],
@@ -390,13 +395,15 @@ class _History:
         }
         subject = f"allocation:{allocation_id}"
         self._audit(at, requester, "allocation.requested", subject, detail)
-        decision = "approved" if status == "reversed" else status
+        decision = AllocationStatus.APPROVED if status == AllocationStatus.REVERSED else status
         self._audit(decided_at, approver, f"allocation.{decision}", subject, detail)
-        owed = [(at, "allocation_requested", (BILLING, REQUESTER))]
-        owed.append((decided_at, f"allocation_{decision}", (BILLING, REQUESTER, RECEIPT)))
-        if status == "reversed":
+        told = (Audience.BILLING, Audience.REQUESTER)
+        told_after = (Audience.BILLING, Audience.REQUESTER, Audience.RECEIPT)
+        owed = [(at, OutboxKind.ALLOCATION_REQUESTED, told)]
+        owed.append((decided_at, OutboxKind(f"allocation_{decision}"), told_after))
+        if status == AllocationStatus.REVERSED:
             self._audit(reversed_at, approver, "allocation.reversed", subject, detail)
-            owed.append((reversed_at, "allocation_reversed", (BILLING, REQUESTER, RECEIPT)))
+            owed.append((reversed_at, OutboxKind.ALLOCATION_REVERSED, told_after))
         for when, kind, audiences in owed:
             for audience in audiences:
                 sent = when + dt.timedelta(seconds=1)
@@ -683,7 +690,7 @@ def top_up_pending(db: Database, wanted: int, subjects: Subjects = SUBJECTS) -> 
 def _pending_ids(session: Any, partner: str) -> Iterable[int]:
     return session.scalars(
         select(Allocation.allocation_id)
-        .where(Allocation.partner_id == partner, Allocation.status == "pending")
+        .where(Allocation.partner_id == partner, Allocation.status == AllocationStatus.PENDING)
         .order_by(Allocation.allocation_id)
     ).all()
 
@@ -714,7 +721,17 @@ def _add_pending(db: Database, subjects: Subjects, start: int, count: int) -> No
                 )
             )
             allocations.append(
-                (payment_id, invoice_id, partner, usd, amount, "pending", requester, now, None)
+                (
+                    payment_id,
+                    invoice_id,
+                    partner,
+                    usd,
+                    amount,
+                    AllocationStatus.PENDING,
+                    requester,
+                    now,
+                    None,
+                )
             )
         writer.write(Payment.__table__, PAYMENT_COLUMNS, payments)
         writer.write(Invoice.__table__, INVOICE_COLUMNS, invoices)

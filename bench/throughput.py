@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from bench.latency import Requests, post
 from bench.processes import Served, start_bot
 from bench.seed import BILLING_CHANNEL, SUBJECTS, settle_outbox, top_up_pending
+from models.enums import AllocationStatus
 from models.schemas import Actor
 from models.tables import Allocation, OutboxMessage
 from slackbot.db import Database
@@ -56,13 +57,13 @@ def _pending_between(db: Database, low: int, high: int) -> tuple[int, int, dt.da
             ).all()
         )
         last = session.scalar(
-            select(func.max(Allocation.decided_at)).where(*mine, Allocation.status == "approved")
+            select(func.max(Allocation.decided_at)).where(
+                *mine, Allocation.status == AllocationStatus.APPROVED
+            )
         )
-    if isinstance(last, str):  # SQLite hands an aggregate back untyped
-        last = dt.datetime.fromisoformat(last)
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=dt.UTC)
-    return int(rows.get("pending", 0)), int(rows.get("approved", 0)), last
+    # MAX keeps the column's type (models.tables.UTCDateTime), so it reads back aware UTC.
+    pending, approved = AllocationStatus.PENDING, AllocationStatus.APPROVED
+    return int(rows.get(pending, 0)), int(rows.get(approved, 0)), last
 
 
 def _start_bots(

@@ -30,8 +30,9 @@ SLACK_LIBRARIES = ("slack_sdk", "slack_bolt")
 # Where Slack's libraries may be imported.
 SLACK_LAYERS = ("slackbot.slack", "handlers")
 SERVICES = ("slackbot.ledger", "slackbot.outbox", "slackbot.erp")
-# What the services must never reach: the Slack layer, the listeners, the composition root.
-ABOVE_SERVICES = ("slackbot.slack", "handlers", "slackbot.app")
+# What the services must never reach: the Slack layer, the listeners, and the doors (the
+# composition root, the HTTP edge, the command line), which call the services, never the reverse.
+ABOVE_SERVICES = ("slackbot.slack", "handlers", "slackbot.app", "slackbot.server", "slackbot.cli")
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def models_importing_the_project(root: Path) -> list[str]:
 
 
 def services_reaching_up(root: Path) -> list[str]:
-    """(d) The ledger, outbox or erp importing the Slack layer, the handlers or the app."""
+    """(d) The ledger, outbox or erp importing the Slack layer, the handlers or a door."""
     problems = []
     for imp in _all_imports(root):
         if not _within(imp.module.name, SERVICES):
@@ -154,7 +155,7 @@ def services_reaching_up(root: Path) -> list[str]:
         if reached:
             problems.append(
                 f"{imp.where}: imports {reached[0]}; the ledger, outbox and erp know nothing of"
-                " slackbot.slack, handlers or slackbot.app"
+                " slackbot.slack, handlers, or the doors (slackbot.app, .server, .cli)"
             )
     return problems
 
@@ -395,6 +396,7 @@ def test_models_importing_the_bot_is_named(tmp_path: Path) -> None:
         ("from slackbot import app", "slackbot.app"),
         ("import handlers.actions", "handlers.actions"),
         ("from ..slack import views", "slackbot.slack"),
+        ("from slackbot.cli import app", "slackbot.cli"),
     ],
 )
 def test_a_service_reaching_up_is_named(tmp_path: Path, statement: str, reached: str) -> None:
@@ -402,7 +404,7 @@ def test_a_service_reaching_up_is_named(tmp_path: Path, statement: str, reached:
 
     assert services_reaching_up(root) == [
         f"slackbot/erp/imports.py:2: imports {reached}; the ledger, outbox and erp know nothing"
-        " of slackbot.slack, handlers or slackbot.app"
+        " of slackbot.slack, handlers, or the doors (slackbot.app, .server, .cli)"
     ]
 
 

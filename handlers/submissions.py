@@ -2,104 +2,76 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App
 
-from handlers.common import (
-    allocation_id_from,
-    amount_entry,
-    bot_of,
-    form_values,
-    guarded,
-    refusal_text,
-    user_id_of,
-)
-from slackbot.errors import DomainError, Unavailable
-from slackbot.slack import views
+from slackbot.errors import InvalidInput
+from slackbot.ledger import Ledger
+from slackbot.slack import refusals, views
+from slackbot.slack.approvers import ApproverDirectory
+from slackbot.slack.ids import BlockId, CallbackId
+from slackbot.slack.middleware import Outbox
+from slackbot.slack.payload import allocation_in_metadata, amount_entry
 
-ALLOCATION_FIELDS = ("payment", "invoice", "amount", "note")
+ALLOCATION_FIELDS = (BlockId.PAYMENT, BlockId.INVOICE, BlockId.AMOUNT, BlockId.NOTE)
+NO_REQUEST = "This form no longer names a request."
 
 
 def register(app: App) -> None:
-    app.view("allocation_modal")(submit_allocation)
-    app.view("reject_modal")(submit_rejection)
+    app.view(CallbackId.ALLOCATION_MODAL)(submit_allocation)
+    app.view(CallbackId.REJECT_MODAL)(submit_rejection)
 
 
-def _field_for(error: Exception, fields: tuple[str, ...], default: str) -> str:
-    field = getattr(error, "field", None)
-    return field if field in fields else default
-
-
-@guarded
+@refusals.answer_in_modal(fields=ALLOCATION_FIELDS, default=BlockId.PAYMENT)
 def submit_allocation(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext
+    ack: Ack,
+    view: dict[str, Any],
+    ledger: Ledger,
+    outbox: Outbox,
+    user_id: str,
+    form: dict[str, str],
 ) -> None:
-    bot = bot_of(context)
-    form = form_values(view)
     # Whichever amount block the view holds (``amount``, or ``amount:PAY:INV`` after a redraw).
-    amount_block, form["amount"] = amount_entry(view)
-    missing = {
-        block: message
-        for block, message in (
-            ("payment", "Choose the payment to apply."),
-            ("invoice", "Choose the invoice to pay."),
-            ("amount", "Enter the amount to apply."),
-        )
-        if not form.get(block, "").strip()
-    }
-    if "amount" in missing:
-        missing[amount_block] = missing.pop("amount")
+    amount_block, amount = amount_entry(view, form)
+    checks = (
+        (BlockId.PAYMENT, form.get(BlockId.PAYMENT, ""), "Choose the payment to apply."),
+        (BlockId.INVOICE, form.get(BlockId.INVOICE, ""), "Choose the invoice to pay."),
+        (amount_block, amount, "Enter the amount to apply."),
+    )
+    missing = {block: message for block, typed, message in checks if not typed.strip()}
     if missing:
         ack(response_action="errors", errors=missing)
         return
-    try:
-        allocation = bot.ledger.request_allocation(
-            user_id_of(body),
-            form["payment"][:64],
-            form["invoice"][:64],
-            form["amount"][:64],
-            note=form.get("note"),
-            # One modal is one request, however often its submission reaches us.
-            request_key=f"view:{str(view.get('id', ''))[:100]}" if view.get("id") else None,
-        )
-    except (DomainError, Unavailable) as refusal:
-        field = _field_for(refusal, ALLOCATION_FIELDS, "payment")
-        block = amount_block if field == "amount" else field
-        ack(response_action="errors", errors={block: refusal_text(refusal, plain=True)})
-        return
+    allocation = ledger.request_allocation(
+        user_id,
+        form[BlockId.PAYMENT][:64],
+        form[BlockId.INVOICE][:64],
+        amount[:64],
+        note=form.get(BlockId.NOTE),
+        # One modal is one request, however often its submission reaches us.
+        request_key=f"view:{str(view.get('id', ''))[:100]}" if view.get("id") else None,
+    )
     ack(
         response_action="update",
         view=views.notice_modal("Request sent", views.request_sent_text(allocation)),
     )
-    bot.delivery.wake()
+    outbox.wake()
 
 
-@guarded
+@refusals.answer_in_modal(fields=(), default=BlockId.REASON)
 def submit_rejection(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext
+    ack: Ack,
+    view: dict[str, Any],
+    ledger: Ledger,
+    approvers: ApproverDirectory,
+    outbox: Outbox,
+    user_id: str,
+    form: dict[str, str],
 ) -> None:
-    bot = bot_of(context)
-    allocation_id = _allocation_in(view)
+    allocation_id = allocation_in_metadata(view)
     if allocation_id is None:
-        ack(response_action="errors", errors={"reason": "This form no longer names a request."})
-        return
-    reason = form_values(view).get("reason", "")
-    try:
-        bot.ledger.reject(allocation_id, bot.approvers.actor(user_id_of(body)), reason)
-    except (DomainError, Unavailable) as refusal:
-        ack(response_action="errors", errors={"reason": refusal_text(refusal, plain=True)})
-        return
+        raise InvalidInput("allocation", NO_REQUEST)
+    ledger.reject(allocation_id, approvers.actor(user_id), form.get(BlockId.REASON, ""))
     ack()
-    bot.delivery.wake()
-
-
-def _allocation_in(view: dict[str, Any]) -> int | None:
-    try:
-        metadata = json.loads(str(view.get("private_metadata") or ""))
-    except ValueError:
-        return None
-    if not isinstance(metadata, dict):
-        return None
-    return allocation_id_from(str(metadata.get("allocation_id", "")))
+    outbox.wake()

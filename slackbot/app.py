@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
 
+from handlers import register_all
 from slackbot.db import Database
 from slackbot.ledger import Ledger
 from slackbot.settings import Settings
 from slackbot.slack.approvers import ApproverDirectory
+from slackbot.slack.middleware import use_middleware
 from slackbot.slack.sender import Delivery, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,6 @@ def build_bot(
     delivery_timeout: float = DELIVERY_TIMEOUT,
 ) -> Bot:
     """Wire settings to services to listeners. Starts nothing: call ``bot.delivery.start()``."""
-    from handlers import register_all
-
     database = db or Database(settings.database_url, statement_timeout_ms=5000)
     ledger = Ledger(database)
     token = settings.slack_bot_token or ""
@@ -108,11 +107,7 @@ def build_bot(
         delivery=delivery,
         app=app,
     )
-
-    def inject_services(context: BoltContext, next: Any) -> None:
-        context["bot"] = bot
-        next()
-
-    app.use(inject_services)
+    # Listeners take these by parameter name (slackbot.slack.middleware), never the Bot itself.
+    use_middleware(app, ledger=ledger, approvers=approvers, outbox=delivery)
     register_all(app)
     return bot

@@ -1,4 +1,8 @@
-"""Who may approve: the configured user IDs, plus members of the configured Slack user group."""
+"""The approver directory: the configured user IDs and the Slack user group's members.
+
+Who may decide is the ledger's rule (:func:`slackbot.ledger.rules.may_approve`); this module only
+finds out what that rule reads, asking the Web API for the group's members.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from models.schemas import Actor
 from slackbot.errors import ApproverCheckFailed
+from slackbot.ledger.rules import may_approve
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +52,11 @@ class ApproverDirectory:
         return Actor(user_id=user_id, can_approve=self.is_approver(user_id))
 
     def is_approver(self, user_id: str) -> bool:
-        if user_id in self._ids:
-            return True
+        if may_approve(user_id, self._ids, None):
+            return True  # No need to ask Slack about the group.
         if self._group_id is None or self._client is None:
             return False
-        return user_id in self._group_members(self._group_id, self._client)
+        return may_approve(user_id, self._ids, self._group_members(self._group_id, self._client))
 
     def _group_members(self, group_id: str, client: WebClient) -> frozenset[str]:
         with self._lock:

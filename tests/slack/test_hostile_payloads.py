@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from handlers.common import UNEXPECTED_TEXT
 from slackbot.db import Database
 from slackbot.server import MAX_BODY_BYTES
+from slackbot.slack.refusals import UNEXPECTED_TEXT
 from tests.support import slack_payloads as payloads
 from tests.support.bot_harness import (
     APPROVER,

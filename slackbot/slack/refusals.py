@@ -1,0 +1,183 @@
+"""One mapping from a refusal to each Slack surface: an ephemeral answer, an ack, modal errors.
+
+A listener calls the ledger and lets its refusal (:class:`~slackbot.errors.DomainError`, which
+names the field at fault, or :class:`~slackbot.errors.Unavailable`) propagate; the decorator the
+listener is registered with says where the person reads it:
+
+- :func:`answer_privately`: in the ack while the request is not acknowledged yet (a slash
+  command's answer), else as an ephemeral reply through ``response_url`` (after a click);
+- :func:`answer_in_modal`: ``response_action: errors`` keyed by the block at fault (the contract);
+- :func:`answer_with_no_options`: an empty options list (a type-ahead shows "no results");
+- :func:`leave_as_is`: nothing (a redraw that cannot happen leaves the modal as it was).
+
+Each also wraps the listener in :func:`guarded`, the last line of defence for what nobody foresaw.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar, cast
+
+from slack_bolt import Ack, Respond
+
+from slackbot.errors import AlreadyDecided, DomainError, Unavailable
+from slackbot.slack import views
+from slackbot.slack.ids import BlockId
+from slackbot.slack.payload import amount_entry, form_values
+from slackbot.slack.replies import reply_privately
+
+# Listener failures are logged under "handlers", where operators (and the tests) watch for them.
+log = logging.getLogger("handlers")
+
+F = TypeVar("F", bound=Callable[..., None])
+
+# What the ledger answers instead of a result: a person can act on these.
+REFUSALS: tuple[type[Exception], ...] = (DomainError, Unavailable)
+
+# "Nothing was changed" would be a promise we cannot keep: the database may have committed
+# just before the connection dropped. Retrying is safe either way (a decided request says who
+# decided it; a resubmitted modal finds its own earlier request).
+UNAVAILABLE_TEXT = (
+    "The payments ledger isn't answering right now, so this may not have gone through."
+    " Please try again in a minute; if it did go through, I'll tell you so."
+)
+UNEXPECTED_TEXT = (
+    "Something went wrong on our side and nothing was changed. Please try again;"
+    " if it keeps happening, tell the billing team."
+)
+
+
+def refusal_text(error: Exception, *, plain: bool = False) -> str:
+    """What a person reads when the ledger says no (or cannot answer, or something failed).
+
+    ``plain`` for places Slack shows as plain text (a modal's field errors), where a mention
+    or date token would show raw.
+    """
+    if isinstance(error, AlreadyDecided):
+        return views.already_decided_text(
+            error.status, error.decided_by, error.decided_at, plain=plain
+        )
+    if isinstance(error, DomainError):
+        return error.message
+    if isinstance(error, Unavailable):
+        return UNAVAILABLE_TEXT
+    return UNEXPECTED_TEXT
+
+
+def refusal_message(error: Exception) -> dict[str, Any]:
+    """The refusal as an ephemeral message (an ack's body or a ``response_url`` reply)."""
+    return views.error_message(refusal_text(error))
+
+
+def modal_errors(
+    error: Exception, view: dict[str, Any], *, fields: Collection[str], default: str
+) -> dict[str, str]:
+    """``{block_id: text}`` for ``response_action: errors``: the block of the field at fault.
+
+    A refusal naming no field of this modal (or none at all) goes on ``default``. The amount is
+    keyed by whichever amount block the view holds (``amount`` or a redraw's ``amount:PAY:INV``).
+    """
+    field = getattr(error, "field", None)
+    block = field if isinstance(field, str) and field in fields else default
+    if block == BlockId.AMOUNT:
+        block = amount_entry(view, form_values(view))[0]
+    return {block: refusal_text(error, plain=True)}
+
+
+def tell_privately(ack: Ack, respond: Respond, message: dict[str, Any]) -> None:
+    """``message`` to the person only: in the ack if none was sent yet, else via response_url."""
+    if getattr(ack, "response", None):
+        reply_privately(respond, message)
+    else:
+        ack(**message)
+
+
+def answer_privately(listener: F) -> F:
+    """A refusal is answered privately (:func:`tell_privately`); the listener takes ack, respond."""
+
+    def answer(refusal: Exception, kwargs: dict[str, Any]) -> None:
+        tell_privately(kwargs["ack"], kwargs["respond"], refusal_message(refusal))
+
+    return _answering(listener, answer, needs=("ack", "respond"))
+
+
+def answer_in_modal(*, fields: Collection[str], default: str) -> Callable[[F], F]:
+    """A refusal is shown on the modal's field at fault (:func:`modal_errors`); takes ack, view."""
+
+    def decorate(listener: F) -> F:
+        def answer(refusal: Exception, kwargs: dict[str, Any]) -> None:
+            errors = modal_errors(refusal, kwargs["view"], fields=fields, default=default)
+            kwargs["ack"](response_action="errors", errors=errors)
+
+        return _answering(listener, answer, needs=("ack", "view"))
+
+    return decorate
+
+
+def answer_with_no_options(listener: F) -> F:
+    """A refusal in an options load offers nothing; the listener takes ack."""
+
+    def answer(refusal: Exception, kwargs: dict[str, Any]) -> None:
+        kwargs["ack"](options=[])
+
+    return _answering(listener, answer, needs=("ack",))
+
+
+def leave_as_is(listener: F) -> F:
+    """A refusal shows nothing: what the person sees stays, and a later step says what is wrong."""
+
+    def answer(refusal: Exception, kwargs: dict[str, Any]) -> None:
+        log.debug("%s refused quietly: %s", listener.__name__, refusal)
+
+    return _answering(listener, answer, needs=())
+
+
+def _answering(
+    listener: F, answer: Callable[[Exception, dict[str, Any]], None], *, needs: tuple[str, ...]
+) -> F:
+    # Bolt passes listeners only the arguments they name, so a surface's needs are checked when
+    # the module is imported, not found missing when the first person is refused.
+    missing = [name for name in needs if name not in inspect.signature(listener).parameters]
+    if missing:
+        raise TypeError(f"{listener.__name__} must take {', '.join(missing)} to be answered")
+
+    @functools.wraps(listener)
+    def answered(*args: Any, **kwargs: Any) -> None:
+        try:
+            listener(*args, **kwargs)
+        except REFUSALS as refusal:
+            answer(refusal, kwargs)
+
+    return guarded(cast(F, answered))
+
+
+def guarded(listener: F) -> F:
+    """Last line of defence: a listener that fails unexpectedly still answers the person.
+
+    Refusals are answered by the surface's decorator; this catches what was not foreseen, logs
+    it with the traceback for the operator, and shows the person a plain sentence instead.
+    """
+
+    @functools.wraps(listener)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        ack = kwargs.get("ack")
+        try:
+            listener(*args, **kwargs)
+        except Exception as exc:
+            log.exception("listener %s failed", listener.__name__)
+            if ack is not None and not getattr(ack, "response", None):
+                try:
+                    ack()
+                except Exception:
+                    log.debug("ack after failure did not go through", exc_info=True)
+            respond = kwargs.get("respond")
+            if respond is not None:
+                try:
+                    reply_privately(respond, refusal_message(exc))
+                except Exception:
+                    log.debug("could not tell the person about the failure", exc_info=True)
+
+    return cast(F, wrapper)

@@ -6,6 +6,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict
 
+from models import balances
+
 
 class Snapshot(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -36,7 +38,7 @@ class PaymentSummary(Snapshot):
 
     @property
     def unallocated(self) -> int:
-        return self.amount - self.allocated - self.pending
+        return balances.unallocated(self.amount, self.allocated, self.pending)
 
 
 class InvoiceSummary(Snapshot):
@@ -51,7 +53,7 @@ class InvoiceSummary(Snapshot):
 
     @property
     def open_amount(self) -> int:
-        return self.amount_due - self.pending
+        return balances.open_amount(self.amount_due, self.pending)
 
 
 class AllocationSummary(Snapshot):

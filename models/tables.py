@@ -29,9 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
+from models import balances
 from models.enums import AllocationStatus, EntryKind, sql_in
 
 # Deterministic constraint names keep Alembic migrations portable between SQLite and PostgreSQL.
@@ -133,12 +133,7 @@ class Payment(Base):
     @hybrid_property
     def unallocated(self) -> int:
         """What is neither allocated nor reserved by a pending request (the contract's formula)."""
-        return self.amount - self.allocated - self.pending
-
-    @unallocated.inplace.expression
-    @classmethod
-    def _unallocated_expression(cls) -> ColumnElement[int]:
-        return cls.amount - cls.allocated - cls.pending
+        return balances.unallocated(self.amount, self.allocated, self.pending)
 
 
 class Invoice(Base):
@@ -170,22 +165,14 @@ class Invoice(Base):
     @hybrid_property
     def amount_due(self) -> int:
         """What is left to pay: what the ERP said was due, less what approvals here applied."""
-        return self.opening_due - self.applied
-
-    @amount_due.inplace.expression
-    @classmethod
-    def _amount_due_expression(cls) -> ColumnElement[int]:
-        return cls.opening_due - cls.applied
+        return balances.amount_due(self.opening_due, self.applied)
 
     @hybrid_property
     def open_amount(self) -> int:
         """What a new allocation may still take: left to pay, less what pending requests hold."""
-        return self.opening_due - self.applied - self.pending
-
-    @open_amount.inplace.expression
-    @classmethod
-    def _open_amount_expression(cls) -> ColumnElement[int]:
-        return cls.opening_due - cls.applied - cls.pending
+        return balances.open_amount(
+            balances.amount_due(self.opening_due, self.applied), self.pending
+        )
 
 
 class Allocation(Base):
@@ -203,13 +190,15 @@ class Allocation(Base):
             name="status_known",
         ),
         CheckConstraint(
-            "(status = 'pending') = (decided_at IS NULL)", name="decided_iff_not_pending"
+            f"(status = '{AllocationStatus.PENDING}') = (decided_at IS NULL)",
+            name="decided_iff_not_pending",
         ),
         CheckConstraint(
-            "(status = 'reversed') = (reversed_at IS NOT NULL)", name="reversed_iff_reversed_at"
+            f"(status = '{AllocationStatus.REVERSED}') = (reversed_at IS NOT NULL)",
+            name="reversed_iff_reversed_at",
         ),
         CheckConstraint(
-            "status <> 'rejected' OR (reason IS NOT NULL AND reason <> '')",
+            f"status <> '{AllocationStatus.REJECTED}' OR (reason IS NOT NULL AND reason <> '')",
             name="rejection_has_reason",
         ),
         ForeignKeyConstraint(
@@ -232,7 +221,7 @@ class Allocation(Base):
     partner_id: Mapped[str] = mapped_column(ID)
     currency: Mapped[str] = mapped_column(CURRENCY)
     amount: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=AllocationStatus.PENDING.value)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     requested_by: Mapped[str] = mapped_column(SLACK_ID)
     requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -255,6 +244,8 @@ class JournalEntry(Base):
         CheckConstraint(f"kind IN ({sql_in(EntryKind)})", name="kind_known"),
         # One posting per decision: an allocation is posted at most once and reversed at most once.
         UniqueConstraint("allocation_id", "kind"),
+        # Every posting moves money between at least two accounts (each line is one-sided).
+        CheckConstraint("line_count >= 2", name="line_count_declared"),
     )
 
     entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -262,6 +253,10 @@ class JournalEntry(Base):
     kind: Mapped[str] = mapped_column(String(16))
     posted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     posted_by: Mapped[str] = mapped_column(SLACK_ID)
+    # How many lines the entry has. The database refuses lines that do not balance once the
+    # entry has them all (SQLite) or at commit (PostgreSQL); see migration 0003. Writers that
+    # predate it wrote two lines per entry, hence the default.
+    line_count: Mapped[int] = mapped_column(Integer, server_default="2")
 
 
 class JournalLine(Base):

@@ -1,4 +1,4 @@
-"""The books audit: recomputes every stored balance from the journal and the allocations.
+"""The books check: recomputes every stored balance from the journal and the allocations.
 
 ``check_books`` answers "are the books right?" with a list of violations a person can read (an
 empty list means yes). Each check is one aggregate query, so it stays fast on hundreds of
@@ -11,11 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, not_, or_, select
+from sqlalchemy import Select, and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
 
+from models.enums import AllocationStatus, EntryKind
 from models.tables import Allocation, Invoice, JournalEntry, JournalLine, Payment
 from slackbot.db import Database
+from slackbot.ledger.posting import receivable_account_sql, unapplied_cash_account_sql
 
 # A badly broken database could yield a violation per row; a person needs the first few and a
 # count, not a hundred thousand lines.
@@ -106,14 +108,6 @@ def _run(session: Session, check: _Check, limit: int) -> list[str]:
     return found
 
 
-def _cash_account(partner: Any) -> Any:
-    return literal("unapplied_cash:") + partner
-
-
-def _receivable_account(partner: Any, invoice: Any) -> Any:
-    return literal("receivable:") + partner + literal(":") + invoice
-
-
 # ---------------------------------------------------------------- balances in range
 
 
@@ -122,7 +116,7 @@ def _payments_in_range() -> _Query:
         or_(
             Payment.allocated < 0,
             Payment.pending < 0,
-            Payment.allocated + Payment.pending > Payment.amount,
+            Payment.unallocated < 0,
         )
     )
 
@@ -136,7 +130,7 @@ def _describe_payment_range(row: Sequence[Any]) -> str:
 
 
 def _invoices_in_range() -> _Query:
-    due = Invoice.opening_due - Invoice.applied
+    due = Invoice.amount_due
     return select(
         Invoice.invoice_id, Invoice.amount, due.label("amount_due"), Invoice.pending
     ).where(
@@ -164,6 +158,7 @@ def _describe_invoice_range(row: Sequence[Any]) -> str:
 def _unbalanced_entries() -> _Query:
     debits = func.coalesce(func.sum(JournalLine.debit), 0)
     credits = func.coalesce(func.sum(JournalLine.credit), 0)
+    lines = func.count(JournalLine.line_id)
     return (
         select(
             JournalEntry.entry_id,
@@ -172,18 +167,27 @@ def _unbalanced_entries() -> _Query:
             Allocation.amount,
             debits.label("debits"),
             credits.label("credits"),
-            func.count(JournalLine.line_id).label("lines"),
+            lines.label("lines"),
+            JournalEntry.line_count,
         )
         .join(Allocation, Allocation.allocation_id == JournalEntry.allocation_id)
         .outerjoin(JournalLine, JournalLine.entry_id == JournalEntry.entry_id)
         .group_by(
-            JournalEntry.entry_id, JournalEntry.allocation_id, JournalEntry.kind, Allocation.amount
+            JournalEntry.entry_id,
+            JournalEntry.allocation_id,
+            JournalEntry.kind,
+            Allocation.amount,
+            JournalEntry.line_count,
         )
         # Each posting moves exactly the allocation's amount, so a balanced entry for the wrong
-        # amount is as wrong as an unbalanced one.
+        # amount is as wrong as an unbalanced one. SQLite cannot refuse an entry that never got
+        # all its declared lines (it has no deferred triggers), so that is reported here.
         .having(
             or_(
-                debits != credits, debits != Allocation.amount, func.count(JournalLine.line_id) == 0
+                debits != credits,
+                debits != Allocation.amount,
+                lines == 0,
+                lines != JournalEntry.line_count,
             )
         )
         .order_by(JournalEntry.entry_id)
@@ -191,10 +195,11 @@ def _unbalanced_entries() -> _Query:
 
 
 def _describe_unbalanced_entry(row: Sequence[Any]) -> str:
-    entry_id, allocation_id, kind, amount, debits, credits, lines = row
+    entry_id, allocation_id, kind, amount, debits, credits, lines, declared = row
     return (
         f"journal entry {entry_id} ({kind} of allocation {allocation_id}, amount {amount}):"
         f" {lines} lines, debits {debits} and credits {credits} must both equal the amount"
+        f" ({declared} lines declared)"
     )
 
 
@@ -233,9 +238,9 @@ def _misposted_lines() -> _Query:
                 JournalLine.debit < 0,
                 JournalLine.credit < 0,
                 and_(
-                    JournalLine.account != _cash_account(Allocation.partner_id),
+                    JournalLine.account != unapplied_cash_account_sql(Allocation.partner_id),
                     JournalLine.account
-                    != _receivable_account(Allocation.partner_id, Allocation.invoice_id),
+                    != receivable_account_sql(Allocation.partner_id, Allocation.invoice_id),
                 ),
             )
         )
@@ -264,7 +269,7 @@ def _payment_allocated_vs_journal() -> _Query:
             func.sum(
                 case(
                     (
-                        JournalLine.account == _cash_account(Allocation.partner_id),
+                        JournalLine.account == unapplied_cash_account_sql(Allocation.partner_id),
                         JournalLine.debit - JournalLine.credit,
                     ),
                     else_=0,
@@ -301,7 +306,7 @@ def _invoice_applied_vs_journal() -> _Query:
                 case(
                     (
                         JournalLine.account
-                        == _receivable_account(Allocation.partner_id, Allocation.invoice_id),
+                        == receivable_account_sql(Allocation.partner_id, Allocation.invoice_id),
                         JournalLine.credit - JournalLine.debit,
                     ),
                     else_=0,
@@ -336,7 +341,7 @@ def _describe_invoice_applied(row: Sequence[Any]) -> str:
 def _pending_of(key: Any) -> Any:
     return (
         select(key.label("key"), func.sum(Allocation.amount).label("held"))
-        .where(Allocation.status == "pending")
+        .where(Allocation.status == AllocationStatus.PENDING)
         .group_by(key)
         .subquery()
     )
@@ -377,18 +382,22 @@ def _describe_invoice_pending(row: Sequence[Any]) -> str:
 # ------------------------------------------------------ postings vs allocation status
 
 # How many entries of each kind an allocation in each status has: (allocation, reversal).
-EXPECTED_POSTINGS = {
-    "pending": (0, 0),
-    "rejected": (0, 0),
-    "cancelled": (0, 0),
-    "approved": (1, 0),
-    "reversed": (1, 1),
+EXPECTED_POSTINGS: dict[str, tuple[int, int]] = {
+    AllocationStatus.PENDING: (0, 0),
+    AllocationStatus.REJECTED: (0, 0),
+    AllocationStatus.CANCELLED: (0, 0),
+    AllocationStatus.APPROVED: (1, 0),
+    AllocationStatus.REVERSED: (1, 1),
 }
 
 
 def _postings_vs_status() -> _Query:
-    postings = func.coalesce(func.sum(case((JournalEntry.kind == "allocation", 1), else_=0)), 0)
-    reversals = func.coalesce(func.sum(case((JournalEntry.kind == "reversal", 1), else_=0)), 0)
+    postings = func.coalesce(
+        func.sum(case((JournalEntry.kind == EntryKind.ALLOCATION, 1), else_=0)), 0
+    )
+    reversals = func.coalesce(
+        func.sum(case((JournalEntry.kind == EntryKind.REVERSAL, 1), else_=0)), 0
+    )
     # Other kinds cannot be stored (CHECK kind_known), so every entry is one of the two.
     others = func.count(JournalEntry.entry_id) - postings - reversals
     expected = or_(

@@ -1,0 +1,270 @@
+"""What the ledger answers without changing anything: lists, history, and invoice search.
+
+Also the reads the commands build on (a member's payment, a payable invoice, a request's
+snapshot), so a command and a query can never disagree on what a person may see.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from models.limits import MAX_ID, is_allocation_id, is_key
+from models.schemas import AllocationSummary, InvoiceSummary, PartnerRef, PaymentSummary
+from models.tables import Allocation, Invoice, Partner, PartnerMember, Payment
+from slackbot.clock import Clock, system_clock
+from slackbot.db import Database
+from slackbot.errors import InvalidInput, NotFound
+from slackbot.ledger import rules
+from slackbot.money import parse_amount
+
+SEARCH_PAGE_MAX = 100
+HISTORY_MAX = 100
+
+
+class LedgerQueries:
+    """The read side. ``clock`` is injectable so tests can pin times and the ``as_of`` day."""
+
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+        self.db = db
+        self.clock: Clock = clock or system_clock
+
+    def partners_of(self, user_id: str) -> list[PartnerRef]:
+        if not is_key(user_id):
+            return []
+        with self.db.transaction(read_only=True) as session:
+            rows = session.execute(
+                select(Partner.partner_id, Partner.name)
+                .join(PartnerMember, PartnerMember.partner_id == Partner.partner_id)
+                .where(PartnerMember.slack_user_id == user_id)
+                .order_by(Partner.name, Partner.partner_id)
+            ).all()
+        return [PartnerRef(partner_id=r.partner_id, name=r.name) for r in rows]
+
+    def payments_of(self, user_id: str, *, only_allocatable: bool = False) -> list[PaymentSummary]:
+        """The member's payments with money left: unallocated, or reserved by pending requests.
+
+        Ordered by partner, then oldest first. ``only_allocatable`` keeps those with money not yet
+        reserved (what the allocation modal may offer).
+        """
+        if not is_key(user_id):
+            return []
+        left = Payment.unallocated
+        condition = left > 0 if only_allocatable else or_(left > 0, Payment.pending > 0)
+        with self.db.transaction(read_only=True) as session:
+            rows = session.execute(
+                select(Payment, Partner.name)
+                .join(Partner, Partner.partner_id == Payment.partner_id)
+                .join(PartnerMember, PartnerMember.partner_id == Payment.partner_id)
+                .where(PartnerMember.slack_user_id == user_id, condition)
+                .order_by(Partner.name, Partner.partner_id, Payment.received_on, Payment.payment_id)
+            ).all()
+        return [payment_summary(payment, name) for payment, name in rows]
+
+    def payment_for(self, user_id: str, payment_id: str) -> PaymentSummary:
+        """One payment the member may act on, or ``NotFound`` naming the ``payment`` field."""
+        with self.db.transaction(read_only=True) as session:
+            payment = self._member_payment(session, user_id, payment_id)
+            name = session.get_one(Partner, payment.partner_id).name
+            return payment_summary(payment, name)
+
+    def search_open_invoices(
+        self,
+        user_id: str,
+        payment_id: str,
+        query: str = "",
+        *,
+        limit: int = SEARCH_PAGE_MAX,
+        offset: int = 0,
+    ) -> list[InvoiceSummary]:
+        """Open invoices a payment could pay: same partner and currency, best matches first.
+
+        Best first: an open amount equal to what the payment has left, then invoices whose id the
+        payment's reference mentions, then the oldest due date. ``query`` narrows by invoice id
+        (any part, any case) or by an amount typed as digits.
+        """
+        limit = max(1, min(limit, SEARCH_PAGE_MAX))
+        with self.db.transaction(read_only=True) as session:
+            payment = self._member_payment(session, user_id, payment_id)
+            stmt = select(Invoice).where(
+                Invoice.partner_id == payment.partner_id,
+                Invoice.currency == payment.currency,
+                Invoice.open_amount > 0,
+            )
+            text = "".join(ch for ch in query if ch.isprintable()).strip()[:MAX_ID]
+            if text:
+                stmt = stmt.where(or_(*_matches(text, payment.currency)))
+            stmt = (
+                stmt.order_by(
+                    case((Invoice.open_amount == payment.unallocated, 0), else_=1),
+                    self._mentioned_first((payment.reference or "").lower()),
+                    Invoice.due_on,
+                    Invoice.invoice_id,
+                )
+                .limit(limit)
+                .offset(max(0, offset))
+            )
+            return [invoice_summary(invoice) for invoice in session.scalars(stmt)]
+
+    def _mentioned_first(self, reference: str) -> ColumnElement[int]:
+        """0 for an invoice whose id the payment's reference contains (any case), else 1."""
+        if self.db.dialect == "sqlite":
+            # instr('', '') is 1 on SQLite: an empty id must not count as mentioned.
+            return case(
+                (
+                    and_(
+                        func.length(Invoice.invoice_id) > 0,
+                        func.instr(reference, func.lower(Invoice.invoice_id)) > 0,
+                    ),
+                    0,
+                ),
+                else_=1,
+            )
+        return case((func.strpos(reference, func.lower(Invoice.invoice_id)) > 0, 0), else_=1)
+
+    def allocation(self, allocation_id: int) -> AllocationSummary:
+        with self.db.transaction(read_only=True) as session:
+            allocation = (
+                session.get(Allocation, allocation_id) if is_allocation_id(allocation_id) else None
+            )
+            if allocation is None:
+                raise NotFound("allocation", f"There is no allocation request {allocation_id}.")
+            return self._summary(session, allocation)
+
+    def history(self, user_id: str, *, limit: int = 20) -> list[AllocationSummary]:
+        """The person's most recent requests, newest first."""
+        if not is_key(user_id):
+            return []
+        with self.db.transaction(read_only=True) as session:
+            # Only partners the person still acts for: a removed member sees none of that
+            # partner's requests or figures any more, their own included.
+            still_member = select(PartnerMember.partner_id).where(
+                PartnerMember.slack_user_id == user_id
+            )
+            rows = session.scalars(
+                select(Allocation)
+                .where(
+                    Allocation.requested_by == user_id,
+                    Allocation.partner_id.in_(still_member),
+                )
+                .order_by(Allocation.requested_at.desc(), Allocation.allocation_id.desc())
+                .limit(max(1, min(limit, HISTORY_MAX)))
+            ).all()
+            return [self._summary(session, allocation) for allocation in rows]
+
+    # ------------------------------------------------------- reads the commands build on
+
+    def _member_payment(
+        self, session: Session, user_id: str, payment_id: str, *, lock: bool = False
+    ) -> Payment:
+        payment_id = (payment_id or "").strip()
+        # The same words whether the payment is another partner's or does not exist, so nobody
+        # learns which payment ids exist elsewhere.
+        missing = NotFound(
+            "payment",
+            f"You have no payment {rules.shown_id(payment_id)}. Type /payments to see yours.",
+        )
+        if not is_key(payment_id) or not is_key(user_id):
+            raise missing
+        stmt = (
+            select(Payment)
+            .join(PartnerMember, PartnerMember.partner_id == Payment.partner_id)
+            .where(Payment.payment_id == payment_id, PartnerMember.slack_user_id == user_id)
+        )
+        if lock:
+            stmt = stmt.with_for_update(of=Payment)
+        payment = session.scalars(stmt).first()
+        if payment is None:
+            raise missing
+        return payment
+
+    def _payable_invoice(
+        self, session: Session, payment: Payment, invoice_id: str, *, lock: bool = False
+    ) -> Invoice:
+        invoice_id = (invoice_id or "").strip()
+        stmt = select(Invoice).where(Invoice.invoice_id == invoice_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        invoice = session.scalars(stmt).first() if is_key(invoice_id) else None
+        rules.check_invoice_payable(payment, invoice, invoice_id)
+        assert invoice is not None  # check_invoice_payable refused a missing one
+        return invoice
+
+    def _summary(
+        self, session: Session, allocation: Allocation, *, replayed: bool = False
+    ) -> AllocationSummary:
+        session.flush()
+        payment = session.get_one(Payment, allocation.payment_id)
+        invoice = session.get_one(Invoice, allocation.invoice_id)
+        partner = session.get_one(Partner, allocation.partner_id)
+        return AllocationSummary(
+            allocation_id=allocation.allocation_id,
+            payment_id=allocation.payment_id,
+            invoice_id=allocation.invoice_id,
+            partner_id=allocation.partner_id,
+            partner_name=partner.name,
+            currency=allocation.currency,
+            amount=allocation.amount,
+            status=allocation.status,
+            note=allocation.note,
+            requested_by=allocation.requested_by,
+            requested_at=allocation.requested_at,
+            decided_by=allocation.decided_by,
+            decided_at=allocation.decided_at,
+            reason=allocation.reason,
+            reversed_by=allocation.reversed_by,
+            reversed_at=allocation.reversed_at,
+            reversal_reason=allocation.reversal_reason,
+            payment_unallocated=payment.unallocated,
+            payment_pending=payment.pending,
+            invoice_amount_due=invoice.amount_due,
+            invoice_pending=invoice.pending,
+            replayed=replayed,
+            payment_reference=payment.reference or "",
+            payment_received_on=payment.received_on,
+            invoice_amount=invoice.amount,
+            invoice_due_on=invoice.due_on,
+            as_of=self.clock().date(),
+        )
+
+
+def _matches(text: str, currency: str) -> list[ColumnElement[bool]]:
+    """What a typed search matches: part of the invoice id, or an amount (open or total)."""
+    pattern = "%" + _escape_like(text.lower()) + "%"
+    matches: list[ColumnElement[bool]] = [func.lower(Invoice.invoice_id).like(pattern, escape="\\")]
+    try:
+        typed = parse_amount(text, currency)
+    except InvalidInput:
+        return matches
+    return [*matches, Invoice.open_amount == typed, Invoice.amount == typed]
+
+
+def payment_summary(payment: Payment, partner_name: str) -> PaymentSummary:
+    return PaymentSummary(
+        payment_id=payment.payment_id,
+        partner_id=payment.partner_id,
+        partner_name=partner_name,
+        currency=payment.currency,
+        amount=payment.amount,
+        allocated=payment.allocated,
+        pending=payment.pending,
+        received_on=payment.received_on,
+        reference=payment.reference or "",
+    )
+
+
+def invoice_summary(invoice: Invoice) -> InvoiceSummary:
+    return InvoiceSummary(
+        invoice_id=invoice.invoice_id,
+        partner_id=invoice.partner_id,
+        currency=invoice.currency,
+        amount=invoice.amount,
+        amount_due=invoice.amount_due,
+        pending=invoice.pending,
+        issued_on=invoice.issued_on,
+        due_on=invoice.due_on,
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

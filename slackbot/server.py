@@ -17,21 +17,22 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
-from slack_bolt.adapter.wsgi import SlackRequestHandler
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.socket_mode.builtin import SocketModeClient
-from slack_sdk.socket_mode.request import SocketModeRequest
-from slack_sdk.socket_mode.response import SocketModeResponse
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from waitress.server import create_server
 
 from slackbot.app import Bot, build_bot
 from slackbot.settings import Settings, SettingsError
-from slackbot.slack.request_shape import describe, payload_problem, read_payload
+from slackbot.slack.connection import (
+    StartResponse,
+    WSGIApp,
+    bolt_wsgi,
+    check_slack_token,
+    connect_socket_mode,
+    refused_in_form,
+    socket_mode,
+)
+from slackbot.slack.request_shape import describe, read_payload
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,6 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 # Slack sends small payloads; anything bigger than this is not Slack and is refused unread.
 MAX_BODY_BYTES = 1_000_000
-
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 # A request whose signature headers are well formed but whose signature is wrong is most often
@@ -96,7 +94,7 @@ def make_wsgi_app(bot: Bot, *, clock: Callable[[], float] = time.monotonic) -> W
     whose signature headers are missing or malformed (scanners), get a 401 without their body
     being parsed at all, and nothing but the request's own log line.
     """
-    slack = SlackRequestHandler(bot.app, path=EVENTS_PATH)
+    slack = bolt_wsgi(bot.app, EVENTS_PATH)
     secret = bot.settings.slack_signing_secret
     # Socket Mode runs without a signing secret; then nothing may be accepted over HTTP (a
     # placeholder secret would be one anybody could sign with).
@@ -159,7 +157,7 @@ def make_wsgi_app(bot: Bot, *, clock: Callable[[], float] = time.monotonic) -> W
 
         def bolt_start_response(status: str, headers: list[Any], *rest: Any) -> Any:
             if status.startswith("5"):
-                # Listeners answer every failure themselves (handlers.common.guarded); a 5xx
+                # Listeners answer every failure themselves (slackbot.slack.refusals.guarded); a 5xx
                 # from Bolt means it could not read the request at all.
                 log.error("Bolt could not handle a request (%s); answering 400", status)
                 status = "400 Bad Request"
@@ -174,7 +172,7 @@ def make_wsgi_app(bot: Bot, *, clock: Callable[[], float] = time.monotonic) -> W
             log.exception("Bolt raised on a signed request; answering 400")
             seen.outcome = "failed"
             return _json(start_response, "400 Bad Request", {"ok": False})
-        if seen.outcome is None and _refused_in_form(body):
+        if seen.outcome is None and refused_in_form(body):
             seen.outcome = "refused"
         return [body]
 
@@ -236,17 +234,6 @@ def make_wsgi_app(bot: Bot, *, clock: Callable[[], float] = time.monotonic) -> W
     return application
 
 
-def _refused_in_form(body: bytes) -> bool:
-    """Whether Bolt's answer shows the person field errors (a submission that was refused)."""
-    if b"response_action" not in body:
-        return False
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(answer, dict) and answer.get("response_action") == "errors"
-
-
 def _shown_method(environ: dict[str, Any]) -> str:
     method = str(environ.get("REQUEST_METHOD") or "-")
     return method if method.isascii() and method.isalpha() and len(method) <= 10 else "?"
@@ -274,67 +261,6 @@ def _json(
         ],
     )
     return [payload]
-
-
-# Slack's answers to auth.test that mean the token itself is wrong (not that Slack is down).
-REFUSED_TOKEN_ERRORS = frozenset(
-    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
-)
-
-
-def check_slack_token(settings: Settings) -> None:
-    """Refuse to start with a token Slack refuses; start anyway when Slack cannot be reached.
-
-    A bot that cannot reach Slack still records requests and owes its messages to the outbox,
-    so a Slack outage during a restart must not keep it down.
-    """
-    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
-    try:
-        client.auth_test()
-    except SlackApiError as exc:
-        code = str(exc.response.get("error") or "")
-        if code in REFUSED_TOKEN_ERRORS:
-            raise SettingsError(f"SLACK_BOT_TOKEN: Slack refused it ({code})") from None
-        log.warning("Slack answered auth.test with %s; starting anyway", code or exc)
-    except (SlackClientError, OSError) as exc:
-        log.warning(
-            "could not reach Slack at %s to check the token (%s); starting anyway",
-            settings.slack_api_url,
-            exc,
-        )
-
-
-def connect_socket_mode(handler: Any, stopping: threading.Event) -> None:
-    """Connect to Slack over Socket Mode; an app token Slack refuses is a setting to fix.
-
-    If Slack cannot be reached (or fails) at start, keep trying in the background with backoff:
-    slack_sdk reconnects by itself only once a first connection has succeeded.
-    """
-    try:
-        handler.connect()
-        log.info("Socket Mode connected")
-        return
-    except SlackApiError as exc:
-        code = str(exc.response.get("error") or "")
-        if code in REFUSED_TOKEN_ERRORS | {"not_allowed_token_type"}:
-            raise SettingsError(f"SLACK_APP_TOKEN: Slack refused it ({code})") from None
-        first_error: Exception = exc
-    except (SlackClientError, OSError) as exc:
-        first_error = exc
-    log.warning("Socket Mode could not connect (%s); retrying in the background", first_error)
-
-    def keep_trying() -> None:
-        delay = 1.0
-        while not stopping.wait(delay):
-            try:
-                handler.connect()
-                log.info("Socket Mode connected")
-                return
-            except (SlackApiError, SlackClientError, OSError) as exc:
-                delay = min(60.0, delay * 2)
-                log.warning("Socket Mode still cannot connect (%s); next try in %.0fs", exc, delay)
-
-    threading.Thread(target=keep_trying, name="socket-mode-connect", daemon=True).start()
 
 
 def listen_problem(host: str, port: int, exc: BaseException) -> str:
@@ -375,32 +301,6 @@ def shown_database_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "(DATABASE_URL, unreadable)"
-
-
-class LoggedSocketModeHandler(SocketModeHandler):
-    """Bolt's Socket Mode handler, with each payload's shape checked and one log line for each.
-
-    Only Slack can send on this connection, but a payload Bolt cannot read would still fail in
-    Bolt with a traceback and be sent again by Slack: it is acknowledged unread instead.
-    """
-
-    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
-        started = time.monotonic()
-        problem = payload_problem(req.payload)
-        if problem is not None:
-            log.warning("refused a Socket Mode payload Slack would not send: %s", problem)
-            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
-            log_request(f"socket {req.type}", "-", "-", "-", "refused: malformed payload", started)
-            return
-        kind, user = describe(req.payload)
-        bolt_resp = run_bolt_app(self.app, req)
-        send_response(client, req, bolt_resp, time.time())
-        body = bolt_resp.body.encode("utf-8") if isinstance(bolt_resp.body, str) else b""
-        if bolt_resp.status != 200:
-            outcome = "refused" if bolt_resp.status < 500 else "failed"
-        else:
-            outcome = "refused" if _refused_in_form(body) else "ok"
-        log_request(f"socket {req.type}", kind, user, str(bolt_resp.status), outcome, started)
 
 
 def log_request(
@@ -460,15 +360,11 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> Non
     log.info("%s", start_line(settings, host, port))
     bot.delivery.start()
     stopping = threading.Event()
-    socket_mode = None
+    connection = None
     if settings.slack_app_token:
-        socket_mode = LoggedSocketModeHandler(
-            bot.app,
-            settings.slack_app_token,
-            web_client=WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url),
-        )
+        connection = socket_mode(bot.app, settings, log_request)
         try:
-            connect_socket_mode(socket_mode, stopping)
+            connect_socket_mode(connection, stopping)
         except SettingsError:
             server.close()
             bot.close()
@@ -487,8 +383,8 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> Non
     finally:
         stopping.set()
         signal.signal(signal.SIGTERM, previous)
-        if socket_mode is not None:
-            socket_mode.close()  # type: ignore[no-untyped-call]
+        if connection is not None:
+            connection.close()  # type: ignore[no-untyped-call]
         server.close()
         closing = threading.Thread(target=bot.close, daemon=True)
         closing.start()

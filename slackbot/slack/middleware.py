@@ -30,15 +30,28 @@ class Outbox(Protocol):
     def wake(self) -> None: ...
 
 
-def services_middleware(
-    *, ledger: Ledger, approvers: ApproverDirectory, outbox: Outbox
-) -> Callable[..., None]:
-    """Middleware giving every listener the services it may take as parameters."""
+class Services(Protocol):
+    """Where the running services are (the composition root's ``Bot``)."""
+
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def approvers(self) -> ApproverDirectory: ...
+    @property
+    def delivery(self) -> Outbox: ...
+
+
+def services_middleware(services: Services) -> Callable[..., None]:
+    """Middleware giving every listener the services it may take as parameters.
+
+    They are read from ``services`` on each request, not copied once, so a service swapped on
+    a running bot (a test's failing approver directory) is the one listeners get.
+    """
 
     def inject_services(context: BoltContext, next: Callable[[], None]) -> None:
-        context["ledger"] = ledger
-        context["approvers"] = approvers
-        context["outbox"] = outbox
+        context["ledger"] = services.ledger
+        context["approvers"] = services.approvers
+        context["outbox"] = services.delivery
         next()
 
     return inject_services
@@ -57,10 +70,8 @@ def form_middleware(body: dict[str, Any], context: BoltContext, next: Callable[[
     next()
 
 
-def use_middleware(
-    app: App, *, ledger: Ledger, approvers: ApproverDirectory, outbox: Outbox
-) -> None:
+def use_middleware(app: App, services: Services) -> None:
     """Register the middleware on ``app``, before any listener runs."""
-    app.use(services_middleware(ledger=ledger, approvers=approvers, outbox=outbox))
+    app.use(services_middleware(services))
     app.use(actor_middleware)
     app.use(form_middleware)

@@ -294,8 +294,8 @@ class OutboxMessage(Base):
     """What the bot owes someone, written in the same transaction as the change that owes it.
 
     ``kind`` and ``payload`` are domain terms (``allocation_requested`` to the billing channel,
-    ``allocation_decided`` to the requester); the Slack layer renders them when it sends, so the
-    services never know what a Block Kit message looks like.
+    ``allocation_approved`` to the requester: ``OutboxKind``); the Slack layer renders them when
+    it sends, so the services never know what a Block Kit message looks like.
     """
 
     __tablename__ = "outbox"

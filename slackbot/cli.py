@@ -24,12 +24,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from models.limits import is_allocation_id
+from models.schemas import Actor
 from slackbot.db import CLI_LOCK_WAIT_MS, Database
 from slackbot.erp.exports import ExportFormat, ExportKind, export
 from slackbot.erp.imports import ImportKind, ImportRejected, import_csv
 from slackbot.erp.members import operator_actor, remove_member
 from slackbot.errors import DomainError, InvalidInput, Unavailable
+from slackbot.ledger import Ledger
+from slackbot.ledger.books import BooksSummary, books_summary, check_books
 from slackbot.migrate import current_revision, upgrade
+from slackbot.money import format_amount
 from slackbot.settings import DATABASE_SETTINGS, Settings, SettingsError, load_settings
 
 EXIT_FAILED = 1
@@ -107,6 +112,12 @@ members_app = typer.Typer(
     help="Who may act for a partner in Slack.", no_args_is_help=True, cls=_PlainGroup
 )
 app.add_typer(members_app, name="members")
+books_app = typer.Typer(
+    help="The books: does every balance agree with the journal?",
+    no_args_is_help=True,
+    cls=_PlainGroup,
+)
+app.add_typer(books_app, name="books")
 
 
 def main() -> None:
@@ -286,6 +297,69 @@ def members_remove(
     typer.echo(removed.summary())
 
 
+@books_app.command("check")
+def books_check() -> None:
+    """Recompute every balance from the journal; exit 1 on any disagreement, listing each."""
+    settings = _settings()
+    with _database(settings) as db:
+        if current_revision(db.engine) is None:
+            _fail(
+                f"{_shown_url(settings.database_url)} holds no ledger yet;"
+                " run `slackbot db upgrade` or import a file first"
+            )
+        violations = check_books(db)
+        summary = books_summary(db)
+    if violations:
+        for violation in violations:
+            typer.echo(" ".join(violation.split()))
+        problems = "problem" if len(violations) == 1 else "problems"
+        _fail(f"the books do not balance: {len(violations)} {problems} listed above")
+    typer.echo(_books_line(summary))
+
+
+@app.command("reverse")
+def reverse_allocation(
+    allocation_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="ALLOCATION_ID", help="The approved allocation, by its number (e.g. 42)."
+        ),
+    ],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason", metavar="TEXT", help="Why it is reversed; the requester reads it."
+        ),
+    ],
+) -> None:
+    """Undo an approved allocation with a compensating journal entry; Slack is told."""
+    number = int(allocation_id) if allocation_id.isascii() and allocation_id.isdigit() else 0
+    if not is_allocation_id(number):
+        shown = repr(allocation_id) if len(allocation_id) <= 40 else repr(allocation_id[:40])
+        _fail(
+            f"{shown} is not an allocation id (a number such as 42); nothing was changed",
+            EXIT_MISCONFIGURED,
+        )
+    settings = _settings()
+    # reversed_by holds a Slack-sized id (32 characters); an operator's login rarely needs more.
+    actor = Actor(user_id=operator_actor()[:32], can_approve=True)
+    try:
+        with _database(settings) as db:
+            upgrade(db.engine)
+            reversed_ = Ledger(db).reverse(number, actor, reason)
+    except DomainError as exc:
+        _fail(" ".join(str(exc).split()))
+    amount = format_amount(reversed_.amount, reversed_.currency)
+    typer.echo(
+        f"reversed allocation {number}: {amount} from {reversed_.payment_id} is off"
+        f" {reversed_.invoice_id} again ({reversed_.invoice_id} has"
+        f" {format_amount(reversed_.invoice_amount_due, reversed_.currency)} left to pay,"
+        f" {reversed_.payment_id} has"
+        f" {format_amount(reversed_.payment_unallocated, reversed_.currency)} left to allocate);"
+        " billing and the requester are told in Slack"
+    )
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (HTTP mode).")] = "127.0.0.1",
@@ -305,6 +379,23 @@ def serve(
 
 
 # ------------------------------------------------------------------------------------- helpers
+
+
+def _books_line(summary: BooksSummary) -> str:
+    """One line: what was checked, and the journal's totals per currency."""
+    statuses = ", ".join(
+        f"{count} {status}" for status, count in summary.allocations_by_status.items()
+    )
+    totals = ", ".join(
+        format_amount(summary.debits_by_currency[currency], currency)
+        for currency in sorted(summary.debits_by_currency)
+    )
+    return (
+        f"the books balance: {summary.payments} payments, {summary.invoices} invoices,"
+        f" {summary.allocations} allocations ({statuses or 'none'}),"
+        f" {summary.journal_entries} journal entries of {summary.journal_lines} lines;"
+        f" debits equal credits ({totals or 'nothing posted'})"
+    )
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:

@@ -9,7 +9,6 @@ goes through :func:`parse_amount` on the way in and :func:`to_decimal_string` or
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from functools import cache
 
 from babel.core import get_global
@@ -95,10 +94,6 @@ def to_decimal_string(minor: int, currency: str, exponent: int | None = None) ->
     scale: int = 10**places
     whole, frac = divmod(abs(minor), scale)
     return f"{sign}{whole}.{frac:0{places}d}"
-
-
-def to_decimal(minor: int, currency: str) -> Decimal:
-    return Decimal(to_decimal_string(minor, currency))
 
 
 def format_amount(minor: int, currency: str) -> str:

@@ -9,9 +9,8 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}", re.ASCII)
-_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,31}", re.ASCII)
-_GROUP_ID = re.compile(r"S[A-Z0-9]{2,31}", re.ASCII)
+from models.limits import SLACK_CHANNEL_ID, SLACK_GROUP_ID, SLACK_USER_ID
+
 # What a token, secret or id may hold: printable ASCII without spaces. Slack's are all of that
 # kind, and anything else would fail later, deep in an HTTP header (UnicodeEncodeError).
 _PRINTABLE_ASCII = re.compile(r"[!-~]+", re.ASCII)
@@ -154,7 +153,9 @@ class Settings(BaseSettings):
     @classmethod
     def _channel(cls, value: str | None) -> str | None:
         value = _blank_is_none(value)
-        problem = value and _id_problem(value, _CHANNEL_ID, "Slack channel ID (C…, not a #name)")
+        problem = value and _id_problem(
+            value, SLACK_CHANNEL_ID, "Slack channel ID (C…, not a #name)"
+        )
         if problem:
             raise ValueError(problem)
         return value
@@ -163,7 +164,7 @@ class Settings(BaseSettings):
     @classmethod
     def _group(cls, value: str | None) -> str | None:
         value = _blank_is_none(value)
-        problem = value and _id_problem(value, _GROUP_ID, "Slack user group ID (S…)")
+        problem = value and _id_problem(value, SLACK_GROUP_ID, "Slack user group ID (S…)")
         if problem:
             raise ValueError(problem)
         return value
@@ -175,7 +176,7 @@ class Settings(BaseSettings):
             return ()
         items = value.split(",") if isinstance(value, str) else list(value)
         ids = tuple(str(item).strip() for item in items if str(item).strip())
-        problems = [_id_problem(item, _USER_ID, "Slack user ID (U… or W…)") for item in ids]
+        problems = [_id_problem(item, SLACK_USER_ID, "Slack user ID (U… or W…)") for item in ids]
         if any(problems):
             raise ValueError("; ".join(problem for problem in problems if problem))
         return ids

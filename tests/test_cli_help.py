@@ -61,6 +61,9 @@ def test_every_command_has_a_help_page() -> None:
         "db upgrade",
         "members",
         "members remove",
+        "books",
+        "books check",
+        "reverse",
     }
 
 

@@ -203,6 +203,27 @@ def _describe_unbalanced_entry(row: Sequence[Any]) -> str:
     )
 
 
+def _unbalanced_in_a_currency() -> _Query:
+    # What the database's journal triggers refuse: an entry balanced in total can still move
+    # dollars one way and euros the other.
+    debits = func.sum(JournalLine.debit)
+    credits = func.sum(JournalLine.credit)
+    return (
+        select(JournalLine.entry_id, JournalLine.currency, debits, credits)
+        .group_by(JournalLine.entry_id, JournalLine.currency)
+        .having(debits != credits)
+        .order_by(JournalLine.entry_id, JournalLine.currency)
+    )
+
+
+def _describe_unbalanced_in_a_currency(row: Sequence[Any]) -> str:
+    entry_id, currency, debits, credits = row
+    return (
+        f"journal entry {entry_id} does not balance in {currency}: debits {debits},"
+        f" credits {credits}"
+    )
+
+
 def _unbalanced_allocations() -> _Query:
     debits = func.sum(JournalLine.debit)
     credits = func.sum(JournalLine.credit)
@@ -433,6 +454,7 @@ _CHECKS = (
     _Check(_payments_in_range, _describe_payment_range),
     _Check(_invoices_in_range, _describe_invoice_range),
     _Check(_unbalanced_entries, _describe_unbalanced_entry),
+    _Check(_unbalanced_in_a_currency, _describe_unbalanced_in_a_currency),
     _Check(_unbalanced_allocations, _describe_unbalanced_allocation),
     _Check(_misposted_lines, _describe_misposted_line),
     _Check(_payment_allocated_vs_journal, _describe_payment_allocated),

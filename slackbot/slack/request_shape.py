@@ -14,6 +14,9 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
+from models.limits import is_slack_user_id
+from slackbot.slack.ids import unsuffixed
+
 # Fields Bolt or our listeners read as text (or absent / null).
 _TEXT_FIELDS = (
     "type",
@@ -77,7 +80,6 @@ def payload_problem(payload: Any) -> str | None:
 
 # What a request is, for the log: ids are shown only when they look like ids, never payload text.
 _SHOWN_NAME = re.compile(r"[A-Za-z0-9_./-]{1,64}", re.ASCII)
-_SHOWN_USER = re.compile(r"[A-Z0-9]{1,32}", re.ASCII)
 
 
 def describe(payload: dict[str, Any]) -> tuple[str, str]:
@@ -105,9 +107,9 @@ def describe(payload: dict[str, Any]) -> tuple[str, str]:
         kind, name = str(payload["type"]), action.get("action_id")
     else:
         kind, name = _shown(payload.get("type"), _SHOWN_NAME) or "unknown", None
-    name = name.split(":", 1)[0] if isinstance(name, str) else name
+    name = unsuffixed(name) if isinstance(name, str) else name
     shown = _shown(name, _SHOWN_NAME)
-    return (f"{kind} {shown}" if shown else kind), _shown(user, _SHOWN_USER) or "-"
+    return (f"{kind} {shown}" if shown else kind), (user if is_slack_user_id(user) else "-")
 
 
 def _shown(value: Any, pattern: re.Pattern[str]) -> str | None:

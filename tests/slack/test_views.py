@@ -77,12 +77,12 @@ def allocation(status: str = "pending", **changes: Any) -> AllocationSummary:
         "amount": 12_500,
         "status": status,
         "note": "Pays the November invoice",
-        "requested_by": "U1",
+        "requested_by": "U01",
         "requested_at": REQUESTED,
-        "decided_by": ("U1" if status == "cancelled" else "U2") if decided else None,
+        "decided_by": ("U01" if status == "cancelled" else "U02") if decided else None,
         "decided_at": DECIDED if decided else None,
         "reason": "Wrong invoice: this wire was for INV-1002" if status == "rejected" else None,
-        "reversed_by": "U3" if status == "reversed" else None,
+        "reversed_by": "U03" if status == "reversed" else None,
         "reversed_at": DECIDED if status == "reversed" else None,
         "reversal_reason": "Bank recalled the wire" if status == "reversed" else None,
         "payment_unallocated": 112_500,
@@ -305,8 +305,8 @@ def test_error_message_has_a_warning_sign_and_escapes_the_text() -> None:
 
 
 def test_error_message_keeps_the_mentions_of_already_decided_text() -> None:
-    message = views.error_message(views.already_decided_text("approved", "U2", DECIDED))
-    assert f"Already approved by <@U2> at {DECIDED_TOKEN}." in mrkdwn_text(message)
+    message = views.error_message(views.already_decided_text("approved", "U02", DECIDED))
+    assert f"Already approved by <@U02> at {DECIDED_TOKEN}." in mrkdwn_text(message)
 
 
 # ------------------------------------------------------------------------- history_message
@@ -325,13 +325,13 @@ def test_history_shows_each_outcome_with_its_emoji_who_and_why() -> None:
     assert message["response_type"] == "ephemeral"
     assert "🕒 *#1 · Waiting for approval* · *125.00 USD* · PAY-1 → INV-1001" in text
     assert "✅ *#2 · Approved*" in text
-    assert f"Approved by <@U2> at {DECIDED_TOKEN}" in text
+    assert f"Approved by <@U02> at {DECIDED_TOKEN}" in text
     assert (
-        f"Rejected by <@U2> at {DECIDED_TOKEN}: Wrong invoice: this wire was for INV-1002" in text
+        f"Rejected by <@U02> at {DECIDED_TOKEN}: Wrong invoice: this wire was for INV-1002" in text
     )
     assert "↩️ *#4 · Cancelled*" in text
     assert "⏪ *#5 · Reversed*" in text
-    assert f"Reversed by <@U3> at {DECIDED_TOKEN}: Bank recalled the wire" in text
+    assert f"Reversed by <@U03> at {DECIDED_TOKEN}: Bank recalled the wire" in text
     assert "requested <!date^" in text
 
 
@@ -530,7 +530,7 @@ def test_pending_billing_message_shows_the_request_and_both_buttons() -> None:
     text = all_text(message)
     for expected in (
         "*Partner*\nAcme Corp",
-        "*Requested by*\n<@U1>",
+        "*Requested by*\n<@U01>",
         "*Amount*\n125.00 USD",
         "*Payment*\nPAY-1",
         "*Invoice*\nINV-1001",
@@ -555,13 +555,13 @@ def test_pending_billing_message_shows_the_request_and_both_buttons() -> None:
 @pytest.mark.parametrize(
     ("status", "line"),
     [
-        ("approved", f"✅ Approved by <@U2> at {DECIDED_TOKEN}"),
+        ("approved", f"✅ Approved by <@U02> at {DECIDED_TOKEN}"),
         (
             "rejected",
-            f"❌ Rejected by <@U2> at {DECIDED_TOKEN}: Wrong invoice: this wire was for INV-1002",
+            f"❌ Rejected by <@U02> at {DECIDED_TOKEN}: Wrong invoice: this wire was for INV-1002",
         ),
         ("cancelled", f"↩️ Cancelled by the requester at {DECIDED_TOKEN}"),
-        ("reversed", f"⏪ Reversed by <@U3> at {DECIDED_TOKEN}: Bank recalled the wire"),
+        ("reversed", f"⏪ Reversed by <@U03> at {DECIDED_TOKEN}: Bank recalled the wire"),
     ],
 )
 def test_decided_billing_message_has_a_status_line_and_no_buttons(status: str, line: str) -> None:
@@ -618,7 +618,7 @@ def test_reject_modal_asks_for_a_required_reason_and_carries_the_allocation_id()
     assert reason["element"]["max_length"] == 1000
     summary = all_text(view)
     assert (
-        "*Request #7* from <@U1> (Acme Corp): apply *125.00 USD* from PAY-1 to INV-1001" in summary
+        "*Request #7* from <@U01> (Acme Corp): apply *125.00 USD* from PAY-1 to INV-1001" in summary
     )
 
 
@@ -650,10 +650,10 @@ def test_pending_receipt_says_it_waits_and_offers_cancel() -> None:
 @pytest.mark.parametrize(
     ("status", "line"),
     [
-        ("approved", f"✅ Approved by <@U2> at {DECIDED_TOKEN}"),
-        ("rejected", f"❌ Rejected by <@U2> at {DECIDED_TOKEN}: Wrong invoice"),
+        ("approved", f"✅ Approved by <@U02> at {DECIDED_TOKEN}"),
+        ("rejected", f"❌ Rejected by <@U02> at {DECIDED_TOKEN}: Wrong invoice"),
         ("cancelled", f"↩️ You cancelled it at {DECIDED_TOKEN}."),
-        ("reversed", f"⏪ Reversed by <@U3> at {DECIDED_TOKEN}: Bank recalled the wire"),
+        ("reversed", f"⏪ Reversed by <@U03> at {DECIDED_TOKEN}: Bank recalled the wire"),
     ],
 )
 def test_decided_receipt_shows_the_outcome_without_cancel(status: str, line: str) -> None:
@@ -669,7 +669,7 @@ def test_decided_receipt_shows_the_outcome_without_cancel(status: str, line: str
 def test_approval_message_gives_the_invoice_new_amount_due() -> None:
     message = views.decision_message(allocation("approved"))
     text = all_text(message)
-    assert f"✅ Your request #7 was approved by <@U2> at {DECIDED_TOKEN}" in text
+    assert f"✅ Your request #7 was approved by <@U02> at {DECIDED_TOKEN}" in text
     assert "*125.00 USD* from PAY-1 now pays INV-1001." in text
     assert "INV-1001 has *695.00 USD* left to pay." in text
     assert "approved" in message["text"]
@@ -685,14 +685,14 @@ def test_rejection_message_quotes_the_reason_escaped() -> None:
         allocation("rejected", reason="Use INV-1002 <not this>\n& retry")
     )
     text = all_text(message)
-    assert f"was rejected by <@U2> at {DECIDED_TOKEN}" in text
+    assert f"was rejected by <@U02> at {DECIDED_TOKEN}" in text
     assert "*Reason*\n>Use INV-1002 &lt;not this&gt;\n>&amp; retry" in text
     assert "The 125.00 USD is available on PAY-1 again." in text
 
 
 def test_reversal_message_gives_the_reason_and_new_balances() -> None:
     text = all_text(views.decision_message(allocation("reversed")))
-    assert f"was reversed by <@U3> at {DECIDED_TOKEN}" in text
+    assert f"was reversed by <@U03> at {DECIDED_TOKEN}" in text
     assert "*Reason*\n>Bank recalled the wire" in text
     assert "INV-1001 has 820.00 USD left to pay again" in text
 
@@ -707,11 +707,11 @@ def test_cancellation_message_confirms_the_money_is_back() -> None:
 
 
 def test_already_decided_text_names_who_and_when() -> None:
-    assert views.already_decided_text("approved", "U2", DECIDED) == (
-        f"Already approved by <@U2> at {DECIDED_TOKEN}. Nothing changed."
+    assert views.already_decided_text("approved", "U02", DECIDED) == (
+        f"Already approved by <@U02> at {DECIDED_TOKEN}. Nothing changed."
     )
-    assert views.already_decided_text("cancelled", "U1", DECIDED) == (
-        f"Already cancelled by <@U1> at {DECIDED_TOKEN}. Nothing changed."
+    assert views.already_decided_text("cancelled", "U01", DECIDED) == (
+        f"Already cancelled by <@U01> at {DECIDED_TOKEN}. Nothing changed."
     )
 
 
@@ -723,7 +723,7 @@ def test_already_decided_text_without_who_or_when_still_reads() -> None:
 
 def test_naive_times_are_read_as_utc() -> None:
     naive = DECIDED.replace(tzinfo=None)
-    assert DECIDED_TOKEN in views.already_decided_text("approved", "U2", naive)
+    assert DECIDED_TOKEN in views.already_decided_text("approved", "U02", naive)
 
 
 def test_a_user_id_that_is_not_a_slack_id_is_not_turned_into_a_mention() -> None:
@@ -751,7 +751,7 @@ def test_notice_modal_clips_the_title_and_escapes_the_text() -> None:
 
 
 def test_already_decided_plain_text_has_no_markup_for_modal_errors() -> None:
-    text = views.already_decided_text("rejected", "U2", DECIDED, plain=True)
+    text = views.already_decided_text("rejected", "U02", DECIDED, plain=True)
     assert text == "Already rejected at 2026-11-03 14:05 UTC. Nothing changed."
 
 
@@ -867,12 +867,12 @@ def test_notification_texts_have_no_mrkdwn(status: str) -> None:
 @pytest.mark.parametrize(
     ("status", "words"),
     [
-        ("approved", ["<@U2>", DECIDED_TOKEN, "INV-1001 has *695.00 USD* left to pay."]),
+        ("approved", ["<@U02>", DECIDED_TOKEN, "INV-1001 has *695.00 USD* left to pay."]),
         (
             "rejected",
-            ["<@U2>", DECIDED_TOKEN, "Wrong invoice: this wire was for INV-1002", "available"],
+            ["<@U02>", DECIDED_TOKEN, "Wrong invoice: this wire was for INV-1002", "available"],
         ),
-        ("reversed", ["<@U3>", "Bank recalled the wire", "820.00 USD left to pay again"]),
+        ("reversed", ["<@U03>", "Bank recalled the wire", "820.00 USD left to pay again"]),
         ("cancelled", [DECIDED_TOKEN, "The 125.00 USD is available on PAY-1 again."]),
     ],
 )

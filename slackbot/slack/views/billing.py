@@ -8,6 +8,7 @@ from typing import Any
 
 from models.enums import AllocationStatus
 from models.schemas import AllocationSummary
+from slackbot.ledger.rules import left_to_pay_if_approved
 from slackbot.money import format_amount
 from slackbot.slack.ids import ActionId, suffixed
 from slackbot.slack.views.blocks import (
@@ -188,7 +189,7 @@ def _balances_text(a: AllocationSummary) -> str:
     heading = "*Balances now*" if a.status == AllocationStatus.PENDING else "*After this change*"
     lines = [heading, payment_line, invoice_line]
     if a.status == AllocationStatus.PENDING:
-        after = max(0, a.invoice_amount_due - a.amount)
+        after = left_to_pay_if_approved(a)
         lines.append(
             f"If approved, {invoice_id} will have {format_amount(after, a.currency)} left to pay."
         )

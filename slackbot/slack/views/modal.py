@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from models.limits import MAX_NOTE, MAX_REASON
 from models.schemas import AllocationSummary, InvoiceSummary, PaymentSummary
 from slackbot.money import currency_exponent, format_amount, to_decimal_string
 from slackbot.slack.ids import BlockId, CallbackId, is_amount_block
@@ -30,11 +31,6 @@ from slackbot.slack.views.text import (
     quote,
     units,
 )
-
-NOTE_MAX_LENGTH = 1000
-
-
-REASON_MAX_LENGTH = 1000
 
 
 def amount_hint(currency: str | None) -> str:
@@ -195,7 +191,7 @@ def allocation_modal(
                 "type": "plain_text_input",
                 "action_id": BlockId.NOTE,
                 "multiline": True,
-                "max_length": NOTE_MAX_LENGTH,
+                "max_length": MAX_NOTE,
             },
         },
         context_block(
@@ -334,7 +330,7 @@ def reject_modal(
                 "type": "plain_text_input",
                 "action_id": BlockId.REASON,
                 "multiline": True,
-                "max_length": REASON_MAX_LENGTH,
+                "max_length": MAX_REASON,
             },
         }
     )

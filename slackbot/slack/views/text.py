@@ -10,9 +10,10 @@ emoji never tips a field over).
 from __future__ import annotations
 
 import datetime as dt
-import re
 import unicodedata
 from collections.abc import Iterable
+
+from models.limits import is_slack_user_id
 
 # Slack's documented limits (https://docs.slack.dev/reference/block-kit/).
 MESSAGE_MAX_BLOCKS = 50
@@ -75,9 +76,6 @@ HISTORY_REASON_BUDGET = 900
 
 
 _FALLBACK_BUDGET = 3000
-
-
-_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{1,31}", re.ASCII)
 
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -214,7 +212,7 @@ def mention(user_id: str | None) -> str:
     """``<@U123>`` for a Slack user id; anything else is shown as escaped text, never a link."""
     if not user_id:
         return "someone"
-    if _SLACK_USER_ID.fullmatch(user_id):
+    if is_slack_user_id(user_id):
         return f"<@{user_id}>"
     return md_line(user_id, 64)
 

@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import Table, func, insert, select, text, update  # noqa: E402
 
+from models import balances  # noqa: E402
 from models.enums import AllocationStatus, Audience, EntryKind, OutboxKind  # noqa: E402
 from models.tables import (  # noqa: E402
     Allocation,
@@ -47,8 +48,8 @@ from models.tables import (  # noqa: E402
     SlackMessageRef,
 )
 from slackbot.db import CLI_LOCK_WAIT_MS, Database  # noqa: E402
-from slackbot.ledger import receivable_account, unapplied_cash_account  # noqa: E402
 from slackbot.ledger.books import check_books  # noqa: E402
+from slackbot.ledger.posting import receivable_account, unapplied_cash_account  # noqa: E402
 from slackbot.migrate import upgrade  # noqa: E402
 
 BILLING_CHANNEL = "C0BENCH"
@@ -332,7 +333,10 @@ class _History:
     ) -> None:
         """Decide a request on ``payment``/``invoice`` (rows as lists, updated in place)."""
         rng = self.rng
-        room = min(payment[4] - payment[5] - payment[6], invoice[5] - invoice[6] - invoice[7])
+        # The rows are PAYMENT_COLUMNS / INVOICE_COLUMNS lists; the formulas are the models'.
+        unallocated = balances.unallocated(payment[4], payment[5], payment[6])
+        open_amount = balances.open_amount(balances.amount_due(invoice[5], invoice[6]), invoice[7])
+        room = min(unallocated, open_amount)
         if room <= 0:
             return
         amount = max(1, int(room * rng.uniform(0.2, 1.0)))

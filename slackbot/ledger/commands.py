@@ -32,9 +32,7 @@ from slackbot.outbox.owed import owe
 
 T = TypeVar("T")
 
-BILLING = Audience.BILLING
-REQUESTER = Audience.REQUESTER
-RECEIPT = Audience.RECEIPT
+BILLING, REQUESTER, RECEIPT = Audience.BILLING, Audience.REQUESTER, Audience.RECEIPT
 
 
 class Ledger(LedgerQueries):

@@ -234,7 +234,7 @@ def already_decided(allocation: AllocationState, verb: Decision) -> AlreadyDecid
     """The refusal for acting on a request whose status does not allow ``verb``."""
     status = allocation.status
     if status == AllocationStatus.PENDING:
-        done = "reversed" if verb == Decision.REVERSE else str(verb)
+        done = AllocationStatus.REVERSED if verb == Decision.REVERSE else verb
         return AlreadyDecided(
             f"Request {allocation.allocation_id} is still waiting for a decision; only an"
             f" approved allocation can be {done}.",

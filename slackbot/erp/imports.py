@@ -143,13 +143,18 @@ def import_csv(
     with db.transaction() as session:
         connection = session.connection()
         header = next(rows, None)
-        if header is None and reader.error is None:
+        if isinstance(header, BadRow):
+            run.bad.append(header)
+        elif header is None and reader.error is None:
             run.bad.append(empty_file(kind))
         elif header is not None:
             run.read_header(*header)
         if not run.bad:
-            for line, values in rows:
-                run.add(connection, line, values)
+            for record in rows:
+                if isinstance(record, BadRow):
+                    run.not_csv(record)
+                else:
+                    run.add(connection, *record)
                 if on_progress is not None and run.rows_read % PROGRESS_ROWS == 0:
                     on_progress(reader.take_progress(), run.rows_read)
             run.flush(connection)
@@ -459,6 +464,11 @@ class _ImportRun:
             self.bad.append(header)
         else:
             self.header = header
+
+    def not_csv(self, bad: BadRow) -> None:
+        """A record the CSV reader could not split: read, bad, and never written."""
+        self.rows_read += 1
+        self.bad.append(bad)
 
     def add(self, connection: Connection, line: int, values: list[str]) -> None:
         self.rows_read += 1

@@ -113,10 +113,12 @@ class SourceReader:
             yield text
 
 
-def records_of(reader: SourceReader) -> Iterator[tuple[int, list[str]]]:
+def records_of(reader: SourceReader) -> Iterator[tuple[int, list[str]] | BadRow]:
     """CSV records with the file line each starts on; blank lines are skipped.
 
-    Invalid CSV ends the records and leaves its :class:`BadRow` in ``reader.error``.
+    A record that is not valid CSV (a stray quote, a lone carriage return) comes as its
+    :class:`BadRow`, and reading goes on with the next line, so every bad line of the file is
+    named, not only the first.
     """
     records = csv.reader(reader, strict=True)
     last_line = 0
@@ -126,12 +128,14 @@ def records_of(reader: SourceReader) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            if reader.error is None:
-                reader.error = BadRow(
-                    records.line_num or 1,
-                    f"this is not valid CSV ({exc}); check quotes and separators",
-                )
-            return
+            if reader.error is not None:
+                return  # the source stopped at an undecodable line; that is its problem
+            last_line = records.line_num
+            yield BadRow(
+                records.line_num or 1,
+                f"this is not valid CSV ({exc}); check quotes and separators",
+            )
+            continue
         start, last_line = last_line + 1, records.line_num
         if not values or all(not value.strip() for value in values):
             continue

@@ -416,6 +416,29 @@ def test_a_file_that_is_not_csv_is_a_clear_error(db: Database) -> None:
     ]
 
 
+def test_a_line_that_is_not_csv_does_not_hide_the_bad_lines_after_it(db: Database) -> None:
+    """A lone carriage return inside a cell (a spreadsheet's line break) is one bad line; the
+    reader goes on, so a later bad line is named too (hypothesis found this one)."""
+    load_basics(db)
+    text = (
+        PAYMENTS_HEADER
+        + "X-0,P1,\r,JPY,2026-01-01,\n"
+        + "PAY-G1,P1,1,JPY,2026-01-01,\n"
+        + "X-2,P1,1,JPY,2026-01-01,NUL\x00\n"
+    )
+
+    with pytest.raises(ImportRejected) as caught:
+        import_text(db, "payments", text)
+
+    assert [str(bad) for bad in caught.value.bad_rows] == [
+        "line 2: this is not valid CSV (new-line character seen in unquoted field - do you need"
+        " to open the file in universal-newline mode?); check quotes and separators",
+        "line 4: reference contains control characters",
+    ]
+    assert str(caught.value) == "payments: nothing imported; 2 bad rows (of 3 read)"
+    assert rejection(db, "payments", text) == [str(bad) for bad in caught.value.bad_rows]
+
+
 def test_a_rejected_import_exits_1_and_lists_the_bad_rows_on_stderr(
     db: Database, tmp_path: Path
 ) -> None:

@@ -22,13 +22,13 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
 
-from handlers.common import UNAVAILABLE_TEXT
 from models.tables import Allocation, OutboxMessage
 from slackbot.db import Database, make_engine
 from slackbot.ledger import Ledger
 from slackbot.ledger.books import check_books
 from slackbot.migrate import upgrade
 from slackbot.settings import normalize_database_url
+from slackbot.slack.refusals import UNAVAILABLE_TEXT
 from tests.conftest import POSTGRES_SKIP_REASON, TEST_DATABASE_URL, create_postgres_database
 from tests.support import slack_payloads as payloads
 from tests.support.bot_harness import APPROVER, BILLING_CHANNEL, BotHarness, text_of, wait_for

@@ -55,23 +55,27 @@ payment has left (only those can be in a set of two or more), in the oldest-firs
 
 - Before any loop, size ``k`` is skipped when the ``k`` smallest amounts already exceed ``T``
   (and so is every bigger size) or the ``k`` largest fall short of it.
-- Pairs: one hash map from amount to the (sorted) positions with it; for each invoice, look up
-  ``T - amount``: ``O(m log m)`` over all ``m`` invoices.
+- Pairs: a hash map from each amount to the first position holding it (and, only when that
+  position is too early, a bisect over one sorted list of ``amount, position`` keys); for each
+  invoice, look up ``T - amount``: ``m`` look-ups over all ``m`` invoices.
 - Triples: the first two from the :data:`TRIPLE_POOL` oldest, the third anywhere through the
   same map: at most ``TRIPLE_POOL² / 2`` look-ups.
-- 4-sets: meet in the middle over the :data:`PAIR_POOL` oldest: a map from pair sum to its
-  pairs (each list sorted), then one look-up per pair: ``PAIR_POOL²`` steps.
+- 4-sets: meet in the middle over the :data:`PAIR_POOL` oldest: a map from each pair sum to
+  its first pair (the same bisect fallback), then one look-up per pair: ``PAIR_POOL²`` steps.
 - 5-sets: every triple of the :data:`FIVE_HEAD_POOL` oldest, the last two through the pair map:
   ``FIVE_HEAD_POOL³ / 6`` look-ups.
 - And a hard budget of :data:`STEP_BUDGET` steps (a look-up or a map insertion each) over the
   whole search: when it runs out the search stops with what it has (no exact set). Steps are
   counted, not timed, so the answer never depends on the machine's speed.
 
-With the pools at 256 / 128 / 48 the worst case (no exact set exists, every loop runs) is about
-73,000 steps for 5,000 invoices; ``python -m bench.matching_speed`` measures it (the numbers are
-in the README). Within the pools the search is exhaustive, and the loops run in oldest-first
-order and stop at the first hit, so the set found is the oldest-first best among the sets they
-cover; with 48 or fewer candidate invoices that is every set of 2 to 5.
+With the pools at 256 / 128 / 48 the worst case (no exact set exists, every loop runs) is
+76,192 steps for 5,000 invoices (2 x 5,000 + 32,640 + 2 x 8,128 + 17,296), under the budget of
+100,000; ``python -m bench.matching_speed`` times it (about 15 ms at the median on a shared
+2-core machine, and 20 ms at p95, including reading the invoices and the reference). Within the
+pools the search is exhaustive, and the loops run in oldest-first order and stop at the first
+hit, so the set found is the oldest-first best among the sets they cover; with 48 or fewer
+candidate invoices that is every set of 2 to 5. Reading the reference is bounded too: an ASCII
+id is read in full only when every number in it occurs in the reference.
 """
 
 from __future__ import annotations
@@ -352,7 +356,10 @@ class _Compact:
     starts: frozenset[int]  # compact offsets where a match may begin (a word's start)
     ends: frozenset[int]  # compact offsets where a match may end (a word's end)
     numbers: tuple[tuple[int, int, str], ...]  # each number's compact start, end, and digits
-    source: dict[int, int]  # compact offset of a run's start or end -> offset in ``normalized``
+    # Where each run begins and ends, compact offset -> offset in ``normalized`` (two maps: with
+    # separators dropped, one run's end and the next one's start share a compact offset).
+    begins_at: dict[int, int]
+    ends_at: dict[int, int]
 
     @functools.cached_property
     def values(self) -> frozenset[str]:
@@ -367,14 +374,15 @@ def _compact(text: str) -> _Compact:
     starts: set[int] = set()
     ends: set[int] = set()
     numbers: list[tuple[int, int, str]] = []
-    source: dict[int, int] = {}
+    begins_at: dict[int, int] = {}
+    ends_at: dict[int, int] = {}
     at = 0
     for k, run in enumerate(runs):
         digits = run.group("number")
         piece = run.group() if digits is None else f"{_OPEN}{_number_value(digits)}{_CLOSE}"
         begin, at = at, at + len(piece)
         pieces.append(piece)
-        source[begin], source[at] = run.start(), run.end()
+        begins_at[begin], ends_at[at] = run.start(), run.end()
         before = runs[k - 1] if k else None
         after = runs[k + 1] if k + 1 < len(runs) else None
         # A word boundary, unless a joiner ties this number to its neighbour (INV-7-1).
@@ -389,7 +397,13 @@ def _compact(text: str) -> _Compact:
         if digits is not None:
             numbers.append((begin, at, digits))
     return _Compact(
-        "".join(pieces), normalized, frozenset(starts), frozenset(ends), tuple(numbers), source
+        "".join(pieces),
+        normalized,
+        frozenset(starts),
+        frozenset(ends),
+        tuple(numbers),
+        begins_at,
+        ends_at,
     )
 
 
@@ -497,7 +511,7 @@ def _one_of(
     """One id for a mention that several ids fit: the exact spelling, then the exact digits."""
     if len(named) == 1:
         return named[0]
-    written = ref.normalized[ref.source[start] : ref.source[end]]
+    written = ref.normalized[ref.begins_at[start] : ref.ends_at[end]]
     spelled = [i for i in named if forms[i].normalized == written]
     if len(spelled) == 1:
         return spelled[0]

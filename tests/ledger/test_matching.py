@@ -190,7 +190,10 @@ def test_ids_equal_under_the_rules_are_told_apart_by_spelling_else_named_by_neit
     assert named_invoice_ids("INV-007", ids) == ["INV-007"]
     assert named_invoice_ids("inv 7", ids) == ["INV-7"]  # the digits as written
     assert named_invoice_ids("inv 07", ids) == []
+    assert named_invoice_ids("paid INV-007 on time", ids) == ["INV-007"]
+    assert named_invoice_ids("paid inv 7, thanks", ids) == ["INV-7"]
     assert named_invoice_ids("INV-7", ["INV-7", "inv_7"]) == ["INV-7"]
+    assert named_invoice_ids("for inv_7 and more", ["INV-7", "inv_7"]) == ["inv_7"]
     assert named_invoice_ids("Inv 7", ["INV-7", "inv_7"]) == []
 
 

@@ -1,82 +1,67 @@
-"""Delivering what the outbox owes: billing posts, edits and DMs, retried until Slack takes them.
+"""The outbox's Slack side: each claimed row rendered through the views and sent with the Web API.
 
-The ledger writes an outbox row in the same transaction as every change that owes someone a
-message, so nothing is lost when Slack (or this process) fails. This module turns those rows into
-Web API calls:
+The queue (``slackbot.outbox.queue``) decides what may be sent now, by whom, and records what
+became of it; this module makes the calls and tells the queue what happened, in plain values:
 
-- A sender *leases* a batch (``claimed_by``/``claimed_until``) in a short transaction and commits,
-  so no database lock is held while Slack is called; on PostgreSQL the claim uses ``FOR UPDATE
-  SKIP LOCKED``, so several bot processes never send the same row. A sender that dies loses its
-  lease when it runs out and another sender picks the row up.
-- Messages about one allocation go out in the order they were written: a row is not claimable
-  while an earlier row of the same allocation is unsent (the billing post always precedes its
-  edits, so edits find the ``channel``/``ts`` they need).
-- Server errors, timeouts and dropped connections are retried with exponential backoff and
-  jitter; ``429`` waits out ``Retry-After``. Configuration errors (the bot is not in the channel,
-  a revoked token) are retried slowly, forever, and logged, so the operator can fix them without
-  losing a message.
-- Posts to the billing channel are paced across all processes (Slack allows about one message
-  per second per channel); a message for a channel that is not ready yet is postponed without
-  counting as an attempt, so DMs keep flowing while a burst drains into the billing channel.
+- What each kind of news becomes is decided in one place, :func:`route`: the billing channel's
+  message (posted, or edited where it landed) and what the requester gets (their receipt, the
+  receipt edited, a new DM only when there is no receipt to edit, or beside the edit for a
+  reversal). A new kind is an ``OutboxKind`` member plus its line there.
+- Slack's answers are classified for the queue: configuration errors (the bot is not in the
+  channel, a revoked token) are retried slowly; ``429`` waits out ``Retry-After`` (and holds the
+  paced channel); server errors, timeouts and dropped connections are retried with backoff.
 - A deleted message is put up again: an edit that Slack answers ``message_not_found`` posts the
   message anew (waiting here for the channel's next slot, since the failed edit took this one),
-  and the new post is the one later edits change. A decision reaches the requester as one
-  message: their receipt, edited; a new DM only when there is no receipt to edit.
-- Idle senders sleep until something could really be claimed (a row falls due, a lease runs out,
-  the channel's next slot comes) or until woken, and then one sender wakes, not all. A claim
-  reads first and takes a write lock (SQLite's ``BEGIN IMMEDIATE``) only when there is something
-  to take, so an idle or busy outbox does not queue people's requests behind it.
-
-Exactly once: a message is marked sent in the transaction that records where it landed. Only if
-that commit fails after Slack accepted the call (the database vanished in between) can the
-message be sent again after its lease runs out; the mark is retried first to make that window
-small.
+  and the new post is the one later edits change.
+- Sender threads sleep until something could really be claimed (a row falls due, a lease runs
+  out, the billing channel's next slot comes) or until woken, and then one sender wakes, not
+  all; the sender watching the clock wakes at the slot's time, so the channel runs at its pace.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
-import random
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, assert_never
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased
+from slack_sdk.errors import SlackApiError
 
 from models.enums import Audience, OutboxKind
 from models.schemas import AllocationSummary
-from models.tables import ChannelPace, OutboxMessage, SlackMessageRef
+from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.errors import Unavailable
 from slackbot.ledger import Ledger
-from slackbot.outbox.owed import owe_refreshes_beside
+from slackbot.outbox.queue import (
+    ChannelPacer,
+    Claim,
+    Failure,
+    Held,
+    Landed,
+    OutboxQueue,
+    Owed,
+    RetryPolicy,
+)
 from slackbot.slack import views
 
-BILLING = Audience.BILLING
-RECEIPT = Audience.RECEIPT
-REQUESTER = Audience.REQUESTER
-BALANCES_CHANGED = OutboxKind.BALANCES_CHANGED
+__all__ = ["CONFIGURATION_ERRORS", "ChannelPacer", "Delivery", "RetryPolicy", "classify", "route"]
 
 log = logging.getLogger(__name__)
 
-REQUESTED = "allocation_requested"
-CANCELLED = "allocation_cancelled"
-REVERSED = "allocation_reversed"
 # Shortest idle wait: something is due now but a claim found nothing (another process's claim
 # transaction holds it for a moment); look again soon, without spinning.
 IDLE_FLOOR_SECONDS = 0.02
 # A sender that is not the one watching the clock still looks this often (in poll periods): a
 # safety net only; wake() and the watcher's hand-over wake it when there is work.
 SPARE_SENDER_POLLS = 30
+# After ``Unavailable`` mid-send the row is handed back to be tried again this soon.
+UNAVAILABLE_RETRY_SECONDS = 1.0
 
 # Slack errors that no retry soon will fix: someone must change the app's setup.
 CONFIGURATION_ERRORS = frozenset(
@@ -94,80 +79,97 @@ CONFIGURATION_ERRORS = frozenset(
         "restricted_action",
     }
 )
+MESSAGE_NOT_FOUND = "message_not_found"
+
+
+# ------------------------------------------------------------------ routing
+
+
+class BillingCall(Enum):
+    """What the billing channel's message for the request does with this news."""
+
+    POST_OR_EDIT = "edit the request's message, or post it when there is none"
+    EDIT_ONLY = "edit the request's message; nothing when it was never posted"
+
+
+class RequesterCall(Enum):
+    """What the requester gets for this news."""
+
+    POST_RECEIPT = "post the receipt (the message later news edits)"
+    EDIT_ELSE_DM = "edit the receipt; a new DM only when there is no receipt to edit"
+    EDIT_AND_DM = "edit the receipt and send a DM too (news weeks later: an edit notifies nobody)"
+    EDIT_ONLY = "edit the receipt; nothing when there is none"
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    base_seconds: float = 1.0
-    cap_seconds: float = 300.0
-    configuration_cap_seconds: float = 600.0
-    jitter: float = 0.2
+class Route:
+    """What one kind of news becomes in Slack, for each audience."""
 
-    def delay(self, attempts: int, *, configuration: bool = False) -> float:
-        cap = self.configuration_cap_seconds if configuration else self.cap_seconds
-        raw = min(cap, self.base_seconds * 2 ** max(0, attempts - 1))
-        return float(raw * (1 + random.uniform(-self.jitter, self.jitter)))
+    billing: BillingCall
+    requester: RequesterCall
 
 
-class ChannelPacer:
-    """At most one call per ``interval`` seconds to a paced channel, across every bot process.
+def route(kind: OutboxKind) -> Route:
+    """What each kind of news becomes in Slack: the one place a kind meets its messages."""
+    match kind:
+        case OutboxKind.ALLOCATION_REQUESTED:
+            return Route(BillingCall.POST_OR_EDIT, RequesterCall.POST_RECEIPT)
+        case OutboxKind.ALLOCATION_APPROVED | OutboxKind.ALLOCATION_REJECTED:
+            return Route(BillingCall.POST_OR_EDIT, RequesterCall.EDIT_ELSE_DM)
+        case OutboxKind.ALLOCATION_CANCELLED:
+            # The requester's own doing, confirmed to them on the spot.
+            return Route(BillingCall.POST_OR_EDIT, RequesterCall.EDIT_ONLY)
+        case OutboxKind.ALLOCATION_REVERSED:
+            return Route(BillingCall.POST_OR_EDIT, RequesterCall.EDIT_AND_DM)
+        case OutboxKind.BALANCES_CHANGED:
+            # Owed only for posts already made: posting here would put up a second message.
+            return Route(BillingCall.EDIT_ONLY, RequesterCall.EDIT_ONLY)
+    assert_never(kind)
 
-    The next free slot of each channel lives in the ``channel_pace`` table and is taken under a
-    row lock (``BEGIN IMMEDIATE`` on SQLite), so two processes never take the same slot.
-    """
 
-    def __init__(self, db: Database, interval: float) -> None:
-        self.db = db
-        self.interval = dt.timedelta(seconds=interval)
+# ------------------------------------------------------------ Slack's answers
 
-    def take(self, channel: str) -> float:
-        """Take the channel's next slot if it is free now (returns 0), else the seconds to wait."""
-        if not self.interval:
-            return 0.0
-        now = _now()
-        with self.db.transaction() as session:
-            pace = self.locked(session, channel, now)
-            wait = (_aware(pace.next_at) - now).total_seconds()
-            if wait > 0:
-                return wait
-            pace.next_at = now + self.interval
-            return 0.0
 
-    def wait(self, channel: str) -> float:
-        """Seconds until the channel's next slot is free (0 when it is free now); takes nothing."""
-        if not self.interval:
-            return 0.0
-        with self.db.transaction(read_only=True) as session:
-            next_at = session.scalar(
-                select(ChannelPace.next_at).where(ChannelPace.channel == channel)
-            )
-        return 0.0 if next_at is None else max(0.0, (_aware(next_at) - _now()).total_seconds())
-
-    def free_at(self, session: Session, channel: str) -> dt.datetime | None:
-        """When the channel's next slot is free (None: now, or pacing is off); takes nothing."""
-        if not self.interval:
-            return None
-        next_at = session.scalar(select(ChannelPace.next_at).where(ChannelPace.channel == channel))
-        return None if next_at is None else _aware(next_at)
-
-    def hold(self, channel: str, seconds: float) -> None:
-        """Slack said 429: nothing more to this channel until ``Retry-After`` has passed."""
-        until = _now() + dt.timedelta(seconds=seconds)
-        with self.db.transaction() as session:
-            pace = self.locked(session, channel, until)
-            pace.next_at = max(_aware(pace.next_at), until)
-
-    def locked(self, session: Session, channel: str, default: dt.datetime) -> ChannelPace:
-        """The channel's pace row, created at ``default`` if new, locked for this transaction."""
-        insert = sqlite_insert if self.db.dialect == "sqlite" else postgresql_insert
-        session.execute(
-            insert(ChannelPace)
-            .values(channel=channel, next_at=default)
-            .on_conflict_do_nothing(index_elements=["channel"])
+def classify(exc: Exception) -> Failure:
+    """A failed send as the queue records it: the error code and what it asks of us."""
+    if isinstance(exc, SlackApiError):
+        error = slack_error(exc)
+        return Failure(
+            error=error,
+            message=str(exc),
+            retry_after=retry_after(exc),
+            configuration=error in CONFIGURATION_ERRORS,
         )
-        return session.scalars(
-            select(ChannelPace).where(ChannelPace.channel == channel).with_for_update()
-        ).one()
+    return Failure(error=type(exc).__name__, message=str(exc))
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code (``not_in_channel``), else ``http_<status>``."""
+    response = getattr(exc, "response", None)
+    try:
+        code = response.get("error") if response is not None else None
+    except Exception:
+        code = None
+    if code:
+        return str(code)
+    status = getattr(response, "status_code", None)
+    return f"http_{status}" if status else "slack_error"
+
+
+def retry_after(exc: SlackApiError) -> float | None:
+    """Seconds Slack asked us to wait (a ``429``'s ``Retry-After``); None for any other answer."""
+    response = getattr(exc, "response", None)
+    if response is None or getattr(response, "status_code", None) != 429:
+        return None
+    headers = getattr(response, "headers", {}) or {}
+    value = None
+    for key, header in headers.items():
+        if str(key).lower() == "retry-after":
+            value = header[0] if isinstance(header, list) else header
+    try:
+        return max(0.0, float(value)) if value is not None else 1.0
+    except (TypeError, ValueError):
+        return 1.0
 
 
 class Postpone(Exception):
@@ -178,37 +180,11 @@ class Postpone(Exception):
         self.seconds = seconds
 
 
-@dataclass(frozen=True)
-class Claim:
-    """What one claim took: row ids, whether more was claimable, and which row got the slot."""
-
-    ids: list[int]
-    more: bool
-    slot_for: int | None
-
-
-@dataclass(frozen=True)
-class Owed:
-    """One outbox row as a sender holds it: what it is about, for the call and the log."""
-
-    message_id: int
-    kind: str
-    recipient: str
-    allocation_id: int | None
-    attempts: int
-    # A decision's receipt edit written beside a requester DM row (databases from before one DM
-    # per decision): that row tells the requester, so this one only edits.
-    edit_only: bool = False
-
-    def __str__(self) -> str:
-        return (
-            f"message {self.message_id} ({self.kind} to {self.recipient},"
-            f" allocation {self.allocation_id})"
-        )
+# ------------------------------------------------------------------ senders
 
 
 class Delivery:
-    """Sends outbox rows. ``start()`` runs a sender thread; ``run_once()`` is one pass (tests)."""
+    """Sends outbox rows. ``start()`` runs sender threads; ``run_once()`` is one pass (tests)."""
 
     def __init__(
         self,
@@ -225,16 +201,23 @@ class Delivery:
         worker_id: str | None = None,
         senders: int = 4,
         invoice_url_template: str | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.db = db
         self.ledger = ledger
         self.client = client
         self.billing_channel = billing_channel
         self.invoice_url_template = invoice_url_template
-        self.pacer = ChannelPacer(db, pace_seconds)
-        self.retry = retry or RetryPolicy()
-        self.lease = dt.timedelta(seconds=lease_seconds)
-        self.batch_size = batch_size
+        self.queue = OutboxQueue(
+            db,
+            billing_channel=billing_channel,
+            pace_seconds=pace_seconds,
+            retry=retry,
+            lease_seconds=lease_seconds,
+            batch_size=batch_size,
+            clock=clock,
+        )
+        self.pacer = self.queue.pacer
         self.poll_seconds = poll_seconds
         self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
         self.senders = max(1, senders)
@@ -247,6 +230,15 @@ class Delivery:
         self._watcher: str | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    @property
+    def batch_size(self) -> int:
+        """Rows one claim takes at most."""
+        return self.queue.batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        self.queue.batch_size = value
 
     # ------------------------------------------------------------- lifecycle
 
@@ -307,6 +299,8 @@ class Delivery:
             if self._stop.is_set() or self._wakeups != seen:
                 return
             if self._watcher is None:
+                # The watcher sleeps until the next row is claimable, the billing channel's
+                # next slot included, so a paced channel's slot is taken when it comes.
                 self._watcher = worker_id
                 timeout = due
             else:
@@ -331,7 +325,7 @@ class Delivery:
     def run_once(self, worker_id: str | None = None) -> int:
         """Claim what is due and try to send it; returns how many rows were handled."""
         worker = worker_id or self.worker_id
-        claim = self._claim(worker)
+        claim: Claim = self.queue.claim(worker)
         if claim.ids and (claim.more or self._watcher is None):
             # More is claimable than this batch holds, or no idle sender is watching the clock
             # while this one sends: one more sender looks now (and, finding nothing, watches).
@@ -341,7 +335,7 @@ class Delivery:
         ordered = sorted(claim.ids, key=lambda message_id: message_id != claim.slot_for)
         for message_id in ordered:
             if self._stop.is_set():
-                self._release(message_id, worker)
+                self.queue.release(message_id, worker)
                 continue
             self._deliver(message_id, worker, slot_held=message_id == claim.slot_for)
         return len(claim.ids)
@@ -362,273 +356,91 @@ class Delivery:
         return total
 
     def next_due_in(self) -> float | None:
-        """Seconds until some unsent row could be claimed (0: now), or None when nothing is.
-
-        What a claim would refuse is counted as it will be: a row leased to a sender waits for
-        its lease to run out, a billing row for the channel's next slot. A row behind an earlier
-        unsent message of its allocation and destination is left out: that message is counted,
-        and marking it sent wakes a sender.
-        """
-        ready_at = case(
-            (
-                and_(
-                    OutboxMessage.claimed_until.is_not(None),
-                    OutboxMessage.claimed_until > OutboxMessage.next_attempt_at,
-                ),
-                OutboxMessage.claimed_until,
-            ),
-            else_=OutboxMessage.next_attempt_at,
-        )
-        unsent = select(func.min(ready_at)).where(OutboxMessage.sent_at.is_(None), ~self._blocked())
-        with self.db.transaction(read_only=True) as session:
-            billing = session.scalar(unsent.where(OutboxMessage.recipient == BILLING))
-            others = session.scalar(unsent.where(OutboxMessage.recipient != BILLING))
-            slot = self.pacer.free_at(session, self.billing_channel) if billing else None
-        candidates = [_as_datetime(others)] if others is not None else []
-        if billing is not None:
-            billing_at = _as_datetime(billing)
-            candidates.append(max(billing_at, slot) if slot is not None else billing_at)
-        if not candidates:
-            return None
-        return max(0.0, (min(candidates) - _now()).total_seconds())
+        """Seconds until some unsent row could be claimed (0: now), or None when nothing is."""
+        return self.queue.next_due_in()
 
     def pending_count(self) -> int:
-        with self.db.transaction(read_only=True) as session:
-            return len(
-                session.scalars(
-                    select(OutboxMessage.message_id).where(OutboxMessage.sent_at.is_(None))
-                ).all()
-            )
-
-    # --------------------------------------------------------------- claiming
-
-    @staticmethod
-    def _blocked() -> ColumnElement[bool]:
-        """An earlier message of the same allocation to the same destination is still unsent.
-
-        Order matters within a destination (the billing post before its edits; the receipt
-        before the edit that shows the decision), not across them: a requester's DM must not
-        wait behind a burst of paced billing posts.
-        """
-        earlier = aliased(OutboxMessage)
-        both_billing = and_(earlier.recipient == BILLING, OutboxMessage.recipient == BILLING)
-        both_requester = and_(earlier.recipient != BILLING, OutboxMessage.recipient != BILLING)
-        return exists().where(
-            earlier.allocation_id == OutboxMessage.allocation_id,
-            earlier.message_id < OutboxMessage.message_id,
-            earlier.sent_at.is_(None),
-            or_(both_billing, both_requester),
-        )
-
-    def _conditions(self, now: dt.datetime, *, billing: bool) -> list[ColumnElement[bool]]:
-        """What makes a row claimable now (billing rows only if the channel has a free slot)."""
-        conditions = [
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.next_attempt_at <= now,
-            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            ~self._blocked(),
-        ]
-        if not billing:
-            conditions.append(OutboxMessage.recipient != BILLING)
-        return conditions
-
-    def _claim(self, worker_id: str) -> Claim:
-        now = _now()
-        # Look before locking: most looks find nothing, and on SQLite a write transaction takes
-        # the database's one write lock, which people's requests would then queue behind.
-        with self.db.transaction(read_only=True) as session:
-            slot = self.pacer.free_at(session, self.billing_channel)
-            billing_free = slot is None or slot <= now
-            anything = session.scalar(
-                select(OutboxMessage.message_id)
-                .where(*self._conditions(now, billing=billing_free))
-                .limit(1)
-            )
-            if anything is None:
-                return Claim([], more=False, slot_for=None)
-        paced = bool(self.pacer.interval)
-        # Edits of decided requests first: a stale billing message still shows live buttons.
-        # Then new requests, then balance refreshes of pending ones, which only bring figures
-        # up to date.
-        rank = case(
-            (OutboxMessage.kind == REQUESTED, 1),
-            (OutboxMessage.kind == BALANCES_CHANGED, 2),
-            else_=0,
-        )
-        with self.db.transaction() as session:
-            pace = self.pacer.locked(session, self.billing_channel, now) if paced else None
-            billing_free = pace is None or _aware(pace.next_at) <= now
-            stmt = (
-                select(OutboxMessage.message_id, OutboxMessage.recipient)
-                .where(*self._conditions(now, billing=billing_free))
-                .order_by(rank, OutboxMessage.message_id)
-                .limit(self.batch_size * 3)
-            )
-            if self.db.dialect == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True, of=OutboxMessage)
-            ids: list[int] = []
-            slot_for: int | None = None
-            more = False
-            for message_id, recipient in session.execute(stmt).all():
-                if len(ids) == self.batch_size:
-                    more = True
-                    break
-                if recipient == BILLING and paced:
-                    if slot_for is not None:
-                        # One slot at a time: the next billing row waits for the next slot,
-                        # which the sender watching the clock takes.
-                        continue
-                    slot_for = int(message_id)
-                ids.append(int(message_id))
-            if ids:
-                session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.message_id.in_(ids))
-                    .values(claimed_by=worker_id, claimed_until=now + self.lease)
-                )
-            if pace is not None and slot_for is not None:
-                # The slot is taken here, in the claim, so the most urgent billing row gets
-                # it: two senders that each claimed one would race for it and the refresh of
-                # a pending request could go out before a decision's edit.
-                pace.next_at = now + self.pacer.interval
-        return Claim(ids, more=more, slot_for=slot_for)
-
-    def _release(self, message_id: int, worker_id: str, *, at: dt.datetime | None = None) -> None:
-        values: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
-        if at is not None:
-            values["next_attempt_at"] = at
-        with self.db.transaction() as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.message_id == message_id,
-                    OutboxMessage.claimed_by == worker_id,
-                )
-                .values(**values)
-            )
+        """How many outbox rows are not sent yet."""
+        return self.queue.pending_count()
 
     # ---------------------------------------------------------------- sending
 
     def _deliver(self, message_id: int, worker_id: str, *, slot_held: bool = False) -> None:
-        with self.db.transaction() as session:
-            message = session.get_one(OutboxMessage, message_id, with_for_update=True)
-            if message.claimed_by != worker_id or message.sent_at is not None:
-                # The lease ran out while earlier messages of the batch were slow, and another
-                # sender has this one now: sending it here too would send it twice.
-                return
-            # Renew the lease for this message's own send, however long the batch has taken.
-            message.claimed_until = _now() + self.lease
-            owed = Owed(
-                message_id=message_id,
-                kind=message.kind,
-                recipient=message.recipient,
-                allocation_id=message.allocation_id,
-                attempts=message.attempts,
-                edit_only=self._beside_a_requester_dm(session, message),
-            )
-            refs = {
-                ref.role: (ref.channel, ref.ts)
-                for ref in session.scalars(
-                    select(SlackMessageRef).where(
-                        SlackMessageRef.allocation_id == owed.allocation_id
-                    )
-                )
-            }
+        held: Held | None = self.queue.begin_send(message_id, worker_id)
+        if held is None:
+            return
+        owed = held.owed
         try:
             if owed.allocation_id is None:
                 raise ValueError("the row names no allocation")
             allocation = self.ledger.allocation(owed.allocation_id)
-            landed = self._send(owed, allocation, refs, slot_held=slot_held)
+            landed = self._send(owed, allocation, held.landed, slot_held=slot_held)
         except Postpone as wait:
-            self._release(message_id, worker_id, at=_now() + dt.timedelta(seconds=wait.seconds))
-            return
-        except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
-            self._failed(owed, exc)
+            self.queue.release(message_id, worker_id, after=wait.seconds)
             return
         except Unavailable:
             # The database went away mid-send (the pace slot, the allocation): hand the row
             # back so it is retried soon, not only when its lease runs out.
             with contextlib.suppress(Unavailable):
-                self._release(message_id, worker_id, at=_now() + dt.timedelta(seconds=1))
+                self.queue.release(message_id, worker_id, after=UNAVAILABLE_RETRY_SECONDS)
             raise
         except Exception as exc:
-            # A bug or a row that cannot be rendered: retried with backoff and logged, never
-            # left leased and retried in a tight loop.
+            # Slack refused, the network failed, or (a bug, a row that cannot be rendered) it
+            # raised: retried with backoff and logged, never left leased in a tight loop.
             self._failed(owed, exc)
             return
-        # A request's own news in the billing channel (its post, its decision) moved balances
-        # that the other pending requests on its payment or invoice show; theirs follow.
-        fan_out = owed.recipient == BILLING and owed.kind != BALANCES_CHANGED
-        self._mark_sent(owed, landed, fan_out=fan_out)
-
-    @staticmethod
-    def _beside_a_requester_dm(session: Session, message: OutboxMessage) -> bool:
-        """A receipt edit written with a requester DM row for the same news (before one DM per
-        decision): the DM row tells the requester, so this one must not post a second DM."""
-        if message.recipient != RECEIPT or message.kind in (REQUESTED, CANCELLED):
-            return False
-        return bool(
-            session.scalar(
-                select(
-                    exists().where(
-                        OutboxMessage.allocation_id == message.allocation_id,
-                        OutboxMessage.kind == message.kind,
-                        OutboxMessage.recipient == REQUESTER,
-                    )
-                )
-            )
-        )
+        try:
+            waiting = self.queue.mark_sent(owed, landed)
+        except Unavailable:
+            log.error("outbox: %s was sent but could not be marked sent", owed)
+            return
+        if waiting:
+            self.wake()
 
     def _send(
         self,
         owed: Owed,
         allocation: AllocationSummary,
-        refs: dict[str, tuple[str, str]],
+        landed: dict[Audience, tuple[str, str]],
         *,
         slot_held: bool = False,
-    ) -> tuple[str, str, str] | None:
-        """The Web API calls for one row; returns (role, channel, ts) of a message to remember.
+    ) -> Landed | None:
+        """The Web API calls for one row; returns where a message landed, to remember it.
 
         ``slot_held``: the claim took the billing channel's slot for this row's first call.
         """
-        if owed.recipient == BILLING:
-            return self._send_billing(owed, allocation, refs, slot_held=slot_held)
-        if owed.recipient == REQUESTER and owed.kind == REQUESTED:
-            user = allocation.requested_by
-            response = self._call(
-                "chat_postMessage", user, channel=user, **views.receipt_message(allocation)
-            )
-            return ("receipt", str(response["channel"]), str(response["ts"]))
-        if owed.recipient in (RECEIPT, REQUESTER):
-            # RECEIPT: the requester's receipt shows the news. REQUESTER with a decision: a
-            # row from before one DM per decision, delivered the same way.
-            self._tell_requester(owed, allocation, refs)
-            return None
-        raise ValueError(f"unknown outbox recipient {owed.recipient!r}")
+        news = route(owed.kind)
+        match owed.recipient:
+            case Audience.BILLING:
+                return self._send_billing(owed, allocation, landed, news.billing, slot_held)
+            case Audience.REQUESTER | Audience.RECEIPT:
+                # RECEIPT: the requester's receipt shows the news. REQUESTER with a decision: a
+                # row from before one DM per decision, delivered the same way.
+                return self._tell_requester(owed, allocation, landed, news.requester)
+        assert_never(owed.recipient)
 
     def _send_billing(
         self,
         owed: Owed,
         allocation: AllocationSummary,
-        refs: dict[str, tuple[str, str]],
-        *,
+        landed: dict[Audience, tuple[str, str]],
+        call: BillingCall,
         slot_held: bool,
-    ) -> tuple[str, str, str] | None:
-        if owed.kind == BALANCES_CHANGED and "billing" not in refs:
-            # Refreshes are owed only for posts already made; with no post to edit there is
-            # nothing to refresh (posting here would put up a second message).
+    ) -> Landed | None:
+        posted = landed.get(Audience.BILLING)
+        if posted is None and call is BillingCall.EDIT_ONLY:
             return None
         payload = views.billing_message(allocation, invoice_url_template=self.invoice_url_template)
         patience = 0.0
-        if "billing" in refs:
-            channel, ts = refs["billing"]
+        if posted is not None:
+            channel, ts = posted
             try:
                 self._call(
                     "chat_update", channel, slot_held=slot_held, channel=channel, ts=ts, **payload
                 )
                 return None
             except SlackApiError as exc:
-                if _slack_error(exc) != "message_not_found":
+                if slack_error(exc) != MESSAGE_NOT_FOUND:
                     raise
             log.warning(
                 "outbox: %s: the billing message %s in %s is gone (message_not_found);"
@@ -639,7 +451,7 @@ class Delivery:
             )
             # The failed edit used this channel's slot. Wait here for the next one: giving the
             # row back would try the edit again, use the slot again, and never post.
-            patience = self.lease.total_seconds() / 3
+            patience = self.queue.lease.total_seconds() / 3
             slot_held = False
         response = self._call(
             "chat_postMessage",
@@ -649,14 +461,28 @@ class Delivery:
             channel=self.billing_channel,
             **payload,
         )
-        return ("billing", str(response["channel"]), str(response["ts"]))
+        return Landed(Audience.BILLING, str(response["channel"]), str(response["ts"]))
 
     def _tell_requester(
-        self, owed: Owed, allocation: AllocationSummary, refs: dict[str, tuple[str, str]]
-    ) -> None:
-        """Edit the requester's receipt to show the news; a new DM only when there is none."""
-        if "receipt" in refs:
-            channel, ts = refs["receipt"]
+        self,
+        owed: Owed,
+        allocation: AllocationSummary,
+        landed: dict[Audience, tuple[str, str]],
+        call: RequesterCall,
+    ) -> Landed | None:
+        """Post the receipt, or edit it to show the news (a new DM only as ``call`` says)."""
+        user = allocation.requested_by
+        if call is RequesterCall.POST_RECEIPT:
+            response = self._call(
+                "chat_postMessage", user, channel=user, **views.receipt_message(allocation)
+            )
+            return Landed(Audience.RECEIPT, str(response["channel"]), str(response["ts"]))
+        if owed.edit_only:
+            # A receipt edit written beside a requester DM row leaves the telling to that row.
+            call = RequesterCall.EDIT_ONLY
+        receipt = landed.get(Audience.RECEIPT)
+        if receipt is not None:
+            channel, ts = receipt
             try:
                 self._call(
                     "chat_update",
@@ -665,26 +491,22 @@ class Delivery:
                     ts=ts,
                     **views.receipt_message(allocation),
                 )
-                if owed.kind != REVERSED or owed.edit_only:
-                    return
-                # A reversal comes weeks after the decision the requester already read, and
-                # Slack notifies nobody of an edit: this news needs a message of its own.
+                if call is not RequesterCall.EDIT_AND_DM:
+                    return None
                 gone = ""
             except SlackApiError as exc:
-                if _slack_error(exc) != "message_not_found":
+                if slack_error(exc) != MESSAGE_NOT_FOUND:
                     raise
-            gone = f"the receipt {ts} in {channel} is gone (message_not_found)"
+                gone = f"the receipt {ts} in {channel} is gone (message_not_found)"
         else:
             gone = "no receipt was ever posted"
-        # A cancellation is the requester's own doing, confirmed to them on the spot; a receipt
-        # edit written beside a requester DM row leaves the telling to that row.
-        if owed.kind == CANCELLED or owed.edit_only:
+        if call is RequesterCall.EDIT_ONLY:
             log.info("outbox: %s: %s; nothing to edit", owed, gone)
-            return
+            return None
         if gone:
             log.warning("outbox: %s: %s; telling the requester in a new message", owed, gone)
-        user = allocation.requested_by
         self._call("chat_postMessage", user, channel=user, **views.decision_message(allocation))
+        return None
 
     def _call(
         self,
@@ -709,139 +531,20 @@ class Delivery:
         try:
             return getattr(self.client, method)(**kwargs)
         except SlackApiError as exc:
-            retry_after = _retry_after(exc)
-            if retry_after is not None and paced:
-                self.pacer.hold(channel, retry_after)
+            seconds = retry_after(exc)
+            if seconds is not None and paced:
+                self.pacer.hold(channel, seconds)
             raise
 
-    # -------------------------------------------------------------- recording
-
-    def _mark_sent(
-        self,
-        owed: Owed,
-        landed: tuple[str, str, str] | None,
-        *,
-        fan_out: bool = False,
-    ) -> None:
-        allocation_id = owed.allocation_id
-        for attempt in range(5):
-            try:
-                with self.db.transaction() as session:
-                    session.execute(
-                        update(OutboxMessage)
-                        .where(OutboxMessage.message_id == owed.message_id)
-                        .values(
-                            sent_at=_now(),
-                            claimed_by=None,
-                            claimed_until=None,
-                            attempts=OutboxMessage.attempts + 1,
-                            last_error=None,
-                        )
-                    )
-                    if landed is not None and allocation_id is not None:
-                        role, channel, ts = landed
-                        ref = session.get(SlackMessageRef, (allocation_id, role))
-                        if ref is None:
-                            session.add(
-                                SlackMessageRef(
-                                    allocation_id=allocation_id, role=role, channel=channel, ts=ts
-                                )
-                            )
-                        else:
-                            ref.channel, ref.ts = channel, ts
-                    owed_more = 0
-                    if fan_out and allocation_id is not None:
-                        # In the same transaction as the mark: both happen, or neither (and
-                        # the message is sent again, then marked with its edits owed).
-                        owed_more = owe_refreshes_beside(session, allocation_id, _now())
-                    waiting = owed_more or session.scalar(
-                        select(
-                            exists().where(
-                                OutboxMessage.allocation_id == allocation_id,
-                                OutboxMessage.message_id > owed.message_id,
-                                OutboxMessage.sent_at.is_(None),
-                            )
-                        )
-                    )
-                if waiting:
-                    # A message was waiting behind this one (or was just owed): no sender
-                    # would otherwise look for it before the next poll.
-                    self.wake()
-                return
-            except Unavailable:
-                time.sleep(0.2 * (attempt + 1))
-        log.error("outbox: %s was sent but could not be marked sent", owed)
-
     def _failed(self, owed: Owed, exc: Exception) -> None:
-        error = _slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
-        retry_after = _retry_after(exc) if isinstance(exc, SlackApiError) else None
-        configuration = error in CONFIGURATION_ERRORS
-        if retry_after is not None:
-            delay = float(retry_after)
-        else:
-            delay = self.retry.delay(owed.attempts + 1, configuration=configuration)
-        logger = log.error if configuration else log.warning
+        failure = classify(exc)
+        delay = self.queue.record_failure(owed, failure)
+        logger = log.error if failure.configuration else log.warning
         detail = "" if isinstance(exc, SlackApiError) else f": {_one_line(exc, 200)}"
-        logger("outbox: %s failed (%s%s); retrying in %.1fs", owed, error, detail, delay)
-        with self.db.transaction() as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.message_id == owed.message_id)
-                .values(
-                    attempts=OutboxMessage.attempts + 1,
-                    next_attempt_at=_now() + dt.timedelta(seconds=delay),
-                    claimed_by=None,
-                    claimed_until=None,
-                    last_error=f"{error}: {str(exc)[:500]}",
-                )
-            )
-
-
-def _slack_error(exc: SlackApiError) -> str:
-    response = getattr(exc, "response", None)
-    try:
-        code = response.get("error") if response is not None else None
-    except Exception:
-        code = None
-    if code:
-        return str(code)
-    status = getattr(response, "status_code", None)
-    return f"http_{status}" if status else "slack_error"
-
-
-def _retry_after(exc: SlackApiError) -> float | None:
-    response = getattr(exc, "response", None)
-    if response is None or getattr(response, "status_code", None) != 429:
-        return None
-    headers = getattr(response, "headers", {}) or {}
-    value = None
-    for key, header in headers.items():
-        if str(key).lower() == "retry-after":
-            value = header[0] if isinstance(header, list) else header
-    try:
-        return max(0.0, float(value)) if value is not None else 1.0
-    except (TypeError, ValueError):
-        return 1.0
+        logger("outbox: %s failed (%s%s); retrying in %.1fs", owed, failure.error, detail, delay)
 
 
 def _one_line(exc: object, limit: int = 300) -> str:
     """An error as one short log line: drivers put SQL and tracebacks on many."""
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _as_datetime(value: object) -> dt.datetime:
-    """A timestamp read back from an aggregate (SQLite hands those back as text)."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if not isinstance(value, dt.datetime):
-        raise TypeError(f"not a timestamp: {value!r}")
-    return _aware(value)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

@@ -8,6 +8,7 @@ before that rule still go out sensibly; every outbox log line is one line naming
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -229,6 +230,54 @@ def test_a_reversal_edits_the_receipt_and_tells_the_requester_in_one_new_dm(
     assert "reversed" in receipt["text"].lower()
     assert reversal["text"] == views.decision_message(final)["text"]
     assert "reversed" in reversal["text"].lower()
+
+
+def test_a_reversal_beside_a_receipt_in_place_warns_of_no_missing_receipt(
+    unpaced: BotHarness, books: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The receipt was edited and is there: the new DM is the reversal's own, not a stand-in
+    # for a receipt that is gone, so nothing is logged as missing.
+    h = unpaced
+    caplog.set_level(logging.INFO, logger="slackbot.slack.sender")
+    allocation_id = _request(h, "INV-1")
+    h.deliver()
+    actor = h.bot.approvers.actor(APPROVER)
+    h.bot.ledger.approve(allocation_id, actor)
+    h.deliver()
+    h.bot.ledger.reverse(allocation_id, actor, "Paid twice")
+    h.deliver()
+
+    assert len(h.slack.messages_in(ALICE)) == 2
+    lines = [r.getMessage() for r in _outbox_records(caplog)]
+    assert [line for line in lines if "gone" in line or "never posted" in line] == [], lines
+    assert [r for r in _outbox_records(caplog) if r.levelno >= logging.WARNING] == []
+
+
+# ------------------------------------------------------------ the channel's pace
+
+
+def test_the_billing_channel_runs_at_its_one_second_pace(
+    paced: BotHarness, books: Database
+) -> None:
+    # A backlog of billing posts goes out one per slot: the sender watching the clock wakes
+    # when the next slot comes, so no slot is lost waiting for a poll.
+    h, slack = paced, paced.slack
+    h.bot.delivery.stop()
+    posts = 5
+    for n in range(posts):
+        h.bot.ledger.request_allocation(ALICE, "PAY-1", f"INV-{n % 4 + 1}", "1.00")
+    h.bot.delivery.start()
+    _drained(h, timeout=posts * PRODUCTION_PACE + 10)
+
+    times = sorted(
+        c.at for c in slack.deliveries("chat.postMessage") if c.channel == BILLING_CHANNEL
+    )
+    assert len(times) == posts
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= PRODUCTION_PACE * 0.9, gaps
+    # Slack allows one a second; the channel gets it (a slot lost to a poll shows as ~1.5-2 s).
+    assert max(gaps) < PRODUCTION_PACE + 0.25, gaps
+    assert times[-1] - times[0] < (posts - 1) * PRODUCTION_PACE + 0.5, gaps
 
 
 @pytest.mark.parametrize("how", ["deleted", "never_posted"])

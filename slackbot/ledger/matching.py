@@ -70,11 +70,12 @@ payment has left (only those can be in a set of two or more), in the oldest-firs
 
 With the pools at 256 / 128 / 48 the worst case (no exact set exists, every loop runs) is
 76,192 steps for 5,000 invoices (2 x 5,000 + 32,640 + 2 x 8,128 + 17,296), under the budget of
-100,000; ``python -m bench.matching_speed`` times it (about 15 ms at the median on a shared
-2-core machine, and 20 ms at p95, including reading the invoices and the reference). Within the
-pools the search is exhaustive, and the loops run in oldest-first order and stop at the first
-hit, so the set found is the oldest-first best among the sets they cover; with 48 or fewer
-candidate invoices that is every set of 2 to 5. Reading the reference is bounded too: an ASCII
+100,000; ``python -m bench.matching_speed`` times it, reading the invoices and the reference
+included: 15 ms at the median on a shared 2-core machine (19 ms from ``InvoiceSummary``
+snapshots), 22 ms at p95, 37 ms when a full garbage collection of the caller's lands in it.
+Within the pools the search is exhaustive, and the loops run in oldest-first order and stop at
+the first hit, so the set found is the oldest-first best among the sets they cover; with 48 or
+fewer candidate invoices that is every set of 2 to 5. Reading the reference is bounded too: an ASCII
 id is read in full only when every number in it occurs in the reference.
 """
 
@@ -101,30 +102,29 @@ STEP_BUDGET = 100_000
 # ------------------------------------------------------------------------------- what it reads
 
 
-class PaymentToMatch(Protocol):
-    """A payment's figures: a ``PaymentSummary``, a ``Payment`` row, or a :class:`PaymentFacts`."""
-
-    @property
-    def payment_id(self) -> str: ...
+class _PartnersMoney(Protocol):
     @property
     def partner_id(self) -> str: ...
     @property
     def currency(self) -> str: ...
+
+
+class PaymentToMatch(_PartnersMoney, Protocol):
+    """A payment's figures: a ``PaymentSummary``, a ``Payment`` row, or a :class:`PaymentFacts`."""
+
+    @property
+    def payment_id(self) -> str: ...
     @property
     def unallocated(self) -> int: ...
     @property
     def reference(self) -> str: ...
 
 
-class InvoiceToMatch(Protocol):
+class InvoiceToMatch(_PartnersMoney, Protocol):
     """An open invoice: an ``InvoiceSummary``, an ``Invoice`` row, or an :class:`OpenInvoice`."""
 
     @property
     def invoice_id(self) -> str: ...
-    @property
-    def partner_id(self) -> str: ...
-    @property
-    def currency(self) -> str: ...
     @property
     def open_amount(self) -> int: ...
     @property

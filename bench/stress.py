@@ -38,7 +38,7 @@ from slack_sdk import WebClient  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from waitress.server import create_server  # noqa: E402
 
-from models.enums import Audience, OutboxKind  # noqa: E402
+from models.enums import AllocationStatus, Audience, OutboxKind  # noqa: E402
 from models.tables import (  # noqa: E402
     Allocation,
     Invoice,
@@ -394,7 +394,9 @@ class Simulation:
             unsent += sent_at is None
             balance_edits += kind == OutboxKind.BALANCES_CHANGED
             if recipient == Audience.BILLING:
-                key = "billing post" if kind == "allocation_requested" else "billing update"
+                key = (
+                    "billing post" if kind == OutboxKind.ALLOCATION_REQUESTED else "billing update"
+                )
             elif recipient == Audience.REQUESTER:
                 key = "dm post"
             elif recipient == Audience.RECEIPT:
@@ -453,7 +455,10 @@ class Simulation:
             refs = session.execute(
                 select(Allocation.allocation_id, SlackMessageRef.channel, SlackMessageRef.ts)
                 .join(SlackMessageRef, SlackMessageRef.allocation_id == Allocation.allocation_id)
-                .where(Allocation.status == "pending", SlackMessageRef.role == "billing")
+                .where(
+                    Allocation.status == AllocationStatus.PENDING,
+                    SlackMessageRef.role == Audience.BILLING,
+                )
             ).all()
         stale = 0
         for allocation_id, channel, ts in refs:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
-from models.enums import Audience
+from models.enums import Audience, OutboxKind
 from models.tables import OutboxMessage, SlackMessageRef
 from slackbot.db import Database
 from slackbot.slack import views
@@ -34,7 +34,7 @@ from tests.support.bot_harness import (
 from tests.support.factories import add_invoice, add_partner, add_payment, outbox_of
 from tests.support.slack_stub import Call, FakeSlack, dm_channel_for
 
-RECEIPT, REQUESTER = Audience.RECEIPT, Audience.REQUESTER
+BILLING, RECEIPT, REQUESTER = Audience.BILLING, Audience.RECEIPT, Audience.REQUESTER
 
 ALICE = "U0ALICE"
 ALICE_DM = dm_channel_for(ALICE)
@@ -75,7 +75,7 @@ def _request(h: BotHarness, invoice: str, amount: str = "100.00") -> int:
     return allocation_id
 
 
-def _ref(db: Database, allocation_id: int, role: str) -> tuple[str, str] | None:
+def _ref(db: Database, allocation_id: int, role: Audience) -> tuple[str, str] | None:
     with db.transaction() as session:
         ref = session.get(SlackMessageRef, (allocation_id, role))
         return None if ref is None else (ref.channel, ref.ts)
@@ -112,7 +112,7 @@ def test_deleted_billing_message_is_posted_again_once_and_later_edits_follow_it(
     hidden = _request(h, "INV-1")
     other = _request(h, "INV-2")
     _drained(h)
-    old = _ref(books, hidden, "billing")
+    old = _ref(books, hidden, BILLING)
     assert old is not None
     assert slack.delete_message(*old)  # someone deletes the bot's post in the channel
 
@@ -121,7 +121,7 @@ def test_deleted_billing_message_is_posted_again_once_and_later_edits_follow_it(
     h.bot.delivery.wake()
     _drained(h)
 
-    new = _ref(books, hidden, "billing")
+    new = _ref(books, hidden, BILLING)
     assert new is not None and new != old
     shown = [m["ts"] for m in h.billing_messages() if re.search(rf"#{hidden}\b", m["text"])]
     assert shown == [new[1]], "the request is not in the channel exactly once"
@@ -149,7 +149,7 @@ def test_deleted_billing_message_is_posted_again_once_and_later_edits_follow_it(
         )["blocks"]
     )
     assert len(_about(slack.deliveries("chat.postMessage"), hidden, BILLING_CHANNEL)) == 2
-    assert _ref(books, third, "billing") is not None
+    assert _ref(books, third, BILLING) is not None
 
     records = _outbox_records(caplog)
     _assert_one_line_without_dumps(records)
@@ -167,14 +167,14 @@ def test_deleted_billing_message_of_a_decided_request_is_posted_again_without_bu
     h, slack = paced, paced.slack
     allocation_id = _request(h, "INV-1")
     _drained(h)
-    old = _ref(books, allocation_id, "billing")
+    old = _ref(books, allocation_id, BILLING)
     assert old is not None and slack.delete_message(*old)
 
     h.bot.ledger.approve(allocation_id, h.bot.approvers.actor(APPROVER))
     h.bot.delivery.wake()
     _drained(h)
 
-    new = _ref(books, allocation_id, "billing")
+    new = _ref(books, allocation_id, BILLING)
     assert new is not None and new != old
     shown = slack.message(*new)
     assert shown is not None and "approved" in text_of(shown).lower()
@@ -185,10 +185,11 @@ def test_deleted_billing_message_of_a_decided_request_is_posted_again_without_bu
 
 
 @pytest.mark.parametrize(
-    ("decision", "kind"), [("approve", "allocation_approved"), ("reject", "allocation_rejected")]
+    ("decision", "kind"),
+    [("approve", OutboxKind.ALLOCATION_APPROVED), ("reject", OutboxKind.ALLOCATION_REJECTED)],
 )
 def test_a_decision_edits_the_receipt_and_posts_no_second_dm(
-    unpaced: BotHarness, books: Database, decision: str, kind: str
+    unpaced: BotHarness, books: Database, decision: str, kind: OutboxKind
 ) -> None:
     h = unpaced
     allocation_id = _request(h, "INV-1")
@@ -288,7 +289,7 @@ def test_without_a_receipt_to_edit_the_decision_is_one_new_dm(
     caplog.set_level(logging.INFO, logger="slackbot.slack.sender")
     allocation_id = _request(h, "INV-1")
     h.deliver()
-    receipt = _ref(books, allocation_id, "receipt")
+    receipt = _ref(books, allocation_id, RECEIPT)
     assert receipt is not None
     if how == "deleted":
         assert h.slack.delete_message(*receipt)
@@ -298,7 +299,7 @@ def test_without_a_receipt_to_edit_the_decision_is_one_new_dm(
             session.execute(
                 delete(SlackMessageRef).where(
                     SlackMessageRef.allocation_id == allocation_id,
-                    SlackMessageRef.role == "receipt",
+                    SlackMessageRef.role == RECEIPT,
                 )
             )
         assert h.slack.delete_message(*receipt)
@@ -321,7 +322,7 @@ def test_a_cancellation_with_its_receipt_gone_posts_nothing(
     h = unpaced
     allocation_id = _request(h, "INV-1")
     h.deliver()
-    receipt = _ref(books, allocation_id, "receipt")
+    receipt = _ref(books, allocation_id, RECEIPT)
     assert receipt is not None and h.slack.delete_message(*receipt)
     h.bot.ledger.cancel(allocation_id, ALICE)
     h.deliver()
@@ -333,7 +334,7 @@ def test_a_cancellation_with_its_receipt_gone_posts_nothing(
 # ------------------------------------------------------------ rows from before one DM per decision
 
 
-def _as_before(db: Database, allocation_id: int, kind: str) -> None:
+def _as_before(db: Database, allocation_id: int, kind: OutboxKind) -> None:
     """Rewrite a decision's requester rows as the bot wrote them before: a DM row, then a
     receipt-edit row."""
     with db.transaction() as session:
@@ -363,12 +364,12 @@ def test_rows_written_before_one_dm_per_decision_still_tell_the_requester_once(
     h = unpaced
     allocation_id = _request(h, "INV-1")
     h.deliver()
-    receipt = _ref(books, allocation_id, "receipt")
+    receipt = _ref(books, allocation_id, RECEIPT)
     assert receipt is not None
     if receipt_gone:
         assert h.slack.delete_message(*receipt)
     h.bot.ledger.approve(allocation_id, h.bot.approvers.actor(APPROVER))
-    _as_before(books, allocation_id, "allocation_approved")
+    _as_before(books, allocation_id, OutboxKind.ALLOCATION_APPROVED)
     h.deliver()
 
     final = h.bot.ledger.allocation(allocation_id)
@@ -408,7 +409,7 @@ def test_a_failed_send_logs_one_line_naming_message_kind_allocation_and_error(
     assert failed.levelno == level
     for part in (
         f"message {message_id}",
-        "allocation_requested",
+        OutboxKind.ALLOCATION_REQUESTED,
         f"allocation {allocation_id}",
         code,
     ):

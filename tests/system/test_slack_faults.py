@@ -13,6 +13,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import func, select
 
 from handlers.modals import COULD_NOT_OPEN
+from models.enums import Audience
 from models.tables import Allocation, Invoice, OutboxMessage, Payment, SlackMessageRef
 from slackbot.db import Database
 from slackbot.ledger.books import check_books
@@ -144,7 +145,7 @@ def _approve(h: BotHarness, allocation_id: int, approver: str = APPROVER) -> Non
     wait_for(lambda: allocation_row(h.bot.db, allocation_id).status == "approved", what="approval")
 
 
-def _shown(slack: FakeSlack, db: Database, allocation_id: int, role: str) -> dict[str, Any]:
+def _shown(slack: FakeSlack, db: Database, allocation_id: int, role: Audience) -> dict[str, Any]:
     with db.transaction() as session:
         ref = session.get_one(SlackMessageRef, (allocation_id, role))
         channel, ts = ref.channel, ref.ts
@@ -161,7 +162,10 @@ def assert_messages_show_final_state(h: BotHarness, allocation_id: int) -> None:
     payment owes this message nothing.
     """
     final = h.bot.ledger.allocation(allocation_id)
-    for role, render in (("billing", views.billing_message), ("receipt", views.receipt_message)):
+    for role, render in (
+        (Audience.BILLING, views.billing_message),
+        (Audience.RECEIPT, views.receipt_message),
+    ):
         shown = _shown(h.slack, h.bot.db, allocation_id, role)
         expected = render(final)
         assert shown["text"] == expected["text"], f"#{allocation_id} {role}"
@@ -510,12 +514,13 @@ def test_post_applied_but_response_lost_is_posted_twice_known_limit(
     with books.transaction() as session:
         row = session.scalars(
             select(OutboxMessage).where(
-                OutboxMessage.allocation_id == allocation_id, OutboxMessage.recipient == "billing"
+                OutboxMessage.allocation_id == allocation_id,
+                OutboxMessage.recipient == Audience.BILLING,
             )
         ).one()
         assert (row.sent_at is not None, row.attempts) == (True, 2)
     # The bot remembers the second copy and edits only that one.
-    remembered = _shown(slack, books, allocation_id, "billing")
+    remembered = _shown(slack, books, allocation_id, Audience.BILLING)
     assert remembered["ts"] == copies[1]["ts"]
 
     _approve(h, allocation_id)

@@ -59,3 +59,11 @@ class OutboxKind(StrEnum):
 def sql_in(enum: type[StrEnum]) -> str:
     """``'a', 'b', …`` for a CHECK constraint's ``IN (…)``, from the enum's members."""
     return ", ".join(f"'{member.value}'" for member in enum)
+
+
+class LineChoice(StrEnum):
+    """How a request's lines were chosen, as billing sees it."""
+
+    SUGGESTED = "suggested"  # accepted as the bot suggested
+    EDITED = "edited"  # started from a suggestion, then changed
+    BY_HAND = "by_hand"  # no suggestion used

@@ -16,6 +16,8 @@ MAX_REFERENCE = 500
 MAX_REQUEST_KEY = 128
 # allocations.allocation_id is a 32-bit INTEGER; a bigger number names nothing.
 MAX_ALLOCATION_ID = 2**31 - 1
+# Lines (invoices) in one allocation request; the modal and Block Kit limits are sized for it.
+MAX_REQUEST_LINES = 10
 
 # The one rule for what Slack ids look like: a type letter, then 2 to 31 capitals or digits
 # (the SLACK_ID columns hold 32). W… is an Enterprise Grid user; G… an old private channel.

@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict
 
 from models import balances
+from models.enums import LineChoice
 
 
 class Snapshot(BaseModel):
@@ -56,7 +57,28 @@ class InvoiceSummary(Snapshot):
         return balances.open_amount(self.amount_due, self.pending)
 
 
+class AllocationLine(Snapshot):
+    """One line of a request: an invoice and what the request applies to it."""
+
+    allocation_id: int
+    invoice_id: str
+    amount: int
+    # The invoice as it stands after this change: what is left to pay, what pending requests
+    # hold, its total and due date (what an approver checks line by line).
+    invoice_amount_due: int
+    invoice_pending: int
+    invoice_amount: int
+    invoice_due_on: dt.date
+
+
 class AllocationSummary(Snapshot):
+    """A request: one payment, one or more lines, decided together.
+
+    ``allocation_id`` is the request's first line, which is also its ``request_id`` (old,
+    single-line requests are requests of one line). The top-level ``invoice_*`` fields and
+    ``amount``'s invoice are line 1's; ``amount`` is the request's total over ``lines``.
+    """
+
     allocation_id: int
     payment_id: str
     invoice_id: str
@@ -88,3 +110,13 @@ class AllocationSummary(Snapshot):
     invoice_amount: int | None = None
     invoice_due_on: dt.date | None = None
     as_of: dt.date | None = None
+    # The request's lines, in the order the partner entered them (one for a single-line
+    # request); empty only in snapshots built before requests had lines.
+    request_id: int | None = None
+    lines: tuple[AllocationLine, ...] = ()
+    # How the lines were chosen: accepted as suggested, edited from a suggestion, or by hand.
+    chosen: LineChoice | None = None
+
+    @property
+    def line_count(self) -> int:
+        return max(1, len(self.lines))

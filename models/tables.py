@@ -32,7 +32,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from models import balances
-from models.enums import AllocationStatus, EntryKind, sql_in
+from models.enums import AllocationStatus, EntryKind, LineChoice, sql_in
+from models.limits import MAX_REQUEST_LINES
 
 # Deterministic constraint names keep Alembic migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -176,8 +177,10 @@ class Invoice(Base):
 
 
 class Allocation(Base):
-    """A request to apply part of a payment to an invoice, and its decision.
+    """One line of a request to apply part of a payment to invoices, and its decision.
 
+    A request is one payment and 1 to ``MAX_REQUEST_LINES`` lines, decided together: its lines
+    share ``request_id``, which is the first line's ``allocation_id`` (line 1 is the request).
     The composite foreign keys make the database refuse an allocation whose payment and invoice
     belong to different partners or are in different currencies.
     """
@@ -201,6 +204,15 @@ class Allocation(Base):
             f"status <> '{AllocationStatus.REJECTED}' OR (reason IS NOT NULL AND reason <> '')",
             name="rejection_has_reason",
         ),
+        CheckConstraint(f"line_no >= 1 AND line_no <= {MAX_REQUEST_LINES}", name="line_no_range"),
+        # Line 1 is the request: its id is the request's id, and no other line's is.
+        CheckConstraint(
+            "(line_no = 1) = (request_id = allocation_id)", name="first_line_is_request"
+        ),
+        CheckConstraint(f"chosen IS NULL OR chosen IN ({sql_in(LineChoice)})", name="chosen_known"),
+        # A request's lines are numbered once each, and name an invoice at most once.
+        UniqueConstraint("request_id", "line_no"),
+        UniqueConstraint("request_id", "invoice_id"),
         ForeignKeyConstraint(
             ["payment_id", "partner_id", "currency"],
             ["payments.payment_id", "payments.partner_id", "payments.currency"],
@@ -213,9 +225,14 @@ class Allocation(Base):
         Index("ix_allocations_payment", "payment_id"),
         Index("ix_allocations_invoice", "invoice_id"),
         Index("ix_allocations_status", "status"),
+        Index("ix_allocations_request", "request_id"),
     )
 
     allocation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The request this line belongs to: its first line's allocation_id (see the class doc).
+    request_id: Mapped[int] = mapped_column(Integer)
+    # The line's place in the request, in the order the partner entered the lines (1..10).
+    line_no: Mapped[int] = mapped_column(Integer)
     payment_id: Mapped[str] = mapped_column(ID)
     invoice_id: Mapped[str] = mapped_column(ID)
     partner_id: Mapped[str] = mapped_column(ID)
@@ -225,8 +242,11 @@ class Allocation(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     requested_by: Mapped[str] = mapped_column(SLACK_ID)
     requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # How the request's lines were chosen (``LineChoice``), the same on each line; NULL when
+    # the door did not say (old rows, the CLI).
+    chosen: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # The caller's idempotency key (a Slack view id, a CLI run id): the same key twice is one
-    # request, never two reservations.
+    # request, never two reservations. Only a request's first line carries it.
     request_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
     decided_by: Mapped[str | None] = mapped_column(SLACK_ID, nullable=True)
     decided_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)

@@ -15,6 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from models.tables import Base
 from slackbot.db import make_engine
@@ -190,3 +191,66 @@ def test_instances_upgrading_a_fresh_database_at_once_all_succeed(fresh_url: str
         assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def test_upgrade_to_request_lines_makes_each_allocation_a_request_of_one_line(
+    fresh_engine: Engine,
+) -> None:
+    # Rows written before 0004, with every table that references an allocation filled, so the
+    # SQLite rebuild of allocations must keep the ids those rows point at.
+    upgrade(fresh_engine, "0003")
+    now = "2026-01-05 10:00:00+00:00"
+    with fresh_engine.begin() as connection:
+        for statement in (
+            "INSERT INTO partners (partner_id, name) VALUES ('P1', 'Acme')",
+            "INSERT INTO payments (payment_id, partner_id, currency, exponent, amount, allocated,"
+            " pending, received_on, reference) VALUES"
+            " ('PAY-1', 'P1', 'USD', 2, 10000, 3000, 2000, '2026-01-02', '')",
+            "INSERT INTO invoices (invoice_id, partner_id, currency, exponent, amount, opening_due,"
+            " applied, pending, issued_on, due_on) VALUES"
+            " ('INV-1', 'P1', 'USD', 2, 5000, 5000, 3000, 0, '2026-01-01', '2026-02-01'),"
+            " ('INV-2', 'P1', 'USD', 2, 5000, 5000, 0, 2000, '2026-01-01', '2026-02-01')",
+            "INSERT INTO allocations (allocation_id, payment_id, invoice_id, partner_id, currency,"
+            " amount, status, requested_by, requested_at, decided_by, decided_at, request_key)"
+            f" VALUES (7, 'PAY-1', 'INV-1', 'P1', 'USD', 3000, 'approved', 'U1', '{now}', 'U2',"
+            f" '{now}', 'view-7'),"
+            f" (9, 'PAY-1', 'INV-2', 'P1', 'USD', 2000, 'pending', 'U1', '{now}', NULL, NULL,"
+            " NULL)",
+            "INSERT INTO journal_entries (entry_id, allocation_id, kind, posted_at, posted_by,"
+            f" line_count) VALUES (1, 7, 'allocation', '{now}', 'U2', 2)",
+            "INSERT INTO journal_lines (entry_id, account, debit, credit, currency) VALUES"
+            " (1, 'unapplied_cash:P1', 3000, 0, 'USD'), (1, 'receivable:P1:INV-1', 0, 3000, 'USD')",
+            "INSERT INTO outbox (kind, allocation_id, recipient, payload, created_at, attempts,"
+            f" next_attempt_at) VALUES ('allocation_requested', 9, 'billing', '{{}}', '{now}', 0,"
+            f" '{now}')",
+            "INSERT INTO slack_messages (allocation_id, role, channel, ts) VALUES"
+            " (7, 'billing', 'C1', '1.2')",
+        ):
+            connection.execute(text(statement))
+
+    upgrade(fresh_engine)
+
+    with fresh_engine.connect() as connection:
+        assert connection.execute(
+            text(
+                "SELECT allocation_id, request_id, line_no, chosen, request_key, status, amount"
+                " FROM allocations ORDER BY allocation_id"
+            )
+        ).all() == [
+            (7, 7, 1, None, "view-7", "approved", 3000),
+            (9, 9, 1, None, None, "pending", 2000),
+        ]
+        assert connection.execute(text("SELECT allocation_id FROM journal_entries")).all() == [(7,)]
+        assert connection.execute(text("SELECT allocation_id FROM outbox")).all() == [(9,)]
+        assert connection.execute(text("SELECT allocation_id FROM slack_messages")).all() == [(7,)]
+        if connection.dialect.name == "sqlite":
+            assert connection.execute(text("PRAGMA foreign_key_check")).all() == []
+    # The rebuilt table still refuses what the models refuse: a second line 1 of request 7.
+    with pytest.raises(IntegrityError), fresh_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO allocations (allocation_id, request_id, line_no, payment_id,"
+                " invoice_id, partner_id, currency, amount, status, requested_by, requested_at)"
+                f" VALUES (10, 7, 1, 'PAY-1', 'INV-2', 'P1', 'USD', 1, 'pending', 'U1', '{now}')"
+            )
+        )

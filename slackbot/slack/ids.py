@@ -52,6 +52,19 @@ class ActionId(StrEnum):
     PAYMENTS_PAGE = "payments_page"
 
 
+class RequestAction(StrEnum):
+    """The actions of a request with several lines (issue 11), beside the contract's own.
+
+    ``add_invoice_line`` and ``remove_invoice_line:N`` redraw the allocation modal with a line
+    more or less; ``allocate_suggested:PAY-1`` (on the payment list, or inside the modal) opens
+    or redraws the modal with the payment's best suggestion filled in.
+    """
+
+    ADD_INVOICE_LINE = "add_invoice_line"
+    REMOVE_INVOICE_LINE = "remove_invoice_line"
+    ALLOCATE_SUGGESTED = "allocate_suggested"
+
+
 class PageTurn(StrEnum):
     """The suffix of a :attr:`ActionId.PAYMENTS_PAGE` button."""
 
@@ -89,3 +102,38 @@ def amount_block_id(payment_id: str | None, invoice_id: str | None) -> str:
 def is_amount_block(block_id: str) -> bool:
     """Whether ``block_id`` is the amount input, in its first or any redrawn version."""
     return unsuffixed(block_id) == BlockId.AMOUNT
+
+
+def line_invoice_block(line: int) -> str:
+    """Line ``line``'s invoice block: ``invoice`` (line 1, the contract's), then ``invoice_N``."""
+    return BlockId.INVOICE if line <= 1 else f"{BlockId.INVOICE}_{line}"
+
+
+def line_amount_block(line: int) -> str:
+    """Line ``line``'s amount block in its first render: ``amount``, ``amount_N``."""
+    return BlockId.AMOUNT if line <= 1 else f"{BlockId.AMOUNT}_{line}"
+
+
+def line_amount_block_id(line: int, payment_id: str | None, invoice_id: str | None) -> str:
+    """Line ``line``'s amount block after a choice, versioned as :func:`amount_block_id` is."""
+    if line <= 1:
+        return amount_block_id(payment_id, invoice_id)
+    versioned = suffixed(
+        line_amount_block(line), f"{payment_id or ''}{SUFFIX_SEPARATOR}{invoice_id or ''}"
+    )
+    return versioned[:BLOCK_ID_MAX]
+
+
+_LINE_BLOCK = re.compile(r"^(invoice|amount)(?:_([1-9][0-9]?))?$")
+
+
+def line_of_block(block_id: str) -> tuple[str, int] | None:
+    """``("invoice" | "amount", line)`` for a line's block (any version), else None.
+
+    ``invoice`` -> ("invoice", 1); ``amount_3:PAY-1:INV-2`` -> ("amount", 3).
+    """
+    found = _LINE_BLOCK.match(unsuffixed(block_id))
+    if found is None:
+        return None
+    line = int(found.group(2) or 1)
+    return (found.group(1), line) if 1 <= line <= 99 else None

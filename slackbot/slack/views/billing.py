@@ -6,8 +6,9 @@ import re
 import urllib.parse
 from typing import Any
 
-from models.enums import AllocationStatus
-from models.schemas import AllocationSummary
+from models.enums import AllocationStatus, LineChoice
+from models.limits import MAX_REQUEST_LINES
+from models.schemas import AllocationLine, AllocationSummary
 from slackbot.ledger.rules import left_to_pay_if_approved
 from slackbot.money import format_amount
 from slackbot.slack.ids import ActionId, suffixed
@@ -48,6 +49,8 @@ def billing_message(
     ``INVOICE_URL_TEMPLATE`` setting) a link to the invoice in the ERP.
     """
     a = allocation
+    if len(a.lines) > 1:
+        return _request_message(a, invoice_url_template)
     amount = format_amount(a.amount, a.currency)
     blocks: list[dict[str, Any]] = [
         header(f"Allocation request #{a.allocation_id}"),
@@ -70,6 +73,29 @@ def billing_message(
         blocks.append(
             section(f"*Note from {mention(a.requested_by)}*\n{quote(a.note, NOTE_BUDGET)}")
         )
+    if a.chosen is not None:
+        blocks.append(context_block(f"Chosen {CHOSEN_WORDS[a.chosen]}."))
+    blocks += _decision_blocks(a, f"{one_line(a.payment_id)} to {one_line(a.invoice_id)}")
+    status = STATUS_WORD.get(a.status, a.status)
+    text = (
+        f"Allocation request #{a.allocation_id} from {md_line(a.partner_name, NAME_BUDGET)}:"
+        f" {amount} from {md_line(a.payment_id, 64)} to {md_line(a.invoice_id, 64)}"
+        f" ({status})"
+    )
+    return {"text": fallback(text), "blocks": blocks}
+
+
+CHOSEN_WORDS: dict[LineChoice, str] = {
+    LineChoice.SUGGESTED: "as suggested by the bot",
+    LineChoice.EDITED: "edited from the bot's suggestion",
+    LineChoice.BY_HAND: "by hand (no suggestion used)",
+}
+
+
+def _decision_blocks(a: AllocationSummary, what: str) -> list[dict[str, Any]]:
+    """Approve and Reject while pending (one pair for the whole request), else the outcome."""
+    amount = format_amount(a.amount, a.currency)
+    blocks: list[dict[str, Any]] = []
     if a.status == AllocationStatus.PENDING:
         blocks.append(context_block("🕒 Waiting for a billing approver."))
         # One actions block holds both buttons; its block_id repeats the approve action's name
@@ -79,8 +105,7 @@ def billing_message(
         reject_id = suffixed(ActionId.REJECT_ALLOCATION, a.allocation_id)
         confirm = confirm_dialog(
             f"Approve request #{a.allocation_id}?",
-            f"Apply {amount} from {one_line(a.payment_id)} to {one_line(a.invoice_id)} for"
-            f" {one_line(a.partner_name)}. This posts to the ledger.",
+            f"Apply {amount} from {what} for {one_line(a.partner_name)}. This posts to the ledger.",
             "Approve",
             "Back",
         )
@@ -103,18 +128,109 @@ def billing_message(
     else:
         outcome = outcome_line(a, reason_budget=REASON_BUDGET)
         if a.status in (AllocationStatus.REJECTED, AllocationStatus.CANCELLED):
+            where = (
+                md_line(a.invoice_id, 64)
+                if len(a.lines) <= 1
+                else f"its {count(len(a.lines), 'invoice')}"
+            )
             outcome += (
                 f"\nNothing was posted: the {amount} held on {md_line(a.payment_id, 64)} and"
-                f" {md_line(a.invoice_id, 64)} was released."
+                f" {where} was released."
             )
         blocks.append(section(outcome))
+    return blocks
+
+
+def _request_message(a: AllocationSummary, url_template: str | None) -> dict[str, Any]:
+    """A request of several lines: one section per line, the total, one Approve and Reject."""
+    amount = format_amount(a.amount, a.currency)
+    chosen = CHOSEN_WORDS[a.chosen] if a.chosen is not None else "not recorded"
+    blocks: list[dict[str, Any]] = [
+        header(f"Allocation request #{a.allocation_id} · {count(len(a.lines), 'invoice')}"),
+        {
+            "type": "section",
+            "fields": [
+                mrkdwn_text(f"*Partner*\n{md_line(a.partner_name, NAME_BUDGET)}"),
+                mrkdwn_text(f"*Requested by*\n{mention(a.requested_by)}"),
+                mrkdwn_text(f"*Total*\n{amount} in {count(len(a.lines), 'line')}"),
+                mrkdwn_text(f"*Requested*\n{local_time(a.requested_at)}"),
+                mrkdwn_text(_payment_field(a)),
+                mrkdwn_text(f"*Lines chosen*\n{chosen}"),
+            ],
+        },
+    ]
+    for number, line in enumerate(a.lines, start=1):
+        blocks.append(section(_line_text(a, number, line, url_template)))
+    balances = _request_balances_text(a)
+    if balances:
+        blocks.append(section(balances))
+    if a.note:
+        blocks.append(
+            section(f"*Note from {mention(a.requested_by)}*\n{quote(a.note, NOTE_BUDGET)}")
+        )
+    blocks += _decision_blocks(a, f"{one_line(a.payment_id)} to {count(len(a.lines), 'invoice')}")
     status = STATUS_WORD.get(a.status, a.status)
+    named = ", ".join(md_line(line.invoice_id, 64) for line in a.lines[:MAX_REQUEST_LINES])
     text = (
         f"Allocation request #{a.allocation_id} from {md_line(a.partner_name, NAME_BUDGET)}:"
-        f" {amount} from {md_line(a.payment_id, 64)} to {md_line(a.invoice_id, 64)}"
-        f" ({status})"
+        f" {amount} from {md_line(a.payment_id, 64)} to {count(len(a.lines), 'invoice')}"
+        f" ({named}) ({status})"
     )
     return {"text": fallback(text), "blocks": blocks}
+
+
+def _line_text(
+    a: AllocationSummary, number: int, line: AllocationLine, url_template: str | None
+) -> str:
+    """One line as an approver checks it: the invoice (linked), the amount, its total, due
+    date and whether it is overdue, what it has left and would have left."""
+    currency = a.currency
+    invoice_id = md_line(line.invoice_id, 64)
+    url = invoice_url(url_template, line.invoice_id)
+    shown = f"<{url}|{invoice_id}>" if url else invoice_id
+    first = (
+        f"*{number}.* {shown} · *{format_amount(line.amount, currency)}*"
+        f" · total {format_amount(line.invoice_amount, currency)}"
+        f" · due {line.invoice_due_on.isoformat()}"
+    )
+    late = (
+        (a.as_of - line.invoice_due_on).days
+        if a.as_of is not None
+        and a.status == AllocationStatus.PENDING
+        and line.invoice_amount_due > 0
+        else 0
+    )
+    if late > 0:
+        first += f" · ⚠️ *overdue* by {count(late, 'day')}"
+    if a.status in (AllocationStatus.REJECTED, AllocationStatus.CANCELLED):
+        return first
+    left = f"{format_amount(line.invoice_amount_due, currency)} left to pay"
+    if a.status == AllocationStatus.PENDING:
+        if line.invoice_pending > 0:
+            left += (
+                f" ({format_amount(line.invoice_pending, currency)} of it pending, this line"
+                " included)"
+            )
+        after = max(0, line.invoice_amount_due - line.amount)
+        left += f"; if approved, {format_amount(after, currency)}"
+    return f"{first}\n{left}"
+
+
+def _request_balances_text(a: AllocationSummary) -> str:
+    """What the payment has now (pending) or after the decision posted (approved, reversed)."""
+    if a.status in (AllocationStatus.REJECTED, AllocationStatus.CANCELLED):
+        return ""
+    payment_id = md_line(a.payment_id, 64)
+    included = " (this request included)" if a.status == AllocationStatus.PENDING else ""
+    payment_line = (
+        f"{payment_id} has *{format_amount(a.payment_unallocated, a.currency)}* left to allocate"
+    )
+    if a.payment_pending > 0:
+        payment_line += (
+            f", {format_amount(a.payment_pending, a.currency)} pending approval{included}"
+        )
+    heading = "*Balances now*" if a.status == AllocationStatus.PENDING else "*After this change*"
+    return f"{heading}\n{payment_line}."
 
 
 def _payment_field(a: AllocationSummary) -> str:

@@ -122,9 +122,10 @@ def outcome_line(a: AllocationSummary, *, reason_budget: int, include_emoji: boo
 
 
 def cancel_button(a: AllocationSummary) -> dict[str, Any]:
+    held_for = f"{len(a.lines)} invoices" if len(a.lines) > 1 else one_line(a.invoice_id)
     confirm = confirm_dialog(
         f"Cancel request #{a.allocation_id}?",
-        f"The {format_amount(a.amount, a.currency)} held for {one_line(a.invoice_id)} goes"
+        f"The {format_amount(a.amount, a.currency)} held for {held_for} goes"
         f" back to {one_line(a.payment_id)}, and billing no longer sees the request.",
         "Cancel request",
         "Keep it",

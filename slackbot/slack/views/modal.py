@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from models.limits import MAX_NOTE, MAX_REASON
+from models.limits import MAX_ID, MAX_NOTE, MAX_REASON, MAX_REQUEST_LINES
 from models.schemas import AllocationSummary, InvoiceSummary, PaymentSummary
-from slackbot.money import currency_exponent, format_amount, to_decimal_string
-from slackbot.slack.ids import BlockId, CallbackId, is_amount_block
-from slackbot.slack.views.blocks import context_block, plain_text, section
+from slackbot.errors import DomainError
+from slackbot.ledger.matching import Suggestion
+from slackbot.money import currency_exponent, format_amount, parse_amount, to_decimal_string
+from slackbot.slack.ids import (
+    BlockId,
+    CallbackId,
+    RequestAction,
+    is_amount_block,
+    line_amount_block,
+    line_invoice_block,
+    suffixed,
+)
+from slackbot.slack.views.blocks import button, context_block, plain_text, section
 from slackbot.slack.views.partner import oldest_first, unique_payments
 from slackbot.slack.views.text import (
     MODAL_TITLE_MAX,
@@ -21,9 +32,11 @@ from slackbot.slack.views.text import (
     PRIVATE_METADATA_MAX,
     REFERENCE_BUDGET,
     SECTION_TEXT_MAX,
+    SUGGESTION_BUDGET,
     as_mrkdwn,
     clip,
     clip_middle,
+    count,
     md,
     md_line,
     mention,
@@ -43,6 +56,96 @@ def amount_hint(currency: str | None) -> str:
     return f"Digits with up to {exponent} decimals after a point, no commas or currency symbols."
 
 
+@dataclass(frozen=True)
+class ModalLine:
+    """One line of the modal as it is drawn: its slot, the chosen invoice, the amount.
+
+    ``slot`` names the line's blocks (1: the contract's ``invoice``/``amount``; N:
+    ``invoice_N``/``amount_N``) and never changes while the modal is open, so removing line 2
+    leaves line 3's blocks, and what Slack keeps typed in them, where they were. ``amount`` is
+    the text to show (as typed, or proposed); None proposes the lesser of what the invoice has
+    open and what the payment has left for it. ``invoice`` is the chosen invoice when the ledger
+    found it (its hint then says what it has open); ``invoice_option`` is the choice as Slack
+    showed it, for a line whose invoice is not looked up again.
+    """
+
+    slot: int
+    invoice: InvoiceSummary | None = None
+    invoice_option: tuple[str, str] | None = None
+    amount: str | None = None
+    amount_block: str | None = None
+
+    @property
+    def invoice_id(self) -> str | None:
+        if self.invoice is not None:
+            return self.invoice.invoice_id
+        return self.invoice_option[0] if self.invoice_option else None
+
+
+@dataclass(frozen=True)
+class ModalMemory:
+    """What the modal remembers between redraws and for its submission (``private_metadata``).
+
+    ``slots``: the lines after the first, in the order shown. ``suggested``: the lines the modal
+    was filled in with (invoice id, minor units) and for which payment, so the submission can say
+    whether they were accepted as suggested, edited, or chosen by hand (no suggestion).
+    """
+
+    slots: tuple[int, ...] = ()
+    suggested_for: str | None = None
+    suggested: tuple[tuple[str, int], ...] = field(default=())
+
+    def to_metadata(self) -> str:
+        data: dict[str, Any] = {"lines": list(self.slots)}
+        if self.suggested_for is not None:
+            data["suggested"] = {
+                "payment": self.suggested_for,
+                "lines": [[invoice_id, amount] for invoice_id, amount in self.suggested],
+            }
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_metadata(cls, text: object) -> ModalMemory:
+        """The memory a view carries; anything unreadable (an old modal, a forgery) is none."""
+        try:
+            data = json.loads(text) if isinstance(text, str) and len(text) <= 3000 else None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            return cls()
+        slots: list[int] = []
+        for slot in data.get("lines") or []:
+            if (
+                isinstance(slot, int)
+                and not isinstance(slot, bool)
+                and 2 <= slot <= MAX_REQUEST_LINES
+                and slot not in slots
+            ):
+                slots.append(slot)
+        suggested = data.get("suggested")
+        if not isinstance(suggested, dict) or not isinstance(suggested.get("payment"), str):
+            return cls(slots=tuple(slots[: MAX_REQUEST_LINES - 1]))
+        lines: list[tuple[str, int]] = []
+        for line in suggested.get("lines") or []:
+            if (
+                isinstance(line, list)
+                and len(line) == 2
+                and isinstance(line[0], str)
+                and isinstance(line[1], int)
+                and not isinstance(line[1], bool)
+            ):
+                lines.append((line[0][:MAX_ID], line[1]))
+        return cls(
+            slots=tuple(slots[: MAX_REQUEST_LINES - 1]),
+            suggested_for=str(suggested["payment"])[:MAX_ID],
+            suggested=tuple(lines[:MAX_REQUEST_LINES]),
+        )
+
+    def next_slot(self) -> int | None:
+        """The slot a new line gets: the lowest free one (2..10), None when 10 lines are shown."""
+        return next((n for n in range(2, MAX_REQUEST_LINES + 1) if n not in self.slots), None)
+
+
 def allocation_modal(
     payments: Sequence[PaymentSummary],
     *,
@@ -50,14 +153,26 @@ def allocation_modal(
     private_metadata: str = "",
     invoice: InvoiceSummary | None = None,
     amount_block: str = BlockId.AMOUNT,
+    lines: Sequence[ModalLine] = (),
+    memory: ModalMemory | None = None,
+    suggestion: Suggestion | None = None,
 ) -> dict[str, Any]:
-    """The form to request an allocation: payment, invoice, amount, note.
+    """The form to request an allocation: payment, one or more invoice lines, note.
 
     Choosing a payment or an invoice sends ``block_actions`` (``dispatch_action``) so the
     handler can re-render this modal with ``selected`` and ``invoice`` set: the amount then
     starts at the lesser of what the payment and the invoice have left, in an ``amount_block``
     named by :func:`amount_block_id` so Slack shows the new value.
+
+    ``lines`` draws a request of several lines instead (the first is slot 1, the contract's
+    blocks; ``invoice`` and ``amount_block`` are then unused): each extra line has its own
+    invoice and amount blocks and a Remove button, an "Add invoice" button adds one (up to
+    10), and a context block shows the running total and what will be left on the payment.
+    ``memory`` is written into ``private_metadata``. ``suggestion`` (the payment's best)
+    is offered with an "Allocate as suggested" button when the lines are not already it.
     """
+    if memory is not None:
+        private_metadata = memory.to_metadata()
     if len(private_metadata) > PRIVATE_METADATA_MAX:
         # Cutting it would corrupt what the handler reads back; that is a bug to surface.
         raise ValueError(
@@ -118,69 +233,37 @@ def allocation_modal(
                 " another one, close this and type `/payments allocate PAYMENT_ID`."
             )
         )
+    if selected is not None and suggestion is not None and suggestion.lines:
+        offered_lines = tuple((line.invoice_id, line.amount) for line in suggestion.lines)
+        shown_lines = _typed_lines(lines, selected.currency)
+        if shown_lines != offered_lines:
+            blocks.append(_suggestion_block(selected, suggestion))
 
-    invoice_hint = "Open invoices of the chosen payment's partner, in its currency."
-    if selected is not None:
-        invoice_hint = (
-            f"Open invoices of {clip(one_line(selected.partner_name), NAME_BUDGET)}"
-            f" in {selected.currency}. Type part of the number or an amount to narrow the list."
+    drawn = list(lines) or [
+        ModalLine(
+            slot=1,
+            invoice=invoice,
+            amount_block=amount_block if is_amount_block(amount_block) else BlockId.AMOUNT,
         )
-    amount_element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": BlockId.AMOUNT,
-        "placeholder": plain_text("e.g. 1250.00", 150),
-    }
-    amount_label = "Amount"
-    hint = amount_hint(selected.currency if selected is not None else None)
-    if selected is not None:
-        amount_label = f"Amount ({selected.currency})"
-        currency = selected.currency
-        suggested = selected.unallocated
-        limit = f"Up to {format_amount(selected.unallocated, currency)}."
-        if invoice is not None and invoice.currency == currency:
-            suggested = min(selected.unallocated, invoice.open_amount)
-            limit = (
-                f"Up to {format_amount(suggested, currency)}:"
-                f" {clip(one_line(selected.payment_id), 64)} has"
-                f" {format_amount(selected.unallocated, currency)} left and"
-                f" {clip(one_line(invoice.invoice_id), 64)} has"
-                f" {format_amount(invoice.open_amount, currency)} open."
-            )
-        hint = f"{limit} {hint}"
-        if suggested > 0:
-            amount_element["initial_value"] = to_decimal_string(suggested, currency)
-            amount_element["placeholder"] = plain_text(
-                f"e.g. {to_decimal_string(suggested, currency)}", 150
-            )
-    invoice_select: dict[str, Any] = {
-        "type": "external_select",
-        "action_id": BlockId.INVOICE,
-        "min_query_length": 0,
-        "placeholder": plain_text("Type an invoice number or amount", 150),
-    }
-    if invoice is not None:
-        # The choice survives the re-render; the options load offers the same option text.
-        invoice_select["initial_option"] = {
-            "text": plain_text(invoice_label(invoice), OPTION_TEXT_MAX),
-            "value": invoice.invoice_id,
-        }
+    ]
+    several = len(drawn) > 1
+    amounts = _typed_amounts(drawn, selected)
+    for position, line in enumerate(drawn, start=1):
+        others = sum(a for slot, a in amounts.items() if slot != line.slot)
+        blocks += _line_blocks(line, position, selected, others=others, several=several)
+    if len(drawn) < MAX_REQUEST_LINES and selected is not None:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": RequestAction.ADD_INVOICE_LINE,
+                "elements": [
+                    button("➕ Add invoice", RequestAction.ADD_INVOICE_LINE, "add"),
+                ],
+            }
+        )
+    if selected is not None and (several or lines):
+        blocks.append(context_block(_running_total(drawn, amounts, selected)))
     blocks += [
-        {
-            "type": "input",
-            "block_id": BlockId.INVOICE,
-            # Choosing an invoice redraws the modal so the amount follows it.
-            "dispatch_action": True,
-            "label": plain_text("Invoice", 2000),
-            "hint": plain_text(invoice_hint, 2000),
-            "element": invoice_select,
-        },
-        {
-            "type": "input",
-            "block_id": amount_block if is_amount_block(amount_block) else BlockId.AMOUNT,
-            "label": plain_text(amount_label, 2000),
-            "hint": plain_text(hint, 2000),
-            "element": amount_element,
-        },
         {
             "type": "input",
             "block_id": BlockId.NOTE,
@@ -208,6 +291,196 @@ def allocation_modal(
         "private_metadata": private_metadata,
         "blocks": blocks,
     }
+
+
+def _suggestion_block(selected: PaymentSummary, suggestion: Suggestion) -> dict[str, Any]:
+    total = format_amount(suggestion.total, selected.currency)
+    text = (
+        f"💡 *Suggested:* {md_line(suggestion.summary, SUGGESTION_BUDGET)}"
+        f" ({count(len(suggestion.lines), 'invoice')}, {total})"
+    )
+    return section(
+        text,
+        block_id=RequestAction.ALLOCATE_SUGGESTED,
+        accessory=button(
+            "Allocate as suggested",
+            suffixed(RequestAction.ALLOCATE_SUGGESTED, selected.payment_id),
+            selected.payment_id,
+        ),
+    )
+
+
+def _typed_amounts(lines: Sequence[ModalLine], selected: PaymentSummary | None) -> dict[int, int]:
+    """Each line's amount in minor units, as the modal will show it (unreadable ones left out)."""
+    if selected is None:
+        return {}
+    currency = selected.currency
+    amounts: dict[int, int] = {}
+    for line in lines:
+        if line.amount is not None:
+            try:
+                amounts[line.slot] = parse_amount(line.amount, currency)
+            except DomainError:
+                continue
+    proposed_left = selected.unallocated - sum(amounts.values())
+    for line in lines:
+        if line.amount is None and line.invoice is not None and line.invoice.currency == currency:
+            proposal = max(0, min(line.invoice.open_amount, proposed_left))
+            if proposal > 0:
+                amounts[line.slot] = proposal
+                proposed_left -= proposal
+    first = lines[0] if lines else None
+    # A fresh first line starts at what the payment has left for it.
+    if first is not None and first.amount is None and first.slot not in amounts:
+        amounts[first.slot] = max(0, proposed_left)
+    return amounts
+
+
+def _typed_lines(lines: Sequence[ModalLine], currency: str) -> tuple[tuple[str, int], ...]:
+    """The lines as (invoice id, minor units) where both are readable (to compare with a
+    suggestion)."""
+    found: list[tuple[str, int]] = []
+    for line in lines:
+        if line.invoice_id is None or line.amount is None:
+            return ()
+        try:
+            found.append((line.invoice_id, parse_amount(line.amount, currency)))
+        except DomainError:
+            return ()
+    return tuple(found)
+
+
+def _line_blocks(
+    line: ModalLine,
+    position: int,
+    selected: PaymentSummary | None,
+    *,
+    others: int,
+    several: bool,
+) -> list[dict[str, Any]]:
+    """A line's blocks: (for lines after the first) a heading with Remove, invoice, amount."""
+    invoice = line.invoice
+    invoice_hint = "Open invoices of the chosen payment's partner, in its currency."
+    if selected is not None:
+        invoice_hint = (
+            f"Open invoices of {clip(one_line(selected.partner_name), NAME_BUDGET)}"
+            f" in {selected.currency}. Type part of the number or an amount to narrow the list."
+        )
+    amount_action = line_amount_block(line.slot)
+    amount_element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": amount_action,
+        "placeholder": plain_text("e.g. 1250.00", 150),
+    }
+    amount_label = "Amount" if position == 1 else f"Amount {position}"
+    hint = amount_hint(selected.currency if selected is not None else None)
+    if selected is not None:
+        amount_label = f"{amount_label} ({selected.currency})"
+        currency = selected.currency
+        room = max(0, selected.unallocated - others)
+        suggested = room
+        limit = f"Up to {format_amount(room, currency)}."
+        if several and others:
+            limit = (
+                f"Up to {format_amount(room, currency)} ({clip(one_line(selected.payment_id), 64)}"
+                f" has {format_amount(selected.unallocated, currency)} left, the other lines"
+                f" take {format_amount(others, currency)})."
+            )
+        if invoice is not None and invoice.currency == currency:
+            suggested = min(room, invoice.open_amount)
+            limit = (
+                f"Up to {format_amount(suggested, currency)}:"
+                f" {clip(one_line(selected.payment_id), 64)} has"
+                f" {format_amount(room, currency)} left"
+                f"{' for this line' if several and others else ''} and"
+                f" {clip(one_line(invoice.invoice_id), 64)} has"
+                f" {format_amount(invoice.open_amount, currency)} open."
+            )
+        hint = f"{limit} {hint}"
+        if line.amount is not None:
+            if line.amount.strip():
+                amount_element["initial_value"] = clip(line.amount.strip(), 64)
+        elif suggested > 0 and (position == 1 or invoice is not None):
+            amount_element["initial_value"] = to_decimal_string(suggested, currency)
+            amount_element["placeholder"] = plain_text(
+                f"e.g. {to_decimal_string(suggested, currency)}", 150
+            )
+    invoice_action = line_invoice_block(line.slot)
+    invoice_select: dict[str, Any] = {
+        "type": "external_select",
+        "action_id": invoice_action,
+        "min_query_length": 0,
+        "placeholder": plain_text("Type an invoice number or amount", 150),
+    }
+    if invoice is not None:
+        # The choice survives the re-render; the options load offers the same option text.
+        invoice_select["initial_option"] = {
+            "text": plain_text(invoice_label(invoice), OPTION_TEXT_MAX),
+            "value": invoice.invoice_id,
+        }
+    elif line.invoice_option is not None:
+        value, text = line.invoice_option
+        invoice_select["initial_option"] = {
+            "text": plain_text(text or value, OPTION_TEXT_MAX),
+            "value": value,
+        }
+    blocks: list[dict[str, Any]] = []
+    if position > 1:
+        blocks.append(
+            section(
+                f"*Line {position}*",
+                block_id=suffixed(RequestAction.REMOVE_INVOICE_LINE, line.slot),
+                accessory=button(
+                    "Remove",
+                    suffixed(RequestAction.REMOVE_INVOICE_LINE, line.slot),
+                    str(line.slot),
+                ),
+            )
+        )
+    amount_block: dict[str, Any] = {
+        "type": "input",
+        "block_id": line.amount_block or amount_action,
+        "label": plain_text(amount_label, 2000),
+        "hint": plain_text(hint, 2000),
+        "element": amount_element,
+    }
+    if several:
+        # Enter in an amount redraws the modal, so the running total follows what was typed.
+        amount_block["dispatch_action"] = True
+        amount_element["dispatch_action_config"] = {"trigger_actions_on": ["on_enter_pressed"]}
+    blocks += [
+        {
+            "type": "input",
+            "block_id": invoice_action,
+            # Choosing an invoice redraws the modal so the amount follows it.
+            "dispatch_action": True,
+            "label": plain_text("Invoice" if position == 1 else f"Invoice {position}", 2000),
+            "hint": plain_text(invoice_hint, 2000),
+            "element": invoice_select,
+        },
+        amount_block,
+    ]
+    return blocks
+
+
+def _running_total(
+    lines: Sequence[ModalLine], amounts: Mapping[int, int], selected: PaymentSummary
+) -> str:
+    currency = selected.currency
+    total = sum(amounts.get(line.slot, 0) for line in lines)
+    left = selected.unallocated - total
+    payment_id = md_line(selected.payment_id, 64)
+    unread = sum(1 for line in lines if line.slot not in amounts)
+    text = f"*Total {format_amount(total, currency)}* in {count(len(lines), 'line')}"
+    if left >= 0:
+        text += f" · {payment_id} will have *{format_amount(left, currency)}* left"
+    else:
+        text += f" · ⚠️ {format_amount(-left, currency)} more than {payment_id} has left"
+    if unread:
+        text += f" · {count(unread, 'line')} without a readable amount yet"
+    if len(lines) > 1:
+        text += " · press Enter in an amount to update this"
+    return text
 
 
 def _first_payments(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from models.enums import AllocationStatus
 from models.schemas import AllocationSummary, PaymentSummary
+from slackbot.ledger.matching import Suggestion
 from slackbot.money import format_amount
-from slackbot.slack.ids import ActionId, PageTurn, suffixed
+from slackbot.slack.ids import ActionId, PageTurn, RequestAction, suffixed
 from slackbot.slack.views.blocks import (
     STATUS_EMOJI,
     STATUS_WORD,
@@ -27,6 +28,7 @@ from slackbot.slack.views.text import (
     NAME_BUDGET,
     REFERENCE_BUDGET,
     SECTION_TEXT_MAX,
+    SUGGESTION_BUDGET,
     as_mrkdwn,
     count,
     local_time,
@@ -36,8 +38,17 @@ from slackbot.slack.views.text import (
 )
 
 
-def payments_message(payments: Sequence[PaymentSummary], *, page: int = 1) -> dict[str, Any]:
+def payments_message(
+    payments: Sequence[PaymentSummary],
+    *,
+    page: int = 1,
+    suggestions: Mapping[str, Suggestion] | None = None,
+) -> dict[str, Any]:
     """The person's payments with money left, grouped by partner, each with an Allocate button.
+
+    ``suggestions`` (payment id -> its best suggestion) adds, under each payment that has one,
+    what the bot suggests ("matches INV-7 + INV-8 exactly") and an "Allocate as suggested"
+    button that opens the modal filled in with it.
 
     At most 50 blocks: when they do not all fit, the list is cut into pages (in the order shown:
     by partner, then oldest first) with Next and Previous buttons, and a line says how many
@@ -62,7 +73,12 @@ def payments_message(payments: Sequence[PaymentSummary], *, page: int = 1) -> di
         for p in oldest_first(unique)
         if p.partner_id == partner_id
     ]
-    pages = _payment_pages(ordered, several_partners)
+    suggested = {
+        p.payment_id: suggestions[p.payment_id]
+        for p in ordered
+        if suggestions and p.payment_id in suggestions and p.unallocated > 0
+    }
+    pages = _payment_pages(ordered, several_partners, suggested)
     number = min(max(1, page), len(pages))
     shown = pages[number - 1]
     hidden = len(unique) - len(shown)
@@ -85,6 +101,8 @@ def payments_message(payments: Sequence[PaymentSummary], *, page: int = 1) -> di
         primary = not primary_given and payment.unallocated > 0
         primary_given = primary_given or primary
         blocks.append(_payment_block(payment, primary=primary))
+        if payment.payment_id in suggested:
+            blocks.append(_suggestion_block(payment, suggested[payment.payment_id]))
 
     if hidden:
         blocks.append(
@@ -119,11 +137,24 @@ def payments_message(payments: Sequence[PaymentSummary], *, page: int = 1) -> di
     return ephemeral(text, blocks)
 
 
+def _suggestion_block(payment: PaymentSummary, suggestion: Suggestion) -> dict[str, Any]:
+    """What the bot suggests for ``payment``, with the button that opens it filled in."""
+    action_id = suffixed(RequestAction.ALLOCATE_SUGGESTED, payment.payment_id)
+    total = format_amount(suggestion.total, payment.currency)
+    lines = count(len(suggestion.lines), "invoice")
+    text = f"💡 Suggested: {md_line(suggestion.summary, SUGGESTION_BUDGET)} ({lines}, {total})"
+    allocate = button("Allocate as suggested", action_id, payment.payment_id)
+    return section(text, block_id=action_id, accessory=allocate)
+
+
 def _payment_pages(
-    ordered: Sequence[PaymentSummary], several_partners: bool
+    ordered: Sequence[PaymentSummary],
+    several_partners: bool,
+    suggested: Mapping[str, Suggestion] | None = None,
 ) -> list[list[PaymentSummary]]:
     """``ordered`` cut into pages whose blocks (with their partners' headers) fit a message."""
-    if _blocks_for(ordered, several_partners) <= MESSAGE_MAX_BLOCKS - 2:
+    suggested = suggested or {}
+    if _blocks_for(ordered, several_partners) + len(suggested) <= MESSAGE_MAX_BLOCKS - 2:
         return [list(ordered)]
     # intro, "…and K more", the Next/Previous row and the closing context.
     budget = MESSAGE_MAX_BLOCKS - 4
@@ -131,12 +162,13 @@ def _payment_pages(
     headed: set[str] = set()
     used = 0
     for payment in ordered:
-        cost = 1 + (1 if several_partners and payment.partner_id not in headed else 0)
+        own = 2 if payment.payment_id in suggested else 1
+        cost = own + (1 if several_partners and payment.partner_id not in headed else 0)
         if used + cost > budget:
             pages.append([])
             headed = set()
             used = 0
-            cost = 2 if several_partners else 1
+            cost = own + (1 if several_partners else 0)
         pages[-1].append(payment)
         headed.add(payment.partner_id)
         used += cost
@@ -284,11 +316,19 @@ def _history_block(allocation: AllocationSummary) -> dict[str, Any]:
     a = allocation
     emoji = STATUS_EMOJI.get(a.status, "•")
     word = STATUS_WORD.get(a.status, md_line(a.status, 32))
+    target = count(len(a.lines), "invoice") if len(a.lines) > 1 else md_line(a.invoice_id, 64)
     lines = [
         f"{emoji} *#{a.allocation_id} · {word}* · *{format_amount(a.amount, a.currency)}* ·"
-        f" {md_line(a.payment_id, 64)} → {md_line(a.invoice_id, 64)}",
-        f"{md_line(a.partner_name, NAME_BUDGET)} · requested {local_time(a.requested_at)}",
+        f" {md_line(a.payment_id, 64)} → {target}",
     ]
+    if len(a.lines) > 1:
+        lines.append(
+            " · ".join(
+                f"{md_line(line.invoice_id, 64)} {format_amount(line.amount, a.currency)}"
+                for line in a.lines
+            )
+        )
+    lines.append(f"{md_line(a.partner_name, NAME_BUDGET)} · requested {local_time(a.requested_at)}")
     outcome = outcome_line(a, reason_budget=HISTORY_REASON_BUDGET, include_emoji=False)
     if a.status != AllocationStatus.PENDING:
         lines.append(outcome)

@@ -22,6 +22,7 @@ from slackbot.slack.views.text import (
     NAME_BUDGET,
     REASON_BUDGET,
     Mrkdwn,
+    count,
     fallback,
     local_time,
     md_line,
@@ -32,10 +33,17 @@ from slackbot.slack.views.text import (
 )
 
 
+def _invoices(a: AllocationSummary) -> str:
+    """What the request pays: its one invoice, or how many (the lines are listed apart)."""
+    if len(a.lines) > 1:
+        return count(len(a.lines), "invoice")
+    return md_line(a.invoice_id, 64)
+
+
 def _request_phrase(a: AllocationSummary) -> str:
     return (
         f"request #{a.allocation_id} to apply *{format_amount(a.amount, a.currency)}* from"
-        f" *{md_line(a.payment_id, 64)}* to *{md_line(a.invoice_id, 64)}*"
+        f" *{md_line(a.payment_id, 64)}* to *{_invoices(a)}*"
     )
 
 
@@ -43,14 +51,39 @@ def _plain_request_phrase(a: AllocationSummary) -> str:
     """The same words for a notification: Slack shows ``text`` there with no markup applied."""
     return (
         f"request #{a.allocation_id} to apply {format_amount(a.amount, a.currency)} from"
-        f" {md_line(a.payment_id, 64)} to {md_line(a.invoice_id, 64)}"
+        f" {md_line(a.payment_id, 64)} to {_invoices(a)}"
     )
+
+
+def lines_text(a: AllocationSummary) -> str:
+    """The request's lines, one per row: the invoice, the amount, and (once approved or
+    reversed) what the invoice has left to pay."""
+    rows = []
+    for number, line in enumerate(a.lines, start=1):
+        row = (
+            f"{number}. {md_line(line.invoice_id, 64)} · *{format_amount(line.amount, a.currency)}*"
+        )
+        if a.status in (AllocationStatus.APPROVED, AllocationStatus.REVERSED):
+            if line.invoice_amount_due <= 0:
+                row += " · now paid in full"
+            else:
+                row += f" · {format_amount(line.invoice_amount_due, a.currency)} left to pay"
+        rows.append(row)
+    return "\n".join(rows)
+
+
+def _lines_blocks(a: AllocationSummary) -> list[dict[str, Any]]:
+    return [section(lines_text(a))] if len(a.lines) > 1 else []
 
 
 def _aftermath(a: AllocationSummary) -> str | None:
     """What the decision left: what the invoice has to pay, or that the money is back."""
     amount = format_amount(a.amount, a.currency)
     payment_id, invoice_id = md_line(a.payment_id, 64), md_line(a.invoice_id, 64)
+    if len(a.lines) > 1 and a.status in (AllocationStatus.APPROVED, AllocationStatus.REVERSED):
+        # Each line says what its invoice has left (:func:`lines_text`).
+        left = format_amount(a.payment_unallocated, a.currency)
+        return f"{payment_id} has {left} left to allocate."
     if a.status == AllocationStatus.APPROVED:
         if a.invoice_amount_due <= 0:
             return f"{invoice_id} is now paid in full."
@@ -74,7 +107,7 @@ def _aftermath(a: AllocationSummary) -> str | None:
 def _notification_text(a: AllocationSummary) -> str:
     """A DM's ``text``: what a phone notification shows, so plain words (no bold, no tokens)."""
     amount = format_amount(a.amount, a.currency)
-    payment_id, invoice_id = md_line(a.payment_id, 64), md_line(a.invoice_id, 64)
+    payment_id, invoice_id = md_line(a.payment_id, 64), _invoices(a)
     if a.status == AllocationStatus.APPROVED:
         return (
             f"Request #{a.allocation_id} approved at {utc_time(a.decided_at)}: {amount} from"
@@ -108,6 +141,7 @@ def receipt_message(allocation: AllocationSummary) -> dict[str, Any]:
         cancel_id = suffixed(ActionId.CANCEL_ALLOCATION, a.allocation_id)
         blocks: list[dict[str, Any]] = [
             section(headline),
+            *_lines_blocks(a),
             context_block(details),
             {"type": "actions", "block_id": cancel_id, "elements": [cancel_button(a)]},
         ]
@@ -116,7 +150,7 @@ def receipt_message(allocation: AllocationSummary) -> dict[str, Any]:
     if a.status == AllocationStatus.CANCELLED:
         emoji = STATUS_EMOJI[AllocationStatus.CANCELLED]
         outcome = f"{emoji} You cancelled it at {local_time(a.decided_at)}."
-    blocks = [section(f"Your {phrase}:\n{outcome}")]
+    blocks = [section(f"Your {phrase}:\n{outcome}"), *_lines_blocks(a)]
     aftermath = _aftermath(a)
     if aftermath:
         blocks.append(section(aftermath))
@@ -131,7 +165,7 @@ def decision_message(allocation: AllocationSummary) -> dict[str, Any]:
     """
     a = allocation
     amount = format_amount(a.amount, a.currency)
-    payment_id, invoice_id = md_line(a.payment_id, 64), md_line(a.invoice_id, 64)
+    payment_id, invoice_id = md_line(a.payment_id, 64), _invoices(a)
     aftermath = _aftermath(a) or ""
     blocks: list[dict[str, Any]]
     if a.status == AllocationStatus.APPROVED:
@@ -160,6 +194,8 @@ def decision_message(allocation: AllocationSummary) -> dict[str, Any]:
     else:
         headline = f"🕒 Your {_request_phrase(a)} is waiting for billing approval."
         blocks = [section(headline)]
+    # The lines go right after the headline, whatever the outcome.
+    blocks[1:1] = _lines_blocks(a)
     return {"text": fallback(_notification_text(a)), "blocks": blocks}
 
 

@@ -75,6 +75,10 @@ HISTORY_NOTE_BUDGET = 300
 HISTORY_REASON_BUDGET = 900
 
 
+# A suggestion's one-line summary names up to ten invoice ids of 64 characters.
+SUGGESTION_BUDGET = 1000
+
+
 _FALLBACK_BUDGET = 3000
 
 

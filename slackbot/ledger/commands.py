@@ -1,7 +1,9 @@
 """The ledger's commands: request, approve, reject, cancel, reverse. Lock, check, post, audit, owe.
 
-Each public method is one unit of work (one transaction). Rows are locked in one fixed order —
-allocation, then payment, then invoice — so concurrent requests and decisions never deadlock,
+Each public method is one unit of work (one transaction) and acts on a whole request: one
+payment and 1 to 10 lines (allocation rows sharing ``request_id``), decided together. Rows are
+locked in one fixed order — the request's lines by id, then the payment, then its invoices by
+id — so concurrent requests and decisions never deadlock,
 and every balance is read under the lock that protects it before it is spent. On SQLite the
 whole transaction holds the write lock from its first statement (see ``slackbot.db``). The
 rules themselves are in ``slackbot.ledger.rules``; this module only feeds them what it locked.
@@ -15,19 +17,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models.enums import AllocationStatus, Audience, Decision, EntryKind, OutboxKind
-from models.limits import is_allocation_id
+from models.enums import AllocationStatus, Audience, Decision, EntryKind, LineChoice, OutboxKind
+from models.limits import is_allocation_id, is_key
 from models.schemas import Actor, AllocationSummary
 from models.tables import Allocation, AuditEvent, Invoice, Partner, PartnerMember, Payment
 from slackbot.errors import NotFound
 from slackbot.ledger import rules
 from slackbot.ledger.posting import post
 from slackbot.ledger.queries import LedgerQueries
-from slackbot.money import parse_amount
 from slackbot.outbox.owed import owe
 
 T = TypeVar("T")
@@ -50,31 +51,50 @@ class Ledger(LedgerQueries):
         note: str | None = None,
         request_key: str | None = None,
     ) -> AllocationSummary:
-        """Record a request and reserve its amount against both the payment and the invoice.
+        """Record a request of one line and reserve its amount (see ``request_lines``)."""
+        return self.request_lines(
+            user_id, payment_id, [(invoice_id, amount)], note=note, request_key=request_key
+        )
 
-        ``request_key`` makes a retry safe: the same key again returns the first request.
+    def request_lines(
+        self,
+        user_id: str,
+        payment_id: str,
+        lines: Sequence[tuple[str, int | str]],
+        *,
+        note: str | None = None,
+        request_key: str | None = None,
+        chosen: LineChoice | None = None,
+    ) -> AllocationSummary:
+        """Record a request of 1 to 10 lines and reserve every line, all or nothing.
+
+        ``lines`` are ``(invoice_id, amount as typed)`` in the order entered. The sum must fit
+        what the payment has left unreserved, each line what its invoice has left, and an
+        invoice appears once; a refusal names the block of the first line at fault
+        (``rules.check_request_lines``) and changes nothing. ``request_key`` makes a retry
+        safe: the same key again returns the first request.
         """
         # A note that shows nothing is no note (the field is optional), rather than a refusal.
         stored_note = rules.checked_note(note)
         rules.check_request_key(request_key)
+        rules.check_line_count(len(lines))
+        typed = [(str(invoice_id or ""), amount) for invoice_id, amount in lines]
         return self._retry_on_key_race(
             request_key,
-            lambda: self._request(
-                user_id, payment_id, invoice_id, amount, stored_note, request_key
-            ),
+            lambda: self._request(user_id, payment_id, typed, stored_note, request_key, chosen),
         )
 
     def _request(
         self,
         user_id: str,
         payment_id: str,
-        invoice_id: str,
-        amount: int | str,
+        lines: Sequence[tuple[str, int | str]],
         note: str | None,
         request_key: str | None,
+        chosen: LineChoice | None,
     ) -> AllocationSummary:
         with self.db.transaction() as session:
-            # Lock order: payment, then invoice (allocation is new).
+            # Lock order: payment, then invoices by id (the allocations are new).
             payment = self._member_payment(session, user_id, payment_id, lock=True)
             if request_key is not None:
                 earlier = session.scalar(
@@ -82,54 +102,75 @@ class Ledger(LedgerQueries):
                 )
                 if earlier is not None:
                     return self._summary(session, earlier, replayed=True)
-            minor = (
-                parse_amount(amount, payment.currency) if isinstance(amount, str) else int(amount)
+            invoices = self._lock_invoices(session, [invoice_id for invoice_id, _ in lines])
+            minors = rules.check_request_lines(
+                payment,
+                [
+                    (invoice_id, invoices.get(invoice_id.strip()), amount)
+                    for invoice_id, amount in lines
+                ],
             )
-            rules.check_amount_positive(minor)
-            invoice = self._payable_invoice(session, payment, invoice_id, lock=True)
-            rules.check_room(payment, invoice, minor)
-
-            payment.pending += minor
-            invoice.pending += minor
-            allocation = Allocation(
-                payment_id=payment.payment_id,
-                invoice_id=invoice.invoice_id,
-                partner_id=payment.partner_id,
-                currency=payment.currency,
-                amount=minor,
-                status=AllocationStatus.PENDING,
-                note=note,
-                requested_by=user_id,
-                requested_at=self.clock(),
-                request_key=request_key,
-            )
-            session.add(allocation)
+            now = self.clock()
+            ids = self._new_allocation_ids(session, len(lines))
+            request_id = ids[0]
+            rows: list[Allocation] = []
+            for line_no, ((invoice_id, _), minor) in enumerate(
+                zip(lines, minors, strict=True), start=1
+            ):
+                invoice = invoices[invoice_id.strip()]
+                payment.pending += minor
+                invoice.pending += minor
+                rows.append(
+                    Allocation(
+                        allocation_id=ids[line_no - 1],
+                        request_id=request_id,
+                        line_no=line_no,
+                        payment_id=payment.payment_id,
+                        invoice_id=invoice.invoice_id,
+                        partner_id=payment.partner_id,
+                        currency=payment.currency,
+                        amount=minor,
+                        status=AllocationStatus.PENDING,
+                        note=note,
+                        requested_by=user_id,
+                        requested_at=now,
+                        # The request's key is its first line's: one key, one request.
+                        request_key=request_key if line_no == 1 else None,
+                        chosen=chosen,
+                    )
+                )
+            session.add_all(rows)
             session.flush()
-            self._audit(session, user_id, "allocation.requested", allocation, amount=minor)
-            self._owe(session, allocation, OutboxKind.ALLOCATION_REQUESTED, (BILLING, REQUESTER))
-            return self._summary(session, allocation)
+            self._audit_lines(session, user_id, "allocation.requested", rows, with_amount=True)
+            self._owe(session, rows[0], OutboxKind.ALLOCATION_REQUESTED, (BILLING, REQUESTER))
+            return self._summary(session, rows[0])
 
     # --------------------------------------------------------------- decisions
 
     def approve(self, allocation_id: int, actor: Actor) -> AllocationSummary:
-        """Post the allocation: debit unapplied cash, credit the invoice's receivable."""
+        """Post every line of the request: debit unapplied cash, credit each invoice's receivable.
+
+        ``allocation_id`` names any line of the request; one journal entry per line, balanced.
+        """
         with self.db.transaction() as session:
-            allocation = self._pending_for_decision(session, allocation_id, actor, Decision.APPROVE)
-            payment, invoice = self._lock_balances(session, allocation)
+            lines = self._pending_for_decision(session, allocation_id, actor, Decision.APPROVE)
+            payment, invoices = self._lock_balances(session, lines)
             now = self.clock()
-            payment.pending -= allocation.amount
-            payment.allocated += allocation.amount
-            invoice.pending -= allocation.amount
-            invoice.applied += allocation.amount
-            allocation.status = AllocationStatus.APPROVED
-            allocation.decided_by = actor.user_id
-            allocation.decided_at = now
-            post(session, allocation, EntryKind.ALLOCATION, actor.user_id, now)
-            self._audit(session, actor.user_id, "allocation.approved", allocation)
+            for line in lines:
+                invoice = invoices[line.invoice_id]
+                payment.pending -= line.amount
+                payment.allocated += line.amount
+                invoice.pending -= line.amount
+                invoice.applied += line.amount
+                line.status = AllocationStatus.APPROVED
+                line.decided_by = actor.user_id
+                line.decided_at = now
+                post(session, line, EntryKind.ALLOCATION, actor.user_id, now)
+            self._audit_lines(session, actor.user_id, "allocation.approved", lines)
             self._owe(
-                session, allocation, OutboxKind.ALLOCATION_APPROVED, (BILLING, REQUESTER, RECEIPT)
+                session, lines[0], OutboxKind.ALLOCATION_APPROVED, (BILLING, REQUESTER, RECEIPT)
             )
-            return self._summary(session, allocation)
+            return self._summary(session, lines[0])
 
     def check_can_decide(self, allocation_id: int, actor: Actor, verb: str) -> AllocationSummary:
         """Raise the refusal ``approve``/``reject`` would raise now, changing nothing.
@@ -138,82 +179,101 @@ class Ledger(LedgerQueries):
         itself checks again under lock.
         """
         with self.db.transaction(read_only=True) as session:
-            allocation = self._pending_for_decision(
+            lines = self._pending_for_decision(
                 session, allocation_id, actor, Decision(verb), lock=False
             )
-            return self._summary(session, allocation)
+            return self._summary(session, lines[0])
 
     def reject(self, allocation_id: int, actor: Actor, reason: str) -> AllocationSummary:
-        """Release the reservation; the requester will read ``reason``."""
+        """Release every line's reservation; the requester will read ``reason``."""
         reason = rules.required_reason(reason, rules.REJECT_ASK)
         with self.db.transaction() as session:
-            allocation = self._pending_for_decision(session, allocation_id, actor, Decision.REJECT)
-            self._release(session, allocation)
-            allocation.status = AllocationStatus.REJECTED
-            allocation.decided_by = actor.user_id
-            allocation.decided_at = self.clock()
-            allocation.reason = reason
-            self._audit(session, actor.user_id, "allocation.rejected", allocation, reason=reason)
+            lines = self._pending_for_decision(session, allocation_id, actor, Decision.REJECT)
+            self._release(session, lines)
+            now = self.clock()
+            for line in lines:
+                line.status = AllocationStatus.REJECTED
+                line.decided_by = actor.user_id
+                line.decided_at = now
+                line.reason = reason
+            self._audit_lines(session, actor.user_id, "allocation.rejected", lines, reason=reason)
             self._owe(
-                session, allocation, OutboxKind.ALLOCATION_REJECTED, (BILLING, REQUESTER, RECEIPT)
+                session, lines[0], OutboxKind.ALLOCATION_REJECTED, (BILLING, REQUESTER, RECEIPT)
             )
-            return self._summary(session, allocation)
+            return self._summary(session, lines[0])
 
     def cancel(self, allocation_id: int, user_id: str) -> AllocationSummary:
-        """The requester withdraws a pending request; the reservation is released."""
+        """The requester withdraws a pending request; every line's reservation is released."""
         with self.db.transaction() as session:
-            allocation = self._locked_allocation(session, allocation_id)
-            still_member = session.get(PartnerMember, (allocation.partner_id, user_id))
-            rules.check_may_cancel(allocation, user_id, still_member=still_member is not None)
-            rules.check_pending(allocation, Decision.CANCEL)
-            self._release(session, allocation)
-            allocation.status = AllocationStatus.CANCELLED
-            allocation.decided_by = user_id
-            allocation.decided_at = self.clock()
-            self._audit(session, user_id, "allocation.cancelled", allocation)
-            self._owe(session, allocation, OutboxKind.ALLOCATION_CANCELLED, (BILLING, RECEIPT))
-            return self._summary(session, allocation)
+            lines = self._locked_request(session, allocation_id)
+            first = lines[0]
+            still_member = session.get(PartnerMember, (first.partner_id, user_id))
+            rules.check_may_cancel(first, user_id, still_member=still_member is not None)
+            rules.check_pending(first, Decision.CANCEL)
+            self._release(session, lines)
+            now = self.clock()
+            for line in lines:
+                line.status = AllocationStatus.CANCELLED
+                line.decided_by = user_id
+                line.decided_at = now
+            self._audit_lines(session, user_id, "allocation.cancelled", lines)
+            self._owe(session, first, OutboxKind.ALLOCATION_CANCELLED, (BILLING, RECEIPT))
+            return self._summary(session, first)
 
     def reverse(self, allocation_id: int, actor: Actor, reason: str) -> AllocationSummary:
-        """Undo an approved allocation with a compensating journal entry (never an edit)."""
+        """Undo an approved request with a compensating journal entry per line (never an edit)."""
         reason = rules.required_reason(reason, rules.REVERSE_ASK)
         rules.check_is_approver(actor, Decision.REVERSE)
         with self.db.transaction() as session:
-            allocation = self._locked_allocation(session, allocation_id)
-            rules.check_reversible(allocation)
+            lines = self._locked_request(session, allocation_id)
+            rules.check_reversible(lines[0])
             # Undoing an application of money is as much a decision as making it.
-            self._require_independent(session, allocation, actor, Decision.REVERSE)
-            payment, invoice = self._lock_balances(session, allocation)
+            self._require_independent(session, lines[0], actor, Decision.REVERSE)
+            payment, invoices = self._lock_balances(session, lines)
             now = self.clock()
-            payment.allocated -= allocation.amount
-            invoice.applied -= allocation.amount
-            allocation.status = AllocationStatus.REVERSED
-            allocation.reversed_by = actor.user_id
-            allocation.reversed_at = now
-            allocation.reversal_reason = reason
-            post(session, allocation, EntryKind.REVERSAL, actor.user_id, now)
-            self._audit(session, actor.user_id, "allocation.reversed", allocation, reason=reason)
+            for line in lines:
+                payment.allocated -= line.amount
+                invoices[line.invoice_id].applied -= line.amount
+                line.status = AllocationStatus.REVERSED
+                line.reversed_by = actor.user_id
+                line.reversed_at = now
+                line.reversal_reason = reason
+                post(session, line, EntryKind.REVERSAL, actor.user_id, now)
+            self._audit_lines(session, actor.user_id, "allocation.reversed", lines, reason=reason)
             self._owe(
-                session, allocation, OutboxKind.ALLOCATION_REVERSED, (BILLING, REQUESTER, RECEIPT)
+                session, lines[0], OutboxKind.ALLOCATION_REVERSED, (BILLING, REQUESTER, RECEIPT)
             )
-            return self._summary(session, allocation)
+            return self._summary(session, lines[0])
 
     # ----------------------------------------------------------------- helpers
 
-    def _locked_allocation(
+    def _locked_request(
         self, session: Session, allocation_id: int, *, lock: bool = True
-    ) -> Allocation:
-        stmt = select(Allocation).where(Allocation.allocation_id == allocation_id)
+    ) -> list[Allocation]:
+        """Every line of the request that line ``allocation_id`` belongs to, line 1 first."""
+        request_id = (
+            session.scalar(
+                select(Allocation.request_id).where(Allocation.allocation_id == allocation_id)
+            )
+            if is_allocation_id(allocation_id)
+            else None
+        )
+        if request_id is None:
+            raise NotFound("allocation", f"There is no allocation request {allocation_id}.")
+        # A line's request never changes, so it is read before the lock; the lines are locked
+        # in id order (line order: ids grow with line numbers), one order for every decision.
+        stmt = (
+            select(Allocation)
+            .where(Allocation.request_id == request_id)
+            .order_by(Allocation.allocation_id)
+        )
         if lock:
             # FOR NO KEY UPDATE on PostgreSQL: it serialises decisions on this request, yet lets
             # another transaction insert rows that reference it (an outbox row, a message ref),
             # whose foreign-key check only takes KEY SHARE. A plain FOR UPDATE would make that
             # insert wait here while this transaction waits for the other's payment lock.
             stmt = stmt.with_for_update(key_share=True)
-        allocation = session.scalars(stmt).first() if is_allocation_id(allocation_id) else None
-        if allocation is None:
-            raise NotFound("allocation", f"There is no allocation request {allocation_id}.")
-        return allocation
+        return list(session.scalars(stmt))
 
     def _pending_for_decision(
         self,
@@ -223,12 +283,12 @@ class Ledger(LedgerQueries):
         verb: Decision,
         *,
         lock: bool = True,
-    ) -> Allocation:
+    ) -> list[Allocation]:
         rules.check_is_approver(actor, verb)
-        allocation = self._locked_allocation(session, allocation_id, lock=lock)
-        rules.check_pending(allocation, verb)
-        self._require_independent(session, allocation, actor, verb)
-        return allocation
+        lines = self._locked_request(session, allocation_id, lock=lock)
+        rules.check_pending(lines[0], verb)
+        self._require_independent(session, lines[0], actor, verb)
+        return lines
 
     def _require_independent(
         self, session: Session, allocation: Allocation, actor: Actor, verb: Decision
@@ -247,19 +307,67 @@ class Ledger(LedgerQueries):
             allocation, actor, verb, actor_is_member=member is not None, partner_name=name
         )
 
-    def _lock_balances(self, session: Session, allocation: Allocation) -> tuple[Payment, Invoice]:
-        payment = session.scalars(
-            select(Payment).where(Payment.payment_id == allocation.payment_id).with_for_update()
-        ).one()
-        invoice = session.scalars(
-            select(Invoice).where(Invoice.invoice_id == allocation.invoice_id).with_for_update()
-        ).one()
-        return payment, invoice
+    def _lock_invoices(self, session: Session, invoice_ids: Sequence[str]) -> dict[str, Invoice]:
+        """The invoices with these ids that exist, locked in id order (one order for all)."""
+        keys = sorted({key for key in (i.strip() for i in invoice_ids) if is_key(key)})
+        if not keys:
+            return {}
+        found = session.scalars(
+            select(Invoice)
+            .where(Invoice.invoice_id.in_(keys))
+            .order_by(Invoice.invoice_id)
+            .with_for_update()
+        )
+        return {invoice.invoice_id: invoice for invoice in found}
 
-    def _release(self, session: Session, allocation: Allocation) -> None:
-        payment, invoice = self._lock_balances(session, allocation)
-        payment.pending -= allocation.amount
-        invoice.pending -= allocation.amount
+    def _lock_balances(
+        self, session: Session, lines: Sequence[Allocation]
+    ) -> tuple[Payment, dict[str, Invoice]]:
+        payment = session.scalars(
+            select(Payment).where(Payment.payment_id == lines[0].payment_id).with_for_update()
+        ).one()
+        return payment, self._lock_invoices(session, [line.invoice_id for line in lines])
+
+    def _release(self, session: Session, lines: Sequence[Allocation]) -> None:
+        payment, invoices = self._lock_balances(session, lines)
+        for line in lines:
+            payment.pending -= line.amount
+            invoices[line.invoice_id].pending -= line.amount
+
+    def _new_allocation_ids(self, session: Session, count: int) -> list[int]:
+        """Ids for a new request's lines, known before insert: line 1's id is the request's."""
+        if self.db.dialect == "postgresql":
+            return list(
+                session.scalars(
+                    text(
+                        "SELECT nextval(pg_get_serial_sequence('allocations', 'allocation_id'))"
+                        " FROM generate_series(1, :count)"
+                    ),
+                    {"count": count},
+                )
+            )
+        # SQLite: this transaction holds the write lock from its first statement, so nobody
+        # else can take these ids before the insert (the next rowid is max + 1 there too).
+        last = session.scalar(select(func.coalesce(func.max(Allocation.allocation_id), 0)))
+        return [int(last or 0) + n for n in range(1, count + 1)]
+
+    def _audit_lines(
+        self,
+        session: Session,
+        actor: str,
+        action: str,
+        lines: Sequence[Allocation],
+        *,
+        with_amount: bool = False,
+        **detail: Any,
+    ) -> None:
+        """One audit event per line (the trail stays per allocation); a line of a request of
+        several lines also says which request and line it is."""
+        for line in lines:
+            extra: dict[str, Any] = {"amount": line.amount} if with_amount else {}
+            if len(lines) > 1:
+                extra |= {"request_id": line.request_id, "line_no": line.line_no}
+            self._audit(session, actor, action, line, **extra, **detail)
 
     def _audit(
         self, session: Session, actor: str, action: str, allocation: Allocation, **detail: Any

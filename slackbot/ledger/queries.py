@@ -9,8 +9,15 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from models.enums import LineChoice
 from models.limits import MAX_ID, is_allocation_id, is_key
-from models.schemas import AllocationSummary, InvoiceSummary, PartnerRef, PaymentSummary
+from models.schemas import (
+    AllocationLine,
+    AllocationSummary,
+    InvoiceSummary,
+    PartnerRef,
+    PaymentSummary,
+)
 from models.tables import Allocation, Invoice, Partner, PartnerMember, Payment
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
@@ -123,6 +130,7 @@ class LedgerQueries:
         return case((func.strpos(reference, func.lower(Invoice.invoice_id)) > 0, 0), else_=1)
 
     def allocation(self, allocation_id: int) -> AllocationSummary:
+        """The request that line ``allocation_id`` belongs to (any line names its request)."""
         with self.db.transaction(read_only=True) as session:
             allocation = (
                 session.get(Allocation, allocation_id) if is_allocation_id(allocation_id) else None
@@ -132,7 +140,7 @@ class LedgerQueries:
             return self._summary(session, allocation)
 
     def history(self, user_id: str, *, limit: int = 20) -> list[AllocationSummary]:
-        """The person's most recent requests, newest first."""
+        """The person's most recent requests, newest first: one summary per request."""
         if not is_key(user_id):
             return []
         with self.db.transaction(read_only=True) as session:
@@ -146,6 +154,8 @@ class LedgerQueries:
                 .where(
                     Allocation.requested_by == user_id,
                     Allocation.partner_id.in_(still_member),
+                    # A request is its first line; the summary gathers the others.
+                    Allocation.line_no == 1,
                 )
                 .order_by(Allocation.requested_at.desc(), Allocation.allocation_id.desc())
                 .limit(max(1, min(limit, HISTORY_MAX)))
@@ -193,28 +203,43 @@ class LedgerQueries:
     def _summary(
         self, session: Session, allocation: Allocation, *, replayed: bool = False
     ) -> AllocationSummary:
+        """The snapshot of the whole request ``allocation`` (any of its lines) belongs to."""
         session.flush()
-        payment = session.get_one(Payment, allocation.payment_id)
-        invoice = session.get_one(Invoice, allocation.invoice_id)
-        partner = session.get_one(Partner, allocation.partner_id)
+        lines = list(
+            session.scalars(
+                select(Allocation)
+                .where(Allocation.request_id == allocation.request_id)
+                .order_by(Allocation.line_no)
+            )
+        )
+        first = lines[0]
+        payment = session.get_one(Payment, first.payment_id)
+        partner = session.get_one(Partner, first.partner_id)
+        invoices = {
+            invoice.invoice_id: invoice
+            for invoice in session.scalars(
+                select(Invoice).where(Invoice.invoice_id.in_([line.invoice_id for line in lines]))
+            )
+        }
+        invoice = invoices[first.invoice_id]
         return AllocationSummary(
-            allocation_id=allocation.allocation_id,
-            payment_id=allocation.payment_id,
-            invoice_id=allocation.invoice_id,
-            partner_id=allocation.partner_id,
+            allocation_id=first.allocation_id,
+            payment_id=first.payment_id,
+            invoice_id=first.invoice_id,
+            partner_id=first.partner_id,
             partner_name=partner.name,
-            currency=allocation.currency,
-            amount=allocation.amount,
-            status=allocation.status,
-            note=allocation.note,
-            requested_by=allocation.requested_by,
-            requested_at=allocation.requested_at,
-            decided_by=allocation.decided_by,
-            decided_at=allocation.decided_at,
-            reason=allocation.reason,
-            reversed_by=allocation.reversed_by,
-            reversed_at=allocation.reversed_at,
-            reversal_reason=allocation.reversal_reason,
+            currency=first.currency,
+            amount=sum(line.amount for line in lines),
+            status=first.status,
+            note=first.note,
+            requested_by=first.requested_by,
+            requested_at=first.requested_at,
+            decided_by=first.decided_by,
+            decided_at=first.decided_at,
+            reason=first.reason,
+            reversed_by=first.reversed_by,
+            reversed_at=first.reversed_at,
+            reversal_reason=first.reversal_reason,
             payment_unallocated=payment.unallocated,
             payment_pending=payment.pending,
             invoice_amount_due=invoice.amount_due,
@@ -225,6 +250,20 @@ class LedgerQueries:
             invoice_amount=invoice.amount,
             invoice_due_on=invoice.due_on,
             as_of=self.clock().date(),
+            request_id=first.request_id,
+            lines=tuple(
+                AllocationLine(
+                    allocation_id=line.allocation_id,
+                    invoice_id=line.invoice_id,
+                    amount=line.amount,
+                    invoice_amount_due=invoices[line.invoice_id].amount_due,
+                    invoice_pending=invoices[line.invoice_id].pending,
+                    invoice_amount=invoices[line.invoice_id].amount,
+                    invoice_due_on=invoices[line.invoice_id].due_on,
+                )
+                for line in lines
+            ),
+            chosen=LineChoice(first.chosen) if first.chosen else None,
         )
 
 

@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Literal, Protocol
 
 from models.enums import AllocationStatus, Decision
-from models.limits import MAX_NOTE, MAX_REASON, MAX_REQUEST_KEY
+from models.limits import MAX_NOTE, MAX_REASON, MAX_REQUEST_KEY, MAX_REQUEST_LINES
 from models.schemas import Actor, AllocationSummary
-from slackbot.errors import AlreadyDecided, InsufficientFunds, InvalidInput, NotAllowed, NotFound
-from slackbot.money import format_amount
+from slackbot.errors import (
+    AlreadyDecided,
+    DomainError,
+    InsufficientFunds,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+)
+from slackbot.money import format_amount, parse_amount
 
 # ------------------------------------------------------------------------------ what rules read
 
@@ -85,32 +92,122 @@ def check_amount_positive(minor: int) -> None:
 
 def check_room(payment: PaymentBalance, invoice: InvoiceBalance, minor: int) -> None:
     """``minor`` fits both what the payment has unreserved and what the invoice has open."""
+    _check_payment_room(payment, minor, minor, 1)
+    _check_invoice_room(invoice, minor, payment.currency, 1)
+
+
+def _check_payment_room(payment: PaymentBalance, minor: int, total: int, line_no: int) -> None:
+    """The request's running ``total`` up to line ``line_no`` fits what the payment has left."""
+    if total <= payment.unallocated:
+        return
     currency = payment.currency
-    if minor > payment.unallocated:
-        held = (
-            f" ({format_amount(payment.pending, currency)} more is held by pending requests)"
-            if payment.pending
-            else ""
+    held = (
+        f" ({format_amount(payment.pending, currency)} more is held by pending requests)"
+        if payment.pending
+        else ""
+    )
+    entered = (
+        f"you entered {format_amount(minor, currency)}"
+        if total == minor
+        else f"lines 1 to {line_no} come to {format_amount(total, currency)}"
+    )
+    raise InsufficientFunds(
+        line_field("amount", line_no),
+        f"{payment.payment_id} has {format_amount(payment.unallocated, currency)} left to"
+        f" allocate{held}; {entered}.",
+    )
+
+
+def _check_invoice_room(invoice: InvoiceBalance, minor: int, currency: str, line_no: int) -> None:
+    """One line's amount fits what its invoice has open."""
+    if minor <= invoice.open_amount:
+        return
+    if invoice.pending:
+        message = (
+            f"{invoice.invoice_id} has {format_amount(invoice.amount_due, currency)} left"
+            f" to pay, {format_amount(invoice.pending, currency)} of it already requested;"
+            f" you can apply at most {format_amount(invoice.open_amount, currency)}"
+            f" and you entered {format_amount(minor, currency)}."
         )
-        raise InsufficientFunds(
-            "amount",
-            f"{payment.payment_id} has {format_amount(payment.unallocated, currency)} left to"
-            f" allocate{held}; you entered {format_amount(minor, currency)}.",
+    else:
+        message = (
+            f"{invoice.invoice_id} has {format_amount(invoice.amount_due, currency)} left"
+            f" to pay; you entered {format_amount(minor, currency)}."
         )
-    if minor > invoice.open_amount:
-        if invoice.pending:
-            message = (
-                f"{invoice.invoice_id} has {format_amount(invoice.amount_due, currency)} left"
-                f" to pay, {format_amount(invoice.pending, currency)} of it already requested;"
-                f" you can apply at most {format_amount(invoice.open_amount, currency)}"
-                f" and you entered {format_amount(minor, currency)}."
-            )
+    raise InsufficientFunds(line_field("amount", line_no), message)
+
+
+# ----------------------------------------------------------------- requests with several lines
+
+
+def line_field(kind: Literal["invoice", "amount"], line_no: int) -> str:
+    """The modal block of a request line's invoice or amount: ``invoice``, ``amount_2``…"""
+    return kind if line_no == 1 else f"{kind}_{line_no}"
+
+
+def on_line(error: DomainError, line_no: int) -> DomainError:
+    """A one-line rule's refusal, naming line ``line_no``'s own block instead of line 1's."""
+    if line_no != 1 and error.field in ("invoice", "amount"):
+        error.field = line_field("invoice" if error.field == "invoice" else "amount", line_no)
+    return error
+
+
+def check_line_count(count: int) -> None:
+    """A request has 1 to ``MAX_REQUEST_LINES`` lines."""
+    if count < 1:
+        raise InvalidInput("invoice", "Pick an invoice to apply the payment to.")
+    if count > MAX_REQUEST_LINES:
+        raise InvalidInput(
+            "invoice",
+            f"A request has at most {MAX_REQUEST_LINES} invoices and this one has {count};"
+            " request the rest separately.",
+        )
+
+
+def check_request_lines(
+    payment: PaymentBalance,
+    lines: Sequence[tuple[str, InvoiceBalance | None, int | str]],
+) -> list[int]:
+    """Every line of a request, in the order entered; returns the amounts in minor units.
+
+    ``lines`` are ``(invoice id as typed, the invoice with that id or None, amount as typed)``.
+    All or nothing: the first line at fault is refused, naming its own block (``amount_3``):
+    an amount that is no amount or not positive, an invoice named twice, an invoice that is not
+    the payment's partner's and currency's or has nothing open, a line over what its invoice
+    has open, or the line at which the running total goes over what the payment has left.
+    """
+    check_line_count(len(lines))
+    currency = payment.currency
+    first_line_of: dict[str, int] = {}
+    minors: list[int] = []
+    total = 0
+    for line_no, (typed_id, invoice, typed_amount) in enumerate(lines, start=1):
+        if isinstance(typed_amount, str):
+            minor = parse_amount(typed_amount, currency, field=line_field("amount", line_no))
         else:
-            message = (
-                f"{invoice.invoice_id} has {format_amount(invoice.amount_due, currency)} left"
-                f" to pay; you entered {format_amount(minor, currency)}."
+            minor = int(typed_amount)
+        try:
+            check_amount_positive(minor)
+        except DomainError as refusal:
+            raise on_line(refusal, line_no) from None
+        key = typed_id.strip()
+        if key and key in first_line_of:
+            raise InvalidInput(
+                line_field("invoice", line_no),
+                f"{shown_id(key)} is already on line {first_line_of[key]}; a request names"
+                " each invoice once.",
             )
-        raise InsufficientFunds("amount", message)
+        first_line_of[key] = line_no
+        try:
+            check_invoice_payable(payment, invoice, typed_id)
+        except DomainError as refusal:
+            raise on_line(refusal, line_no) from None
+        assert invoice is not None  # check_invoice_payable refused a missing one
+        total += minor
+        _check_payment_room(payment, minor, total, line_no)
+        _check_invoice_room(invoice, minor, currency, line_no)
+        minors.append(minor)
+    return minors
 
 
 def check_payment_allocatable(payment: PaymentBalance) -> None:

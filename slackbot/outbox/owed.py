@@ -29,6 +29,9 @@ def owe(
 ) -> None:
     """Write the outbox rows ``kind`` owes each audience, in this transaction.
 
+    ``allocation`` is the request's first line: a request owes one billing message and one
+    receipt, however many lines it has, and its rows carry line 1's allocation_id.
+
     A decision owes the requester one message, not two: their receipt (the ``RECEIPT``
     row), edited to show the outcome; the sender posts a new DM only when there is no
     receipt to edit (and, for a reversal, one DM beside the edit). So a decision that names
@@ -60,29 +63,32 @@ def owe(
 
 
 def owe_refreshes_beside(session: Session, allocation_id: int, now: dt.datetime) -> int:
-    """Owe edits of the pending requests that share this one's payment or invoice.
+    """Owe edits of the pending requests that share this one's payment or any of its invoices.
 
-    The sender calls it once this request's own billing message (its post, or the edit that
-    reports its decision) has gone out: the change is committed by then, so every edit owed
-    here renders the balances it left. Running it there, not in the change's transaction,
-    keeps the work off the partner's and the approver's click.
+    ``allocation_id`` names any line of the changed request. The sender calls it once this
+    request's own billing message (its post, or the edit that reports its decision) has gone
+    out: the change is committed by then, so every edit owed here renders the balances it
+    left. Running it there, not in the change's transaction, keeps the work off the partner's
+    and the approver's click. One edit is owed per other request, however many lines share.
     """
     changed = session.get(Allocation, allocation_id)
     if changed is None:
         return 0
+    invoices = select(Allocation.invoice_id).where(Allocation.request_id == changed.request_id)
     siblings = session.execute(
-        select(Allocation.allocation_id, Allocation.requested_by)
+        select(Allocation.request_id, Allocation.requested_by)
         .where(
             Allocation.status == AllocationStatus.PENDING,
-            Allocation.allocation_id != allocation_id,
+            Allocation.request_id != changed.request_id,
             or_(
                 Allocation.payment_id == changed.payment_id,
-                Allocation.invoice_id == changed.invoice_id,
+                Allocation.invoice_id.in_(invoices),
             ),
         )
-        .order_by(Allocation.allocation_id)
+        .distinct()
+        .order_by(Allocation.request_id)
     ).all()
-    return owe_balance_refreshes(
+    return _owe_request_refreshes(
         session, [(row[0], row[1]) for row in siblings], now, committed=True
     )
 
@@ -96,13 +102,40 @@ def owe_balance_refreshes(
 ) -> int:
     """Owe an edit of each pending request's billing message: balances it shows have moved.
 
-    ``pending`` lists ``(allocation_id, requested_by)`` of requests awaiting a decision. A
-    request whose billing message still has an unsent, unclaimed row needs nothing more, since
-    that row renders the balances when it goes out. A row already claimed may have rendered
-    the old figures, so a new one follows it. When the change is not ``committed`` yet (an
-    import calls this in its own transaction), the unclaimed rows are locked (PostgreSQL) so
-    no sender claims one and renders it before the change commits. Returns rows added.
+    ``pending`` lists ``(allocation_id, requested_by)`` of lines awaiting a decision (any line
+    of a request: an import passes each line whose payment or invoice it changed); each line
+    is mapped to its request, and a request owes one edit however many of its lines are named.
+    A request whose billing message still has an unsent, unclaimed row needs nothing more,
+    since that row renders the balances when it goes out. A row already claimed may have
+    rendered the old figures, so a new one follows it. When the change is not ``committed`` yet
+    (an import calls this in its own transaction), the unclaimed rows are locked (PostgreSQL)
+    so no sender claims one and renders it before the change commits. Returns rows added.
     """
+    if not pending:
+        return 0
+    requested_by = dict(pending)
+    ids = sorted(requested_by)
+    requests: dict[int, str] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        for allocation_id, request_id in executor.execute(
+            select(Allocation.allocation_id, Allocation.request_id).where(
+                Allocation.allocation_id.in_(chunk)
+            )
+        ).all():
+            requests.setdefault(request_id, requested_by[allocation_id])
+    return _owe_request_refreshes(executor, list(requests.items()), now, committed=committed)
+
+
+def _owe_request_refreshes(
+    executor: Session | Connection,
+    pending: Sequence[tuple[int, str]],
+    now: dt.datetime,
+    *,
+    committed: bool,
+) -> int:
+    """``owe_balance_refreshes`` for ``(request_id, requested_by)`` pairs (a request's rows
+    carry its first line's allocation_id, which is its request_id)."""
     if not pending:
         return 0
     requested_by = dict(pending)

@@ -595,6 +595,8 @@ def bulk_postings(db: Database, count: int) -> None:
             [
                 {
                     "allocation_id": n + 1,
+                    "request_id": n + 1,
+                    "line_no": 1,
                     "payment_id": f"PAY-{n}",
                     "invoice_id": f"INV-{n}",
                     "partner_id": "P1",

@@ -494,6 +494,10 @@ def db_refuses(db: Database, write: Callable[[Session], None]) -> None:
 
 def _new_allocation(**overrides: Any) -> Allocation:
     values: dict[str, Any] = {
+        # A request of one line unless told otherwise: line 1's id is the request's.
+        "allocation_id": 9000,
+        "request_id": 9000,
+        "line_no": 1,
         "payment_id": "PAY-1",
         "invoice_id": "INV-1",
         "partner_id": "P1",
@@ -566,6 +570,29 @@ BUGGY_WRITES: dict[str, Callable[[Session, int], None]] = {
             decided_at=dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
             reason="",
         )
+    ),
+    "request line numbered 0": lambda s, _a: s.add(
+        _new_allocation(allocation_id=9001, request_id=9000, line_no=0)
+    ),
+    "request line numbered 11": lambda s, _a: s.add(
+        _new_allocation(allocation_id=9001, request_id=9000, line_no=11)
+    ),
+    "request line 1 that is not the request": lambda s, a: s.add(
+        _new_allocation(allocation_id=9001, request_id=a, line_no=1)
+    ),
+    "request line 2 claiming to be the request": lambda s, _a: s.add(
+        _new_allocation(allocation_id=9001, request_id=9001, line_no=2)
+    ),
+    "second line 2 of one request": lambda s, a: (
+        s.add(_new_allocation(allocation_id=9001, request_id=a, line_no=2, invoice_id="INV-BIG")),
+        s.flush(),
+        s.add(_new_allocation(allocation_id=9002, request_id=a, line_no=2, invoice_id="INV-PAID")),
+    ),
+    "one invoice twice in a request": lambda s, a: s.add(
+        _new_allocation(allocation_id=9001, request_id=a, line_no=2)
+    ),
+    "request lines chosen in an unknown way": lambda s, _a: s.add(
+        _new_allocation(chosen="guessed")
     ),
     "reversed allocation without a reversal time": lambda s, a: s.execute(
         update(Allocation).where(Allocation.allocation_id == a).values(status="reversed")

@@ -196,9 +196,21 @@ def check_element(element: Any, path: str, action_ids: set[str]) -> None:
                 "multiline",
                 "min_length",
                 "max_length",
+                "dispatch_action_config",
             },
             path,
         )
+        if "dispatch_action_config" in element:
+            # https://docs.slack.dev/reference/block-kit/composition-objects/dispatch-action-configuration-object
+            config = element["dispatch_action_config"]
+            triggers = config.get("trigger_actions_on") if isinstance(config, dict) else None
+            need(
+                isinstance(triggers, list)
+                and bool(triggers)
+                and set(triggers) <= {"on_enter_pressed", "on_character_entered"},
+                f"{path}.dispatch_action_config",
+                "trigger_actions_on must list on_enter_pressed and/or on_character_entered",
+            )
         max_length = element.get("max_length", 3000)
         need(isinstance(max_length, int) and 1 <= max_length <= 3000, path, "max_length 1..3000")
         if "initial_value" in element:

@@ -1,26 +1,42 @@
-"""Button clicks and selects: Allocate, the modal's payment and invoice, Approve, Reject, Cancel,
-and the payment list's pages."""
+"""Button clicks and selects: Allocate (plain or as suggested), the modal's payment, invoices,
+amounts and lines, Approve, Reject, Cancel, and the payment list's pages."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers.modals import open_allocation_modal
+from handlers import modals
+from handlers.modals import best_suggestion, lines_in_view, modal_for, open_allocation_modal
 from models.enums import Decision
 from slackbot.errors import InvalidInput
 from slackbot.ledger import Ledger
 from slackbot.slack import refusals, views
 from slackbot.slack.approvers import ApproverDirectory
-from slackbot.slack.ids import ActionId, BlockId, amount_block_id, matching
+from slackbot.slack.ids import (
+    SUFFIX_SEPARATOR,
+    ActionId,
+    BlockId,
+    RequestAction,
+    any_line,
+    line_of_block,
+    matching,
+)
 from slackbot.slack.middleware import Outbox
-from slackbot.slack.payload import action_value, allocation_id_from, is_ephemeral_click
+from slackbot.slack.payload import (
+    action_value,
+    allocation_id_from,
+    first_action,
+    is_ephemeral_click,
+)
 from slackbot.slack.replies import reply_privately
+from slackbot.slack.views.modal import ModalLine, ModalMemory
 
 log = logging.getLogger("handlers")
 
@@ -33,7 +49,11 @@ COULD_NOT_OPEN_REJECT = (
 def register(app: App) -> None:
     app.action(matching(ActionId.OPEN_ALLOCATION))(open_allocation)
     app.action(BlockId.PAYMENT)(choose_payment)
-    app.action(BlockId.INVOICE)(choose_invoice)
+    app.action(any_line(BlockId.INVOICE))(choose_invoice)
+    app.action(any_line(BlockId.AMOUNT))(enter_amount)
+    app.action(matching(RequestAction.ADD_INVOICE_LINE))(add_invoice_line)
+    app.action(matching(RequestAction.REMOVE_INVOICE_LINE))(remove_invoice_line)
+    app.action(matching(RequestAction.ALLOCATE_SUGGESTED))(allocate_suggested)
     app.action(matching(ActionId.PAYMENTS_PAGE))(turn_payments_page)
     app.action(matching(ActionId.APPROVE_ALLOCATION))(approve_allocation)
     app.action(matching(ActionId.REJECT_ALLOCATION))(reject_allocation)
@@ -77,10 +97,35 @@ def choose_payment(
     user_id: str,
     form: dict[str, str],
 ) -> None:
-    """The modal's payment changed: redraw it so the amount suggests that payment's balance."""
+    """The modal's payment changed: redraw it so the amount suggests that payment's balance.
+
+    A modal filled in with a suggestion is filled in again with the new payment's.
+    """
     ack()
-    payment_id = form.get(BlockId.PAYMENT) or action_value(body)
-    _redraw_allocation_modal(ledger, client, body, user_id, payment_id, form.get(BlockId.INVOICE))
+    view = _view_of(body)
+    payment_id = (form.get(BlockId.PAYMENT) or action_value(body))[:64]
+    memory = ModalMemory.from_metadata(view.get("private_metadata"))
+    if memory.suggested_for is not None:
+        payments = ledger.payments_of(user_id, only_allocatable=True)
+        selected = next((p for p in payments if p.payment_id == payment_id), None)
+        if selected is not None:
+            suggestion = best_suggestion(ledger, user_id, selected)
+            modals.update(
+                client,
+                view,
+                modal_for(ledger, user_id, payments, selected, suggestion, fill=True),
+            )
+            return
+    modals.redraw(
+        ledger,
+        client,
+        view,
+        user_id,
+        payment_id=payment_id,
+        memory=memory,
+        lines=lines_in_view(view, memory),
+        changed=1,
+    )
 
 
 @refusals.leave_as_is
@@ -92,51 +137,158 @@ def choose_invoice(
     user_id: str,
     form: dict[str, str],
 ) -> None:
-    """The modal's invoice changed: the amount becomes the lesser of what both have left."""
+    """A line's invoice changed: its amount becomes the lesser of what both have left."""
     ack()
-    invoice_id = action_value(body) or form.get(BlockId.INVOICE)
-    _redraw_allocation_modal(
-        ledger, client, body, user_id, form.get(BlockId.PAYMENT, ""), invoice_id
+    view = _view_of(body)
+    place = line_of_block(str(first_action(body).get("block_id") or BlockId.INVOICE))
+    slot = place[1] if place is not None else 1
+    memory = ModalMemory.from_metadata(view.get("private_metadata"))
+    lines = lines_in_view(view, memory)
+    chosen = action_value(body)[:64]
+    if chosen:
+        lines = [
+            replace(line, invoice_option=(chosen, chosen)) if line.slot == slot else line
+            for line in lines
+        ]
+    modals.redraw(
+        ledger,
+        client,
+        view,
+        user_id,
+        payment_id=form.get(BlockId.PAYMENT, "")[:64],
+        memory=memory,
+        lines=lines,
+        changed=slot,
     )
 
 
-def _redraw_allocation_modal(
-    ledger: Ledger,
-    client: WebClient,
+@refusals.leave_as_is
+def enter_amount(
+    ack: Ack,
     body: dict[str, Any],
+    client: WebClient,
+    ledger: Ledger,
     user_id: str,
-    payment_id: str,
-    invoice_id: str | None,
+    form: dict[str, str],
 ) -> None:
-    """The modal again with ``payment_id`` and ``invoice_id`` chosen; a refusal leaves it be.
-
-    The submission says what is wrong with a choice, so nothing is told here.
-    """
-    view = body.get("view") or {}
-    payments = ledger.payments_of(user_id, only_allocatable=True)
-    selected = next((p for p in payments if p.payment_id == payment_id), None)
-    invoice = None
-    if selected is not None and invoice_id:
-        # The choice came from this search (the options load); one no longer offered, or not
-        # payable by this payment, is left for the submission to explain.
-        invoice_id = invoice_id[:64]
-        offered = ledger.search_open_invoices(user_id, selected.payment_id, invoice_id)
-        invoice = next((i for i in offered if i.invoice_id == invoice_id), None)
-    metadata = view.get("private_metadata")
-    redrawn = views.allocation_modal(
-        payments,
-        selected=selected,
-        invoice=invoice,
-        amount_block=amount_block_id(
-            selected.payment_id if selected else None, invoice.invoice_id if invoice else None
-        ),
-        private_metadata=metadata if isinstance(metadata, str) and len(metadata) <= 3000 else "",
+    """Enter in a line's amount: redraw, so the running total follows what was typed."""
+    ack()
+    view = _view_of(body)
+    memory = ModalMemory.from_metadata(view.get("private_metadata"))
+    modals.redraw(
+        ledger,
+        client,
+        view,
+        user_id,
+        payment_id=form.get(BlockId.PAYMENT, "")[:64],
+        memory=memory,
+        lines=lines_in_view(view, memory),
     )
-    try:
-        client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=redrawn)
-    except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
-        # A hash conflict means the person already changed something else: nothing to redo.
-        log.info("views.update after a choice in the modal did not go through: %s", exc)
+
+
+@refusals.leave_as_is
+def add_invoice_line(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    ledger: Ledger,
+    user_id: str,
+    form: dict[str, str],
+) -> None:
+    """ "Add invoice": one more line (up to 10), everything typed so far kept."""
+    ack()
+    view = _view_of(body)
+    memory = ModalMemory.from_metadata(view.get("private_metadata"))
+    slot = memory.next_slot()
+    if slot is None:
+        return
+    grown = ModalMemory(
+        slots=(*memory.slots, slot),
+        suggested_for=memory.suggested_for,
+        suggested=memory.suggested,
+    )
+    modals.redraw(
+        ledger,
+        client,
+        view,
+        user_id,
+        payment_id=form.get(BlockId.PAYMENT, "")[:64],
+        memory=grown,
+        lines=[*lines_in_view(view, memory), ModalLine(slot=slot)],
+    )
+
+
+@refusals.leave_as_is
+def remove_invoice_line(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    ledger: Ledger,
+    user_id: str,
+    form: dict[str, str],
+) -> None:
+    """ "Remove" on line N: that line goes; the others keep their blocks and what they hold."""
+    ack()
+    view = _view_of(body)
+    memory = ModalMemory.from_metadata(view.get("private_metadata"))
+    action_id = str(first_action(body).get("action_id") or "")
+    suffix = action_id.partition(SUFFIX_SEPARATOR)[2] or action_value(body)
+    slot = allocation_id_from(suffix)
+    if slot is None or slot not in memory.slots:
+        return
+    kept = [line for line in lines_in_view(view, memory) if line.slot != slot]
+    modals.redraw(
+        ledger,
+        client,
+        view,
+        user_id,
+        payment_id=form.get(BlockId.PAYMENT, "")[:64],
+        memory=replace(memory, slots=tuple(s for s in memory.slots if s != slot)),
+        lines=kept,
+    )
+
+
+@refusals.answer_privately
+def allocate_suggested(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    respond: Respond,
+    ledger: Ledger,
+    user_id: str,
+) -> None:
+    """ "Allocate as suggested": the modal filled in with the payment's best suggestion.
+
+    From the payment list it opens the modal; inside the modal it fills the open one in.
+    """
+    ack()
+    payment_id = action_value(body)[:64] or None
+    container = body.get("container")
+    if isinstance(container, dict) and container.get("type") == "view":
+        view = _view_of(body)
+        payments = ledger.payments_of(user_id, only_allocatable=True)
+        selected = next((p for p in payments if p.payment_id == payment_id), None)
+        if selected is None:
+            return
+        suggestion = best_suggestion(ledger, user_id, selected)
+        modals.update(
+            client, view, modal_for(ledger, user_id, payments, selected, suggestion, fill=True)
+        )
+        return
+    open_allocation_modal(
+        ledger,
+        client,
+        respond,
+        user_id=user_id,
+        trigger_id=str(body.get("trigger_id", "")),
+        payment_id=payment_id,
+        as_suggested=True,
+    )
+
+
+def _view_of(body: dict[str, Any]) -> dict[str, Any]:
+    view = body.get("view")
+    return view if isinstance(view, dict) else {}
 
 
 @refusals.answer_privately
@@ -150,7 +302,12 @@ def turn_payments_page(
         reply_privately(respond, views.not_linked_message(), replace=True)
         return
     payments = ledger.payments_of(user_id)
-    reply_privately(respond, views.payments_message(payments, page=page), replace=True)
+    suggestions = ledger.best_suggestions(user_id, payments)
+    reply_privately(
+        respond,
+        views.payments_message(payments, page=page, suggestions=suggestions),
+        replace=True,
+    )
 
 
 @refusals.answer_privately

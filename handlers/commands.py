@@ -60,4 +60,6 @@ def payments_command(
     if not ledger.partners_of(user_id):
         ack(**views.not_linked_message())
         return
-    ack(**views.payments_message(ledger.payments_of(user_id)))
+    payments = ledger.payments_of(user_id)
+    suggestions = ledger.best_suggestions(user_id, payments)
+    ack(**views.payments_message(payments, suggestions=suggestions))

@@ -1,4 +1,4 @@
-"""Options loads: the invoice type-ahead of the allocation modal."""
+"""Options loads: the invoice type-ahead of each line of the allocation modal."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from slack_bolt import Ack, App
 
 from slackbot.ledger import Ledger
 from slackbot.slack import refusals, views
-from slackbot.slack.ids import BlockId
+from slackbot.slack.ids import BlockId, any_line
 
 
 def register(app: App) -> None:
-    app.options(BlockId.INVOICE)(invoice_options)
+    # Every line's invoice select (``invoice``, ``invoice_2`` … ``invoice_10``) loads the same way.
+    app.options(any_line(BlockId.INVOICE))(invoice_options)
 
 
 @refusals.answer_with_no_options

@@ -72,7 +72,7 @@ class PageTurn(StrEnum):
     NEXT = "next"
 
 
-def suffixed(name: StrEnum, suffix: object) -> str:
+def suffixed(name: str, suffix: object) -> str:
     """``name:suffix``: ``approve_allocation:42``, ``open_allocation:PAY-1``."""
     return f"{name}{SUFFIX_SEPARATOR}{suffix}"
 
@@ -82,7 +82,7 @@ def unsuffixed(action_id: str) -> str:
     return action_id.split(SUFFIX_SEPARATOR, 1)[0]
 
 
-def matching(name: StrEnum) -> re.Pattern[str]:
+def matching(name: str) -> re.Pattern[str]:
     """What a listener matches: the name alone or with any suffix (old messages have either)."""
     return re.compile(rf"^{re.escape(name)}({re.escape(SUFFIX_SEPARATOR)}.*)?$")
 
@@ -137,3 +137,11 @@ def line_of_block(block_id: str) -> tuple[str, int] | None:
         return None
     line = int(found.group(2) or 1)
     return (found.group(1), line) if 1 <= line <= 99 else None
+
+
+def any_line(name: BlockId) -> re.Pattern[str]:
+    """What a listener matches for every line's ``name`` element: ``invoice``, ``invoice_2`` …
+
+    Up to :data:`models.limits.MAX_REQUEST_LINES` (10) lines; nothing else matches.
+    """
+    return re.compile(rf"^{re.escape(name)}(_([2-9]|10))?$")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from models.limits import MAX_ALLOCATION_ID, is_allocation_id, is_slack_user_id
-from slackbot.slack.ids import BlockId, is_amount_block
+from models.limits import MAX_ALLOCATION_ID, MAX_ID, is_allocation_id, is_slack_user_id
+from slackbot.slack.ids import BlockId, is_amount_block, line_of_block
 
 
 def acting_user_id(body: dict[str, Any]) -> str:
@@ -112,3 +112,43 @@ def is_ephemeral_click(body: dict[str, Any]) -> bool:
     """The click came from an ephemeral message (a ``/payments`` answer), not a real one."""
     container = body.get("container")
     return isinstance(container, dict) and container.get("is_ephemeral") is True
+
+
+def view_state(view: dict[str, Any]) -> dict[str, Any]:
+    """``view.state.values`` as sent (``{}`` when missing or mistyped)."""
+    state = view.get("state") if isinstance(view, dict) else None
+    values = state.get("values") if isinstance(state, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
+def chosen_option(view: dict[str, Any], block_id: str) -> tuple[str, str] | None:
+    """The option a select in ``block_id`` holds, as ``(value, text shown)``, or None."""
+    inputs = view_state(view).get(block_id)
+    for element in inputs.values() if isinstance(inputs, dict) else ():
+        selected = element.get("selected_option") if isinstance(element, dict) else None
+        if isinstance(selected, dict) and isinstance(selected.get("value"), str):
+            text = selected.get("text")
+            shown = text.get("text") if isinstance(text, dict) else None
+            value = str(selected["value"])[:MAX_ID]
+            return value, str(shown)[:200] if isinstance(shown, str) else value
+    return None
+
+
+def typed_text(view: dict[str, Any], block_id: str) -> str | None:
+    """What a text input in ``block_id`` holds (None when the block holds nothing typed)."""
+    inputs = view_state(view).get(block_id)
+    for element in inputs.values() if isinstance(inputs, dict) else ():
+        value = element.get("value") if isinstance(element, dict) else None
+        if isinstance(value, str):
+            return value[:200]
+    return None
+
+
+def line_amount_block_in(view: dict[str, Any], slot: int) -> str | None:
+    """The block id line ``slot``'s amount has in ``view`` (``amount_3`` or a redraw's version)."""
+    blocks = view.get("blocks") if isinstance(view, dict) else None
+    for block in blocks if isinstance(blocks, list) else ():
+        block_id = block.get("block_id") if isinstance(block, dict) else None
+        if isinstance(block_id, str) and line_of_block(block_id) == ("amount", slot):
+            return block_id
+    return None

@@ -6,6 +6,8 @@ snapshot), so a command and a query can never disagree on what a person may see.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,7 @@ from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.errors import InvalidInput, NotFound
 from slackbot.ledger import rules
+from slackbot.ledger.matching import OpenInvoice, Suggestion, suggest_allocations
 from slackbot.money import parse_amount
 
 SEARCH_PAGE_MAX = 100
@@ -128,6 +131,47 @@ class LedgerQueries:
                 else_=1,
             )
         return case((func.strpos(reference, func.lower(Invoice.invoice_id)) > 0, 0), else_=1)
+
+    def suggestions(self, user_id: str, payment_id: str) -> list[Suggestion]:
+        """Lines to pre-fill for the member's payment, best first ([] when none fits).
+
+        Only a pre-fill: the request's own checks decide at submit, since invoices may change.
+        """
+        with self.db.transaction(read_only=True) as session:
+            payment = self._member_payment(session, user_id, payment_id)
+            invoices = _open_invoices(session, payment.partner_id, payment.currency)
+        return suggest_allocations(payment, invoices)
+
+    def best_suggestions(
+        self, user_id: str, payments: Sequence[PaymentSummary]
+    ) -> dict[str, Suggestion]:
+        """``payment_id`` -> the best suggestion, for the member's payments that have one.
+
+        One query per (partner, currency), shared by that partner's payments in the currency;
+        payments of partners the person does not act for get none.
+        """
+        if not is_key(user_id) or not payments:
+            return {}
+        groups: dict[tuple[str, str], list[PaymentSummary]] = {}
+        for payment in payments:
+            if payment.unallocated > 0:
+                groups.setdefault((payment.partner_id, payment.currency), []).append(payment)
+        best: dict[str, Suggestion] = {}
+        with self.db.transaction(read_only=True) as session:
+            partners = set(
+                session.scalars(
+                    select(PartnerMember.partner_id).where(PartnerMember.slack_user_id == user_id)
+                )
+            )
+            for (partner_id, currency), group in sorted(groups.items()):
+                if partner_id not in partners:
+                    continue
+                invoices = _open_invoices(session, partner_id, currency)
+                for payment in group:
+                    found = suggest_allocations(payment, invoices)
+                    if found:
+                        best[payment.payment_id] = found[0]
+        return best
 
     def allocation(self, allocation_id: int) -> AllocationSummary:
         """The request that line ``allocation_id`` belongs to (any line names its request)."""
@@ -265,6 +309,29 @@ class LedgerQueries:
             ),
             chosen=LineChoice(first.chosen) if first.chosen else None,
         )
+
+
+def _open_invoices(session: Session, partner_id: str, currency: str) -> list[OpenInvoice]:
+    """What the matcher reads: the partner's invoices in the currency with something open.
+
+    No ORDER BY or LIMIT: the matcher sorts, and a limit would change its answer. Six columns,
+    not ORM rows, since a partner may have thousands (``ix_invoices_partner_currency_due``).
+    """
+    rows = session.execute(
+        select(
+            Invoice.invoice_id,
+            Invoice.partner_id,
+            Invoice.currency,
+            Invoice.open_amount,
+            Invoice.due_on,
+            Invoice.issued_on,
+        ).where(
+            Invoice.partner_id == partner_id,
+            Invoice.currency == currency,
+            Invoice.open_amount > 0,
+        )
+    ).all()
+    return [OpenInvoice(*row) for row in rows]
 
 
 def _matches(text: str, currency: str) -> list[ColumnElement[bool]]:

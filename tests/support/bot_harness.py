@@ -150,6 +150,35 @@ class BotHarness:
             payloads.block_suggestion(user_id, "invoice", typed, view=view, state_values=state)
         )
 
+    def act_in_modal(
+        self,
+        user_id: str,
+        view_id: str,
+        action_id: str,
+        value: str | None = None,
+        *,
+        state: dict[str, dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Use a button or select inside the open modal ``view_id`` (Slack sending ``state``,
+        what its inputs hold); returns the modal as Slack shows it after the bot's views.update.
+        """
+        current = self.slack.view(view_id)
+        assert current is not None, f"no open view {view_id}"
+        updates = len(self.slack.deliveries("views.update"))
+        status, _ = self.post(
+            payloads.block_actions(
+                user_id, action_id, value, container="view", view=current, state_values=state
+            )
+        )
+        assert status == 200
+        wait_for(
+            lambda: len(self.slack.deliveries("views.update")) > updates,
+            what=f"views.update after {action_id}",
+        )
+        shown = self.slack.view(view_id)
+        assert shown is not None
+        return shown
+
     # ------------------------------------------------------------- reading
 
     def responses_to(self, response_url: str) -> list[dict[str, Any]]:

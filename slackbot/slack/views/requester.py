@@ -228,7 +228,7 @@ def request_sent_text(allocation: AllocationSummary) -> str:
     a = allocation
     return Mrkdwn(
         f"✅ Request #{a.allocation_id} sent: *{format_amount(a.amount, a.currency)}* from"
-        f" *{md_line(a.payment_id, 64)}* to *{md_line(a.invoice_id, 64)}* is waiting for"
+        f" *{md_line(a.payment_id, 64)}* to *{_invoices(a)}* is waiting for"
         " billing approval. The amount is held until they decide.\n\nI've sent you a direct"
         " message with a *Cancel* button, and I'll message you again with their decision."
     )

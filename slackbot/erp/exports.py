@@ -105,6 +105,9 @@ COLUMNS: dict[ExportKind, tuple[str, ...]] = {
         "partner_id",
         "note",
         "cancelled_by",
+        # Issue 11: the request a line belongs to (its first line's allocation_id); the lines
+        # of a request of several lines share it, a request of one line is its own.
+        "request_id",
     ),
     ExportKind.JOURNAL: (
         "entry_id",
@@ -300,6 +303,7 @@ def _allocations(db: Database) -> Iterator[Record]:
             Allocation.requested_at,
             Allocation.partner_id,
             Allocation.note,
+            Allocation.request_id,
             Payment.exponent,
         )
         .join(Payment, Payment.payment_id == Allocation.payment_id)
@@ -323,6 +327,7 @@ def _allocations(db: Database) -> Iterator[Record]:
             "partner_id": row.partner_id,
             "note": row.note,
             "cancelled_by": row.decided_by if row.status == AllocationStatus.CANCELLED else None,
+            "request_id": row.request_id,
         }
 
 

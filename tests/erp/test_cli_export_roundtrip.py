@@ -50,7 +50,7 @@ ADDED = {
     "members": ["partner_id", "slack_user_id"],
     "payments": ["received_on", "reference"],
     "invoices": ["issued_on", "due_on"],
-    "allocations": ["requested_at", "partner_id", "note", "cancelled_by"],
+    "allocations": ["requested_at", "partner_id", "note", "cancelled_by", "request_id"],
 }
 # Ids whose plain string order is not their natural order, and text a spreadsheet would run.
 PARTNERS = (
@@ -243,6 +243,33 @@ def test_allocations_carry_requested_at_partner_note_and_who_cancelled(
         requests["rejected"]: None,
         requests["pending"]: None,
     }
+
+
+def test_the_lines_of_a_request_share_its_request_id_in_csv_and_json(
+    books: Database, ledger: Ledger
+) -> None:
+    single = ledger.request_allocation("U0TWO", "PAY-10", "INV-10", "40.00")
+    several = ledger.request_lines("U0ALSO", "PAY-9", [("INV-7", "1.00"), ("INV-10", "2.00")])
+    ledger.approve(several.lines[1].allocation_id, APPROVER)
+
+    header, rows = csv_rows(run_export(books, "allocations"))
+    as_json = json.loads(run_export(books, "allocations", "--format", "json"))
+
+    assert header[-1] == "request_id"
+    first, second = (line.allocation_id for line in several.lines)
+    assert [(r["allocation_id"], r["invoice_id"], r["status"], r["request_id"]) for r in rows] == [
+        (str(single.allocation_id), "INV-10", "pending", str(single.allocation_id)),
+        (str(first), "INV-7", "approved", str(first)),
+        (str(second), "INV-10", "approved", str(first)),
+    ]
+    assert [(r["allocation_id"], r["amount"], r["request_id"]) for r in as_json] == [
+        (single.allocation_id, "40.00", single.allocation_id),
+        (first, "1.00", first),
+        (second, "2.00", first),
+    ]
+    # Each line still has its own balanced entry in the journal export.
+    _, journal = csv_rows(run_export(books, "journal"))
+    assert sorted({int(line["allocation_id"]) for line in journal}) == [first, second]
 
 
 # ---------------------------------------------------------------------- formula neutralizing

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from models.enums import AllocationStatus, LineChoice, OutboxKind
 from models.schemas import Actor
@@ -252,18 +253,15 @@ def test_segregation_of_duties_holds_for_every_line(books: Database, ledger: Led
     requester = Actor(user_id="U1", can_approve=True)
     colleague = Actor(user_id="U2", can_approve=True)
 
-    for line in summary.lines:
+    for line_id in [line.allocation_id for line in summary.lines]:
         refused(
-            books,
-            NotAllowed,
-            "allocation",
-            lambda i=line.allocation_id: ledger.approve(i, requester),
+            books, NotAllowed, "allocation", partial(ledger.approve, line_id, requester), "You made"
         )
         refused(
             books,
             NotAllowed,
             "allocation",
-            lambda i=line.allocation_id: ledger.approve(i, colleague),
+            partial(ledger.approve, line_id, colleague),
             "member of Acme",
         )
     refused(
@@ -395,7 +393,7 @@ def test_refreshes_are_owed_per_pending_request_sharing_the_payment_or_an_invoic
     beside = ledger.request_lines("U1", "PAY-2", [("INV-3", "10.00"), ("INV-2", "10.00")])
     unrelated = ledger.request_lines("U1", "PAY-2", [("INV-5", "10.00")])
     with books.transaction() as session:
-        session.execute(OutboxMessage.__table__.update().values(sent_at=ledger.clock()))
+        session.execute(update(OutboxMessage).values(sent_at=ledger.clock()))
 
     with books.transaction() as session:
         owed = owe_refreshes_beside(session, big.lines[1].allocation_id, ledger.clock())
@@ -405,7 +403,7 @@ def test_refreshes_are_owed_per_pending_request_sharing_the_payment_or_an_invoic
 
     # Beside PAY-2's requests: beside and unrelated share the payment; big shares INV-2.
     with books.transaction() as session:
-        session.execute(OutboxMessage.__table__.update().values(sent_at=ledger.clock()))
+        session.execute(update(OutboxMessage).values(sent_at=ledger.clock()))
         owed = owe_refreshes_beside(session, unrelated.allocation_id, ledger.clock())
     assert owed == 1  # beside, via PAY-2 (big shares no invoice with unrelated)
 
@@ -415,7 +413,7 @@ def test_an_import_naming_several_lines_of_a_request_owes_it_one_refresh(
 ) -> None:
     summary = ledger.request_lines("U1", "PAY-1", SEVEN[:3])
     with books.transaction() as session:
-        session.execute(OutboxMessage.__table__.update().values(sent_at=ledger.clock()))
+        session.execute(update(OutboxMessage).values(sent_at=ledger.clock()))
 
     with books.transaction() as session:
         owed = owe_balance_refreshes(

@@ -296,3 +296,93 @@ def test_mixed_requests_and_decisions_keep_the_books_right(db: Database) -> None
     approved = {a for a, s in status.items() if s == "approved"}
     assert entries_per_allocation(db) == {(a, "allocation"): 1 for a in approved}
     assert check_books(db) == []
+
+
+# ----------------------------------------------------------- requests with several lines
+
+
+def test_racing_multi_line_requests_for_the_last_money_one_wins_whole(db: Database) -> None:
+    # Every thread asks for the payment's last 1,000.00 over five lines of shared invoices, in
+    # its own line order: exactly one request wins with all its lines, no line of a loser stays.
+    add_partner(db, "P1", "Acme", members=["U1"])
+    add_payment(db, "PAY-1", "P1", 100_000, "USD")
+    for n in range(1, 6):
+        add_invoice(db, f"INV-{n}", "P1", 50_000, "USD")
+    ledger = Ledger(db, clock=FixedClock())
+    amounts = [30_000, 25_000, 20_000, 15_000, 10_000]  # 1,000.00 in all
+
+    def request(index: int, outcomes: Outcomes) -> None:
+        lines = [(f"INV-{n}", amount) for n, amount in enumerate(amounts, start=1)]
+        random.Random(index).shuffle(lines)
+        attempt(
+            outcomes,
+            index,
+            lambda: ledger.request_lines("U1", "PAY-1", lines),
+        )
+
+    count = threads_for(db)
+    outcomes = race(count, request)
+
+    assert outcomes.unexpected((InsufficientFunds,)) == []
+    with db.transaction() as session:
+        payment = session.get_one(Payment, "PAY-1")
+        rows = session.execute(
+            select(Allocation.request_id, Allocation.invoice_id, Allocation.amount)
+        ).all()
+        invoices = {i.invoice_id: i.pending for i in session.scalars(select(Invoice))}
+    reserved = sum(summary.amount for _, summary in outcomes.results)
+    assert payment.pending == reserved == sum(row.amount for row in rows) <= payment.amount
+    # Every request that got in got in whole: its rows are its summary's lines.
+    winners = {summary.allocation_id: summary for _, summary in outcomes.results}
+    assert {row.request_id for row in rows} == set(winners)
+    for summary in winners.values():
+        assert sorted((line.invoice_id, line.amount) for line in summary.lines) == sorted(
+            (row.invoice_id, row.amount) for row in rows if row.request_id == summary.allocation_id
+        )
+    for invoice_id, pending in invoices.items():
+        assert pending == sum(row.amount for row in rows if row.invoice_id == invoice_id)
+    assert len(winners) == 1 and reserved == 100_000
+    assert len(outcomes.errors) == count - 1
+    assert check_books(db) == []
+
+
+def test_racing_approvers_on_one_request_decide_it_once(db: Database) -> None:
+    add_partner(db, "P1", "Acme", members=["U1"])
+    add_payment(db, "PAY-1", "P1", 100_000, "USD")
+    for n in range(1, 8):
+        add_invoice(db, f"INV-{n}", "P1", 50_000, "USD")
+    ledger = Ledger(db, clock=FixedClock())
+    summary = ledger.request_lines("U1", "PAY-1", [(f"INV-{n}", 10_000) for n in range(1, 8)])
+    line_ids = [line.allocation_id for line in summary.lines]
+
+    def decide(index: int, outcomes: Outcomes) -> None:
+        approver = Actor(user_id=f"B{index}", can_approve=True)
+        # Each approver clicks a different line's button: all name the same request.
+        line_id = line_ids[index % len(line_ids)]
+        if index % 2:
+            attempt(outcomes, index, lambda: ledger.reject(line_id, approver, "no"))
+        else:
+            attempt(outcomes, index, lambda: ledger.approve(line_id, approver))
+
+    count = threads_for(db)
+    outcomes = race(count, decide)
+
+    assert outcomes.unexpected((AlreadyDecided,)) == []
+    assert len(outcomes.results) == 1
+    assert len(outcomes.errors) == count - 1
+    ((_, decided),) = outcomes.results
+    assert all(
+        isinstance(e, AlreadyDecided) and e.allocation_id == line_ids[0] for _, e in outcomes.errors
+    )
+    with db.transaction() as session:
+        statuses = set(session.scalars(select(Allocation.status)))
+        payment = session.get_one(Payment, "PAY-1")
+    assert statuses == {decided.status}
+    entries = entries_per_allocation(db)
+    if decided.status == "approved":
+        assert entries == {(a, "allocation"): 1 for a in line_ids}
+        assert (payment.allocated, payment.pending) == (70_000, 0)
+    else:
+        assert entries == {}
+        assert (payment.allocated, payment.pending) == (0, 0)
+    assert check_books(db) == []

@@ -35,7 +35,8 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -50,6 +51,8 @@ from slackbot.errors import Unavailable
 from slackbot.outbox.owed import owe_refreshes_beside
 
 log = logging.getLogger(__name__)
+
+_Member = TypeVar("_Member", bound=StrEnum)
 
 # How often marking a sent message is tried before giving up (the database is gone).
 MARK_ATTEMPTS = 5
@@ -258,13 +261,17 @@ class OutboxQueue:
 
     # ------------------------------------------------------------ claiming
 
-    def claim(self, worker_id: str) -> Claim:
+    def claim(self, worker_id: str, *, billing_only: bool = False) -> Claim:
         """Lease up to ``batch_size`` claimable rows to ``worker_id``, most urgent first.
 
         Of the billing rows, only the most urgent is taken, with the channel's slot (when the
         channel is paced and the slot is free): the next one waits for the next slot.
+        ``billing_only``: that billing row alone (a sender busy with DMs takes the slot as it
+        comes, between two of its calls).
         """
         now = self.clock()
+        if billing_only and not self.pacer.interval:
+            return Claim([], more=False, slot_for=None)
         # Look before locking: most looks find nothing, and on SQLite a write transaction takes
         # the database's one write lock, which people's requests would then queue behind.
         with self.db.transaction(read_only=True) as session:
@@ -272,7 +279,7 @@ class OutboxQueue:
             billing_free = slot is None or slot <= now
             anything = session.scalar(
                 select(OutboxMessage.message_id)
-                .where(*_claimable(now, billing=billing_free))
+                .where(*_claimable(now, billing=billing_free, billing_only=billing_only))
                 .limit(1)
             )
             if anything is None:
@@ -283,7 +290,7 @@ class OutboxQueue:
             billing_free = pace is None or pace.next_at <= now
             stmt = (
                 select(OutboxMessage.message_id, OutboxMessage.recipient)
-                .where(*_claimable(now, billing=billing_free))
+                .where(*_claimable(now, billing=billing_free, billing_only=billing_only))
                 .order_by(_urgency(), OutboxMessage.message_id)
                 .limit(self.batch_size * 3)
             )
@@ -316,58 +323,70 @@ class OutboxQueue:
                 pace.next_at = now + self.pacer.interval
         return Claim(ids, more=more, slot_for=slot_for)
 
-    def begin_send(self, message_id: int, worker_id: str) -> Held | None:
+    def begin_send(self, message_id: int, worker_id: str, *, fresh: bool = False) -> Held | None:
         """The row, its lease renewed for this send; None when it is no longer this worker's.
+
+        ``fresh``: the claim leased it a moment ago (the first row of a batch, which holds the
+        paced channel's slot), so its lease needs no renewal and the row is only read. That
+        call then starts when its slot does, not after a wait for SQLite's write lock.
 
         A row whose kind or recipient this version does not know is recorded as failed here
         (retried slowly, as a configuration error: a newer version may send it).
         """
-        with self.db.transaction() as session:
-            message = session.get_one(OutboxMessage, message_id, with_for_update=True)
+        with self.db.transaction(read_only=fresh) as session:
+            message = session.get_one(OutboxMessage, message_id, with_for_update=not fresh)
             if message.claimed_by != worker_id or message.sent_at is not None:
                 # The lease ran out while earlier messages of the batch were slow, and another
                 # sender has this one now: sending it here too would send it twice.
                 return None
-            try:
-                kind, recipient = OutboxKind(message.kind), Audience(message.recipient)
-            except ValueError:
-                delay = self.retry.delay(message.attempts + 1, configuration=True)
-                log.error(
-                    "outbox: message %s (%s to %s, allocation %s) is of a kind this version"
-                    " cannot send; retrying in %.1fs",
-                    message_id,
-                    message.kind,
-                    message.recipient,
-                    message.allocation_id,
-                    delay,
+            kind = _member(OutboxKind, message.kind)
+            recipient = _member(Audience, message.recipient)
+            if kind is None or recipient is None:
+                unknown = (message.kind, message.recipient, message.allocation_id, message.attempts)
+            else:
+                unknown = None
+                if not fresh:
+                    # Renew the lease for this message's own send, however long the batch took.
+                    message.claimed_until = self.clock() + self.lease
+                owed = Owed(
+                    message_id=message_id,
+                    kind=kind,
+                    recipient=recipient,
+                    allocation_id=message.allocation_id,
+                    attempts=message.attempts,
+                    edit_only=_beside_a_requester_dm(session, message),
                 )
-                self._record_failure(
-                    session,
-                    message_id,
-                    delay,
-                    f"unknown_kind: {message.kind!r} to {message.recipient!r}",
-                )
-                return None
-            # Renew the lease for this message's own send, however long the batch has taken.
-            message.claimed_until = self.clock() + self.lease
-            owed = Owed(
-                message_id=message_id,
-                kind=kind,
-                recipient=recipient,
-                allocation_id=message.allocation_id,
-                attempts=message.attempts,
-                edit_only=_beside_a_requester_dm(session, message),
-            )
-            landed = {
-                Audience(ref.role): (ref.channel, ref.ts)
-                for ref in session.scalars(
-                    select(SlackMessageRef).where(
-                        SlackMessageRef.allocation_id == owed.allocation_id
+                landed = {
+                    Audience(ref.role): (ref.channel, ref.ts)
+                    for ref in session.scalars(
+                        select(SlackMessageRef).where(
+                            SlackMessageRef.allocation_id == owed.allocation_id
+                        )
                     )
-                )
-                if ref.role in _ROLES
-            }
+                    if ref.role in _ROLES
+                }
+        if unknown is not None:
+            self._refuse_unknown(message_id, *unknown)
+            return None
         return Held(owed, landed)
+
+    def _refuse_unknown(
+        self, message_id: int, kind: str, recipient: str, allocation_id: int | None, attempts: int
+    ) -> None:
+        delay = self.retry.delay(attempts + 1, configuration=True)
+        log.error(
+            "outbox: message %s (%s to %s, allocation %s) is of a kind this version cannot send;"
+            " retrying in %.1fs",
+            message_id,
+            kind,
+            recipient,
+            allocation_id,
+            delay,
+        )
+        with self.db.transaction() as session:
+            self._record_failure(
+                session, message_id, delay, f"unknown_kind: {kind!r} to {recipient!r}"
+            )
 
     def release(self, message_id: int, worker_id: str, *, after: float | None = None) -> None:
         """Give a leased row back unsent, claimable again now or ``after`` seconds from now."""
@@ -470,6 +489,14 @@ class OutboxQueue:
         )
 
 
+def _member(enum: type[_Member], value: str) -> _Member | None:
+    """The enum member stored as ``value``; None for a value this version does not know."""
+    try:
+        return enum(value)
+    except ValueError:
+        return None
+
+
 def _blocked() -> ColumnElement[bool]:
     """An earlier message of the same allocation to the same destination is still unsent.
 
@@ -492,7 +519,9 @@ def _blocked() -> ColumnElement[bool]:
     )
 
 
-def _claimable(now: dt.datetime, *, billing: bool) -> list[ColumnElement[bool]]:
+def _claimable(
+    now: dt.datetime, *, billing: bool, billing_only: bool = False
+) -> list[ColumnElement[bool]]:
     """What makes a row claimable now (billing rows only if the channel has a free slot)."""
     conditions = [
         OutboxMessage.sent_at.is_(None),
@@ -502,6 +531,8 @@ def _claimable(now: dt.datetime, *, billing: bool) -> list[ColumnElement[bool]]:
     ]
     if not billing:
         conditions.append(OutboxMessage.recipient != Audience.BILLING)
+    if billing_only:
+        conditions.append(OutboxMessage.recipient == Audience.BILLING)
     return conditions
 
 

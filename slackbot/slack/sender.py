@@ -230,6 +230,11 @@ class Delivery:
         self._watcher: str | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # When the billing channel's next slot comes (monotonic), as this process last took
+        # one: a sender busy with DMs then takes it between two calls, so the channel keeps its
+        # pace while every sender is busy and none is idle to watch the clock.
+        self._slot_due: float | None = None
+        self._slot_look = threading.Lock()
 
     @property
     def batch_size(self) -> int:
@@ -326,6 +331,7 @@ class Delivery:
         """Claim what is due and try to send it; returns how many rows were handled."""
         worker = worker_id or self.worker_id
         claim: Claim = self.queue.claim(worker)
+        self._took_slot(claim)
         if claim.ids and (claim.more or self._watcher is None):
             # More is claimable than this batch holds, or no idle sender is watching the clock
             # while this one sends: one more sender looks now (and, finding nothing, watches).
@@ -333,12 +339,39 @@ class Delivery:
         # The billing row holding the channel's slot goes first, so the call is made in the
         # slot it was given, not after the batch's DMs.
         ordered = sorted(claim.ids, key=lambda message_id: message_id != claim.slot_for)
-        for message_id in ordered:
+        for position, message_id in enumerate(ordered):
             if self._stop.is_set():
                 self.queue.release(message_id, worker)
                 continue
-            self._deliver(message_id, worker, slot_held=message_id == claim.slot_for)
+            if position:
+                self._take_slot_if_due(worker)
+            self._deliver(
+                message_id,
+                worker,
+                slot_held=message_id == claim.slot_for,
+                # Leased a moment ago: its lease needs no renewal (and no write lock) yet.
+                fresh=position == 0,
+            )
         return len(claim.ids)
+
+    def _took_slot(self, claim: Claim) -> None:
+        if claim.slot_for is not None:
+            self._slot_due = time.monotonic() + self.queue.pacer.interval.total_seconds()
+
+    def _take_slot_if_due(self, worker: str) -> None:
+        """The billing channel's slot has come while this sender is busy: take it now."""
+        due = self._slot_due
+        if due is None or time.monotonic() < due or not self._slot_look.acquire(blocking=False):
+            return
+        try:
+            # One look per slot; a claim that takes the slot sets the next one.
+            self._slot_due = None
+            claim = self.queue.claim(worker, billing_only=True)
+            self._took_slot(claim)
+            if claim.slot_for is not None:
+                self._deliver(claim.slot_for, worker, slot_held=True, fresh=True)
+        finally:
+            self._slot_look.release()
 
     def drain(self, timeout: float = 10.0) -> int:
         """Send until nothing is due (tests and the stress command); returns rows handled."""
@@ -365,8 +398,10 @@ class Delivery:
 
     # ---------------------------------------------------------------- sending
 
-    def _deliver(self, message_id: int, worker_id: str, *, slot_held: bool = False) -> None:
-        held: Held | None = self.queue.begin_send(message_id, worker_id)
+    def _deliver(
+        self, message_id: int, worker_id: str, *, slot_held: bool = False, fresh: bool = False
+    ) -> None:
+        held: Held | None = self.queue.begin_send(message_id, worker_id, fresh=fresh)
         if held is None:
             return
         owed = held.owed

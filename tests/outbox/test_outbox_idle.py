@@ -193,3 +193,38 @@ def test_a_woken_outbox_sends_at_once_and_an_edit_follows_its_slow_post(
         f"the edit waited {edits[0].at - second_post.at:.2f}s"
     )
     assert first != second
+
+
+def test_the_billing_channel_keeps_its_pace_while_the_only_sender_is_busy_with_dms(
+    books: Database, slack: FakeSlack
+) -> None:
+    # No sender is idle to watch the clock: the one sender is sending slow DMs. It takes the
+    # billing channel's slot between two of them when it comes, not after its whole batch.
+    requests = 10
+    dm_seconds = 0.5
+    for n in range(requests):
+        add_payment(books, f"PAY-S{n}", "P-IDLE", 10000, "USD")
+        add_invoice(books, f"INV-S{n}", "P-IDLE", 10000, "USD")
+    ledger = Ledger(books)
+    for n in range(requests):
+        ledger.request_allocation(ALICE, f"PAY-S{n}", f"INV-S{n}", "1.00")
+    slack.slow("chat.postMessage", dm_seconds, times=requests, channel=ALICE)
+    client = WebClient(token="xoxb-test-token", base_url=slack.api_url, timeout=10)
+    delivery = Delivery(books, ledger, client, billing_channel=BILLING_CHANNEL, senders=1)
+    delivery.start()
+    try:
+        receipts = wait_for(
+            lambda: (found := _posts_to(slack, ALICE_DM)) and len(found) == requests and found,
+            timeout=requests * dm_seconds + 10,
+            what="every receipt",
+        )
+    finally:
+        delivery.stop()
+
+    dms_done = max(c.at for c in receipts)
+    posts = [c.at for c in _posts_to(slack, BILLING_CHANNEL) if c.at <= dms_done]
+    gaps = [b - a for a, b in itertools.pairwise(sorted(posts))]
+    assert len(gaps) >= 3, posts
+    assert min(gaps) >= 0.9, f"posts closer than the 1 s pace: {gaps}"
+    # Waiting for a batch of four 0.5 s DMs would make every gap 2 s or more.
+    assert max(gaps) < 1.0 + dm_seconds + 0.25, f"billing waited for the batch: {gaps}"

@@ -54,6 +54,9 @@ INVOICE_HOMES = {
     "INV-3": ("P1", "JPY"),
     "INV-4": ("P2", "USD"),
     "INV-5": ("P1", "EUR"),
+    # More of P1's USD invoices, so requests of several lines have somewhere to go.
+    "INV-6": ("P1", "USD"),
+    "INV-7": ("P1", "USD"),
 }
 REQUEST_KEYS = [None, None, None, "key-1", "key-2"]
 
@@ -91,6 +94,8 @@ class AllocationModel:
     amount: int
     requested_by: str
     status: str = "pending"
+    # The request this line belongs to (its first line's id); decisions move all its lines.
+    request: int = 0
 
 
 @dataclass
@@ -124,6 +129,39 @@ class Model:
             return InsufficientFunds, "amount"
         return None
 
+    def expected_lines(
+        self, user: str, payment_id: str, lines: list[tuple[str, int]], key: str | None
+    ) -> tuple[type[DomainError], str] | int | None:
+        """``expected_request`` for a request of several lines: the first line at fault."""
+        payment = self.payments.get(payment_id)
+        if payment is None or user not in MEMBERS[payment.partner]:
+            return NotFound, "payment"
+        if key is not None and key in self.keys:
+            return self.keys[key]
+        left = payment.amount - payment.allocated - payment.pending
+        total = 0
+        seen: set[str] = set()
+        for line_no, (invoice_id, amount) in enumerate(lines, start=1):
+            suffix = "" if line_no == 1 else f"_{line_no}"
+            if amount <= 0:
+                return InvalidInput, "amount" + suffix
+            if invoice_id in seen:
+                return InvalidInput, "invoice" + suffix
+            seen.add(invoice_id)
+            invoice = self.invoices.get(invoice_id)
+            if invoice is None or invoice.partner != payment.partner:
+                return NotFound, "invoice" + suffix
+            if invoice.currency != payment.currency:
+                return InvalidInput, "invoice" + suffix
+            if invoice.amount_due <= 0 or invoice.amount_due - invoice.pending <= 0:
+                return InvalidInput, "invoice" + suffix
+            total += amount
+            if total > left:
+                return InsufficientFunds, "amount" + suffix
+            if amount > invoice.amount_due - invoice.pending:
+                return InsufficientFunds, "amount" + suffix
+        return None
+
     def expected_decision(
         self, verb: str, user: str, allocation_id: int
     ) -> tuple[type[DomainError], str] | None:
@@ -147,7 +185,12 @@ class Model:
         return None
 
     def apply_decision(self, verb: str, allocation_id: int) -> None:
-        allocation = self.allocations[allocation_id]
+        """The decision moves every line of the request ``allocation_id`` belongs to."""
+        request = self.allocations[allocation_id].request
+        for line in [a for a in self.allocations.values() if a.request == request]:
+            self._apply_to_line(verb, line)
+
+    def _apply_to_line(self, verb: str, allocation: AllocationModel) -> None:
         payment = self.payments[allocation.payment]
         invoice = self.invoices[allocation.invoice]
         amount = allocation.amount
@@ -217,6 +260,41 @@ request_by_anyone = st.tuples(
     st.sampled_from(REQUEST_KEYS),
 )
 request = st.one_of(request_by_member, request_by_member, request_by_anyone)
+# Requests of 2 or 3 lines on a member's payment; invoices mostly the payment's own, and now
+# and then another partner's or currency's, an unknown one, or one named twice.
+MULTI_PAYABLE = {
+    "PAY-1": ["INV-1", "INV-2", "INV-6", "INV-7"],
+    "PAY-2": ["INV-1", "INV-6", "INV-7"],
+}
+line_amounts = st.one_of(
+    st.integers(min_value=1, max_value=6_000),
+    st.integers(min_value=1, max_value=6_000),
+    st.sampled_from([1, 1_000, 10_000]),
+    st.integers(min_value=-1, max_value=0),
+)
+
+
+def _lines_for(payment_id: str) -> st.SearchStrategy[list[tuple[str, int]]]:
+    own = st.lists(
+        st.sampled_from(MULTI_PAYABLE[payment_id]), min_size=2, max_size=3, unique=True
+    ).flatmap(lambda ids: st.tuples(*(st.tuples(st.just(i), line_amounts) for i in ids)).map(list))
+    anything = st.lists(
+        st.tuples(st.sampled_from([*sorted(INVOICE_HOMES), "INV-NONE"]), line_amounts),
+        min_size=2,
+        max_size=3,
+    )
+    return st.one_of(own, own, anything)
+
+
+request_lines = st.sampled_from(sorted(MULTI_PAYABLE)).flatmap(
+    lambda payment_id: st.tuples(
+        st.just("request_lines"),
+        st.sampled_from(sorted(MEMBERS[PAYMENT_HOMES[payment_id][0]])),
+        st.just(payment_id),
+        _lines_for(payment_id),
+        st.sampled_from(REQUEST_KEYS),
+    )
+)
 # REQUESTER stands for whoever made the chosen allocation (the one person who may cancel it,
 # and the one approver who may not decide it).
 REQUESTER = "@requester"
@@ -226,7 +304,7 @@ decision = st.tuples(
     st.integers(min_value=0, max_value=12),  # an index into the allocations made so far
 )
 operations = st.lists(
-    st.one_of(request, decision, request, decision, import_payment, import_invoice),
+    st.one_of(request, decision, request_lines, decision, request, import_payment, import_invoice),
     # Hypothesis favours short lists; a sequence needs room to reserve, decide and reverse.
     min_size=8,
     max_size=20,
@@ -241,6 +319,8 @@ SEED = [
     ("import_invoice", "INV-3", 8_000, 50),
     ("import_invoice", "INV-4", 20_000, 100),
     ("import_invoice", "INV-5", 10_000, 100),
+    ("import_invoice", "INV-6", 30_000, 100),
+    ("import_invoice", "INV-7", 15_000, 100),
 ]
 
 
@@ -314,12 +394,15 @@ def run_step(db: Database, ledger: Ledger, model: Model, op: tuple[Any, ...]) ->
         assert summary.replayed is False
         assert summary.allocation_id not in model.allocations
         model.allocations[summary.allocation_id] = AllocationModel(
-            payment_id, invoice_id, amount, user
+            payment_id, invoice_id, amount, user, request=summary.allocation_id
         )
         model.payments[payment_id].pending += amount
         model.invoices[invoice_id].pending += amount
         if key is not None:
             model.keys[key] = summary.allocation_id
+        return
+    if kind == "request_lines":
+        run_request_lines(ledger, model, op)
         return
     verb, user, index = op
     ids = sorted(model.allocations)
@@ -347,6 +430,34 @@ def run_step(db: Database, ledger: Ledger, model: Model, op: tuple[Any, ...]) ->
     model.apply_decision(verb, allocation_id)
 
 
+def run_request_lines(ledger: Ledger, model: Model, op: tuple[Any, ...]) -> None:
+    _, user, payment_id, lines, key = op
+    expected = model.expected_lines(user, payment_id, lines, key)
+    try:
+        summary = ledger.request_lines(user, payment_id, lines, request_key=key)
+    except DomainError as error:
+        assert (type(error), error.field) == expected, (op, error.message)
+        event(f"lines refused: {type(error).__name__} {error.field}")
+        return
+    if isinstance(expected, int):
+        event("lines replayed")
+        assert (summary.replayed, summary.allocation_id) == (True, expected), op
+        return
+    event("lines accepted")
+    assert expected is None, (op, expected)
+    assert summary.amount == sum(amount for _, amount in lines)
+    assert [(line.invoice_id, line.amount) for line in summary.lines] == lines
+    for line, (invoice_id, amount) in zip(summary.lines, lines, strict=True):
+        assert line.allocation_id not in model.allocations
+        model.allocations[line.allocation_id] = AllocationModel(
+            payment_id, invoice_id, amount, user, request=summary.allocation_id
+        )
+        model.payments[payment_id].pending += amount
+        model.invoices[invoice_id].pending += amount
+    if key is not None:
+        model.keys[key] = summary.allocation_id
+
+
 def assert_books_match_model(db: Database, model: Model) -> None:
     assert check_books(db) == []
     with db.transaction() as session:
@@ -369,6 +480,12 @@ def assert_books_match_model(db: Database, model: Model) -> None:
     assert allocations == {
         k: (a.payment, a.invoice, a.amount, a.status) for k, a in model.allocations.items()
     }
+    with db.transaction() as session:
+        requests = {
+            row[0]: row[1]
+            for row in session.execute(select(Allocation.allocation_id, Allocation.request_id))
+        }
+    assert requests == {k: a.request for k, a in model.allocations.items()}
     for payment in model.payments.values():
         assert payment.allocated >= 0
         assert payment.pending >= 0
@@ -404,6 +521,16 @@ def assert_books_match_model(db: Database, model: Model) -> None:
         ("import_invoice", "INV-2", 5_000, 100),
         ("request", "U1", ("PAY-1", "INV-2"), 5_000, None),
         ("approve", "A1", 3),
+        # A request of three lines, approved by a click on its second line, then reversed;
+        # one of two lines naming an invoice twice; one whose total goes over at line 2.
+        ("request_lines", "U1", "PAY-1", [("INV-6", 1_000), ("INV-2", 2_000), ("INV-1", 10)], None),
+        ("approve", "A2", 6),
+        ("reverse", "A1", 4),
+        ("request_lines", "U2", "PAY-1", [("INV-6", 100), ("INV-6", 100)], None),
+        ("request_lines", "U2", "PAY-2", [("INV-6", 1_000), ("INV-1", 60_000)], "key-2"),
+        ("request_lines", "U2", "PAY-2", [("INV-6", 1_000), ("INV-1", 1_000)], "key-2"),
+        ("request", "U2", ("PAY-2", "INV-6"), 1, "key-2"),
+        ("cancel", REQUESTER, 8),
     ]
 )
 def test_random_operations_keep_the_books_right(db: Database, ops: list[tuple[Any, ...]]) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import event, select
 
 from models.enums import Audience, OutboxKind
 from models.tables import OutboxMessage
-from slackbot.clock import FrozenClock
+from slackbot.clock import FrozenClock, system_clock
 from slackbot.db import Database
 from slackbot.ledger import Ledger
 from slackbot.outbox.queue import Failure, OutboxQueue, RetryPolicy
@@ -51,7 +51,7 @@ def books(db: Database) -> Database:
 @pytest.fixture
 def later() -> FrozenClock:
     """An hour ahead of the wall clock the ledger writes rows with, so every row is due."""
-    return FrozenClock(dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1))
+    return FrozenClock(system_clock().replace(microsecond=0) + dt.timedelta(hours=1))
 
 
 def _owed_rows(db: Database) -> list[OutboxMessage]:

@@ -222,6 +222,8 @@ ALLOCATION_COLUMNS = (
     "reversed_by",
     "reversed_at",
     "reversal_reason",
+    "request_id",
+    "line_no",
 )
 ENTRY_COLUMNS = ("entry_id", "allocation_id", "kind", "posted_at", "posted_by")
 LINE_COLUMNS = ("line_id", "entry_id", "account", "debit", "credit", "currency")
@@ -378,6 +380,8 @@ class _History:
                 approver if status == AllocationStatus.REVERSED else None,
                 reversed_at if status == AllocationStatus.REVERSED else None,
                 "Payment bounced." if status == AllocationStatus.REVERSED else None,
+                allocation_id,  # a one-line request: its own request id
+                1,
             ),
         )
         if status == AllocationStatus.APPROVED:
@@ -707,7 +711,14 @@ def _add_pending(db: Database, subjects: Subjects, start: int, count: int) -> No
     with db.engine.begin() as connection:
         writer = _Writer(connection, db.dialect)
         payments, invoices, allocations = [], [], []
+        # Explicit ids: a one-line request's request_id is its own allocation_id.
+        next_id = int(
+            connection.execute(
+                text("SELECT COALESCE(MAX(allocation_id), 0) FROM allocations")
+            ).scalar_one()
+        )
         for k in range(start, start + count):
+            next_id += 1
             payment_id, invoice_id = f"APR-PAY-{k:07d}", f"APR-INV-{k:07d}"
             payments.append((payment_id, partner, usd, 2, amount, 0, amount, day, "approve me"))
             invoices.append(
@@ -726,6 +737,9 @@ def _add_pending(db: Database, subjects: Subjects, start: int, count: int) -> No
             )
             allocations.append(
                 (
+                    next_id,
+                    next_id,
+                    1,
                     payment_id,
                     invoice_id,
                     partner,
@@ -742,6 +756,9 @@ def _add_pending(db: Database, subjects: Subjects, start: int, count: int) -> No
         writer.write(
             Allocation.__table__,
             (
+                "allocation_id",
+                "request_id",
+                "line_no",
                 "payment_id",
                 "invoice_id",
                 "partner_id",
@@ -754,6 +771,8 @@ def _add_pending(db: Database, subjects: Subjects, start: int, count: int) -> No
             ),
             allocations,
         )
+        if db.dialect == "postgresql":
+            _align_sequences(connection)
 
 
 def settle_outbox(db: Database) -> int:

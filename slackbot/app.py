@@ -59,6 +59,8 @@ def build_bot(
         pace_seconds=settings.billing_channel_pace_seconds,
         retry=retry,
         invoice_url_template=settings.invoice_url_template,
+        # One clock for the ledger and the outbox: a test that freezes one freezes both.
+        clock=ledger.clock,
     )
     app = bolt_app(settings, verify_token=verify_token)
     bot = Bot(

@@ -276,9 +276,11 @@ def test_the_billing_channel_runs_at_its_one_second_pace(
     assert len(times) == posts
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= PRODUCTION_PACE * 0.9, gaps
-    # Slack allows one a second; the channel gets it (a slot lost to a poll shows as ~1.5-2 s).
-    assert max(gaps) < PRODUCTION_PACE + 0.25, gaps
-    assert times[-1] - times[0] < (posts - 1) * PRODUCTION_PACE + 0.5, gaps
+    # Slack allows one a second and the channel gets it: a slot lost to a poll shows as a gap of
+    # about two paces. The margin below one lost slot absorbs a loaded 2-core CI machine; the
+    # drain rate itself is measured by `python -m bench` (outbox drain), not asserted here.
+    assert max(gaps) < PRODUCTION_PACE * 1.6, gaps
+    assert times[-1] - times[0] < (posts - 1) * PRODUCTION_PACE + 1.5, gaps
 
 
 @pytest.mark.parametrize("how", ["deleted", "never_posted"])

@@ -43,6 +43,7 @@ from tests.support.factories import (
     allocation_row,
     journal_of,
     payment_row,
+    snapshot,
 )
 
 ALICE = "U0ALICE"
@@ -432,3 +433,180 @@ def test_authorization_row(
         after = ledger_now(db, books.r_alice, books.r_sa)
         assert after == EXPECTED_LEDGER[expected.outcome], f"{role} doing {action!r}: {after}"
         assert check_books(db) == [], f"{role} doing {action!r} left the books inconsistent"
+
+
+# --------------------------------------------------------------- requests of several lines
+#
+# R_ALICE as a remittance: 100.00 → INV-1, 20.00 → INV-2, 30.00 → INV-3 (one request, three
+# lines). Deciding or withdrawing it, clicked on any line's id (an old button names line 2 or
+# 3), is refused or allowed exactly as the one-line R_ALICE is, and acts on every line or none.
+
+MULTI_LINES = (("INV-1", "100.00"), ("INV-2", "20.00"), ("INV-3", "30.00"))
+MULTI_TOTAL = 15000
+MULTI_ACTIONS = ("approve", "reject button", "reject_modal", "cancel")
+# The one-line outcome and what each line of the three-line request then is.
+MULTI_STATUS = {
+    UNCHANGED: "pending",
+    ALICE_APPROVED: "approved",
+    ALICE_REJECTED: "rejected",
+    ALICE_CANCELLED: "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class MultiBooks:
+    books: Books
+    line_ids: tuple[int, ...]  # the three lines' allocation ids, line 1 first
+
+
+def seed_multi(harness: BotHarness, db: Database, executor: TrackedExecutor) -> MultiBooks:
+    """The matrix's books, with R_ALICE made a three-line request."""
+    wipe(db)
+    add_partner(db, "P-ACME", "Acme Corp", members=[ALICE, SECOND_APPROVER])
+    add_partner(db, "P-GLOBEX", "Globex", members=[BOB, GROUP_APPROVER])
+    add_payment(db, "PAY-1", "P-ACME", 100000, "USD")
+    add_payment(db, "PAY-B", "P-GLOBEX", 50000, "USD")
+    add_invoice(db, "INV-1", "P-ACME", 60000, "USD")
+    add_invoice(db, "INV-2", "P-ACME", 40000, "USD")
+    add_invoice(db, "INV-3", "P-ACME", 30000, "USD")
+    add_invoice(db, "INV-B1", "P-GLOBEX", 50000, "USD", amount_due=0)
+    add_invoice(db, "INV-B2", "P-GLOBEX", 50000, "USD")
+    ledger = harness.bot.ledger
+    request = ledger.request_lines(ALICE, "PAY-1", list(MULTI_LINES))
+    r_sa = ledger.request_allocation(SECOND_APPROVER, "PAY-1", "INV-2", "10.00").allocation_id
+    line_ids = tuple(line_ids_of(db, request.allocation_id))
+    assert len(line_ids) == 3 and line_ids[0] == request.allocation_id
+    return MultiBooks(Books(harness, db, executor, request.allocation_id, r_sa), line_ids)
+
+
+def line_ids_of(db: Database, request_id: int) -> list[int]:
+    with db.transaction() as session:
+        return list(
+            session.scalars(
+                select(Allocation.allocation_id)
+                .where(Allocation.request_id == request_id)
+                .order_by(Allocation.line_no)
+            )
+        )
+
+
+def statuses_of(db: Database, allocation_ids: tuple[int, ...]) -> list[str]:
+    return [str(allocation_row(db, allocation_id).status) for allocation_id in allocation_ids]
+
+
+@pytest.mark.parametrize("line", [1, 2, 3])
+@pytest.mark.parametrize("action", MULTI_ACTIONS)
+def test_a_three_line_request_is_decided_by_the_same_people_as_a_one_line_one(
+    harness: BotHarness, db: Database, tracked: TrackedExecutor, action: str, line: int
+) -> None:
+    for role, expected in MATRIX[f"{action} R_ALICE"].items():
+        multi = seed_multi(harness, db, tracked)
+        clicked = multi.line_ids[line - 1]
+        # perform() names R_ALICE by the id the button (or the reject modal) carries: line N's.
+        books = Books(harness, db, tracked, clicked, multi.books.r_sa)
+        shown = perform(books, f"{action} R_ALICE", PEOPLE[role])
+        for words in expected.shows:
+            assert words in shown, f"{role} doing {action!r} on line {line}: {words!r}; {shown}"
+        for words in expected.hides:
+            assert words not in shown, f"{role} doing {action!r} on line {line}: {shown}"
+        status = MULTI_STATUS[expected.outcome]
+        # All three lines decided alike, R_SA untouched.
+        assert statuses_of(db, multi.line_ids) == [status] * 3, (role, action, line)
+        assert str(allocation_row(db, multi.books.r_sa).status) == "pending"
+        pay_1 = payment_row(db, "PAY-1")
+        if status == "approved":
+            assert (pay_1.allocated, pay_1.pending) == (MULTI_TOTAL, 1000)
+        elif status == "pending":
+            assert (pay_1.allocated, pay_1.pending) == (0, MULTI_TOTAL + 1000)
+        else:
+            assert (pay_1.allocated, pay_1.pending) == (0, 1000)
+        journal = [len(journal_of(db, allocation_id)) for allocation_id in multi.line_ids]
+        assert journal == ([2, 2, 2] if status == "approved" else [0, 0, 0]), (role, journal)
+        assert check_books(db) == [], f"{role} doing {action!r} left the books inconsistent"
+
+
+def _multi_submission(payment: str, invoices: tuple[str, str, str]) -> dict[str, Any]:
+    values = _submission(payment, invoices[0])
+    for slot, invoice in enumerate(invoices[1:], start=2):
+        values[f"invoice_{slot}"] = {f"invoice_{slot}": payloads.external_select_value(invoice)}
+        values[f"amount_{slot}"] = {f"amount_{slot}": payloads.text_value("10.00")}
+    return values
+
+
+# (payment, the three invoices) → per person, (the block refused, what it says) or None for sent.
+MULTI_SUBMISSIONS: dict[tuple[str, tuple[str, str, str]], dict[str, tuple[str, str] | None]] = {
+    ("PAY-1", ("INV-1", "INV-2", "INV-3")): {
+        "own": None,
+        "other": ("payment", NO_PAY_1),
+        "unlinked": ("payment", NO_PAY_1),
+        "approver": ("payment", NO_PAY_1),
+        "req_approver": None,
+        "globex_approver": ("payment", NO_PAY_1),
+    },
+}
+
+
+@pytest.mark.parametrize("role", list(PEOPLE))
+def test_a_three_line_submission_is_refused_to_those_who_cannot_make_a_one_line_one(
+    harness: BotHarness, db: Database, tracked: TrackedExecutor, role: str
+) -> None:
+    user = PEOPLE[role]
+    expected = MULTI_SUBMISSIONS[("PAY-1", ("INV-1", "INV-2", "INV-3"))][role]
+    multi = seed_multi(harness, db, tracked)
+    before = snapshot(db)
+    view = {**_view("allocation_modal"), "private_metadata": json.dumps({"lines": [2, 3]})}
+    _status, reply = harness.submit(
+        user, view, _multi_submission("PAY-1", ("INV-1", "INV-2", "INV-3"))
+    )
+    assert _status == 200
+    tracked.wait_idle()
+    if expected is None:
+        assert reply["response_action"] == "update", reply
+        # One new request of three lines (50.00 + 10.00 + 10.00), all reserved.
+        assert payment_row(db, "PAY-1").pending == MULTI_TOTAL + 1000 + 7000
+        with db.transaction() as session:
+            rows = session.execute(
+                select(Allocation.invoice_id, Allocation.line_no)
+                .where(Allocation.requested_by == user)
+                .where(Allocation.allocation_id > multi.books.r_sa)
+                .order_by(Allocation.line_no)
+            ).all()
+        assert [tuple(r) for r in rows] == [("INV-1", 1), ("INV-2", 2), ("INV-3", 3)]
+        return
+    block, words = expected
+    assert reply["response_action"] == "errors" and list(reply["errors"]) == [block], reply
+    assert words in reply["errors"][block]
+    assert not any(name in json.dumps(reply) for name in ("INV-3", "Acme")), reply
+    assert snapshot(db) == before
+    assert statuses_of(db, multi.line_ids) == ["pending"] * 3
+
+
+@pytest.mark.parametrize(
+    ("user", "payment", "foreign"),
+    [(BOB, "PAY-B", "INV-1"), (GROUP_APPROVER, "PAY-B", "INV-3"), (ALICE, "PAY-1", "INV-B2")],
+)
+def test_another_partners_invoice_as_line_3_is_refused_under_invoice_3_and_reserves_nothing(
+    harness: BotHarness,
+    db: Database,
+    tracked: TrackedExecutor,
+    user: str,
+    payment: str,
+    foreign: str,
+) -> None:
+    seed_multi(harness, db, tracked)
+    own = ("INV-B2", "INV-B2") if payment == "PAY-B" else ("INV-1", "INV-2")
+    # Two lines on one invoice would be refused under invoice_2 first: line 2 takes another.
+    if payment == "PAY-B":
+        add_invoice(db, "INV-B3", "P-GLOBEX", 50000, "USD")
+        own = ("INV-B2", "INV-B3")
+    before = snapshot(db)
+    view = {**_view("allocation_modal"), "private_metadata": json.dumps({"lines": [2, 3]})}
+    _status, reply = harness.submit(user, view, _multi_submission(payment, (*own, foreign)))
+    assert _status == 200
+    tracked.wait_idle()
+    assert reply["response_action"] == "errors", reply
+    assert list(reply["errors"]) == ["invoice_3"], reply
+    assert NOT_OPEN_INVOICE in reply["errors"]["invoice_3"]
+    other_partner = "Acme" if payment == "PAY-B" else "Globex"
+    assert other_partner not in json.dumps(reply), reply
+    assert snapshot(db) == before

@@ -740,3 +740,196 @@ def test_malformed_bodies_never_fail_or_change_anything(
     world: World, body: str, content_type: str | None
 ) -> None:
     send(world, body, sent=[body], content_type=content_type, foreseen=False)
+
+
+# ------------------------------------------------------------------- requests of several lines
+
+LINE_SUFFIXES = ["abc", "0", "1", "11", "-1", "99", "2.0", " 2", "٢", "9" * 40, "", "2:3"]
+LINE_BLOCKS = [
+    *(f"{kind}_{n}" for n in range(2, 11) for kind in ("invoice", "amount")),
+    "invoice_11",
+    "amount_11",
+    "invoice_99",
+    "amount_99",
+    "invoice_0",
+    "amount_1",
+]
+# What a forger puts in the modal's private_metadata: the shape it has, wrong values, junk.
+hostile_metadata = st.one_of(
+    hostile_text,
+    hostile_value.map(json.dumps),
+    st.lists(st.one_of(st.integers(-(2**40), 2**40), hostile_value), max_size=14).map(
+        lambda lines: json.dumps({"lines": lines})
+    ),
+    st.builds(
+        lambda payment, lines: json.dumps(
+            {"lines": [2, 3], "suggested": {"payment": payment, "lines": lines}}
+        ),
+        hostile_value,
+        st.lists(st.lists(hostile_value, max_size=3), max_size=12),
+    ),
+    # Bigger than any modal's own, and a well-formed one padded past Slack's 3,000 characters.
+    st.just(json.dumps({"lines": list(range(2, 11)), "pad": "x" * 4000})),
+    st.just('{"lines": [2, 3'),
+)
+
+
+def _modal_view(metadata: str) -> dict[str, Any]:
+    return {
+        "id": f"V0HOSTILE{next(_views)}",
+        "callback_id": "allocation_modal",
+        "blocks": [],
+        "private_metadata": metadata,
+        "state": {
+            "values": {
+                "payment": {"payment": _state_entry("static_select", "PAY-1")},
+                "invoice": {"invoice": _state_entry("external_select", "INV-1")},
+                "amount": {"amount": _state_entry("text", "10.00")},
+                "invoice_2": {"invoice_2": _state_entry("external_select", "INV-2")},
+                "amount_2": {"amount_2": _state_entry("text", "5.00")},
+            }
+        },
+    }
+
+
+@HOSTILE
+@given(
+    actor=st.sampled_from(ACTORS),
+    name=st.sampled_from(["remove_invoice_line", "add_invoice_line"]),
+    suffix=st.one_of(st.sampled_from(LINE_SUFFIXES), hostile_text.map(lambda t: t[:200])),
+    value=hostile_text,
+    metadata=hostile_metadata,
+)
+@example(actor=ALICE, name="remove_invoice_line", suffix="abc", value="x", metadata="{}")
+@example(actor=ALICE, name="remove_invoice_line", suffix="0", value="0", metadata='{"lines":[2]}')
+@example(actor=ALICE, name="remove_invoice_line", suffix="11", value="11", metadata="[]")
+@example(actor=ALICE, name="remove_invoice_line", suffix="-1", value="-1", metadata="null")
+@example(
+    actor=ALICE,
+    name="remove_invoice_line",
+    suffix="9" * 40,
+    value="9" * 40,
+    metadata='{"lines":[2,3,4,5,6,7,8,9,10,11,12]}',
+)
+def test_adding_and_removing_lines_with_forged_ids_and_metadata_changes_nothing(
+    world: World, actor: str, name: str, suffix: str, value: str, metadata: str
+) -> None:
+    action_id = f"{name}:{suffix}" if suffix else name
+    body = payloads.block_actions(
+        actor, action_id, value, container="view", view=_modal_view(metadata)
+    )
+    send(world, body, sent=[action_id, value, metadata], foreseen=True)
+
+
+@HOSTILE
+@given(
+    actor=st.sampled_from(ACTORS),
+    payment=st.one_of(st.sampled_from(IDS), hostile_text.map(lambda t: t[:200])),
+    in_modal=st.booleans(),
+    metadata=hostile_metadata,
+)
+@example(actor=ALICE, payment="PAY-B", in_modal=False, metadata="")
+@example(actor=ALICE, payment="PAY-B", in_modal=True, metadata="")
+@example(actor=BOB, payment="PAY-1", in_modal=False, metadata="")
+@example(actor=STRANGER, payment="PAY-1", in_modal=False, metadata="")
+@example(actor=ALICE, payment="PAY-1\x00", in_modal=True, metadata="{}")
+def test_allocate_as_suggested_with_another_partners_payment_or_junk_changes_nothing(
+    world: World, actor: str, payment: str, in_modal: bool, metadata: str
+) -> None:
+    h = world.harness
+    action_id = f"allocate_suggested:{payment}"
+    if in_modal:
+        body = payloads.block_actions(
+            actor, action_id, payment, container="view", view=_modal_view(metadata)
+        )
+    else:
+        body = payloads.block_actions(
+            actor,
+            action_id,
+            payment,
+            channel_id="C_PARTNER",
+            response_url=h.new_response_url(),
+        )
+    calls_before = len(h.slack.calls)
+    send(world, body, sent=[action_id, payment, metadata], foreseen=True)
+    # Another partner's payment is never shown: no modal names it, no reply does.
+    if not _names_own_payment(actor, payment):
+        for call in h.slack.calls[calls_before:]:
+            said = json.dumps(call.params, ensure_ascii=False)
+            for foreign in {"PAY-1", "PAY-JPY", "PAY-B"} - OWN_PAYMENTS.get(actor, set()):
+                assert foreign not in said or foreign in payment, f"{call.method}: {said[:600]}"
+
+
+# The blocks the modal can name in an error: line 1's, lines 2..10's, the payment's, the note's.
+MODAL_BLOCKS = {"payment", "invoice", "amount", "note"} | {
+    f"{kind}_{n}" for n in range(2, 11) for kind in ("invoice", "amount")
+}
+
+
+@HOSTILE
+@given(
+    actor=st.sampled_from(ACTORS),
+    payment=st.one_of(st.sampled_from(["PAY-1", "PAY-B", "PAY-JPY"]), hostile_value),
+    amount=hostile_value,
+    lines=st.dictionaries(
+        st.integers(min_value=0, max_value=len(LINE_BLOCKS) - 1),
+        st.one_of(st.sampled_from(IDS + AMOUNTS), hostile_value),
+        max_size=12,
+    ),
+    metadata=hostile_metadata,
+)
+@example(
+    actor=ALICE,
+    payment="PAY-1",
+    amount="NaN",
+    lines={0: "INV-2", 1: "5.00", 2: "INV-B1", 3: "1e9"},
+    metadata='{"lines":[2,3]}',
+)
+@example(
+    actor=BOB,
+    payment="PAY-B",
+    amount="-5",
+    lines={2: "INV-1", 3: "10.00", 18: "INV-1", 19: "9" * 40},
+    metadata='{"lines":[2,3,11,99]}',
+)
+@example(
+    actor=ALICE,
+    payment="PAY-1",
+    amount="",
+    lines={i: "INV-2" if i % 2 == 0 else "1.00" for i in range(18)},
+    metadata=json.dumps({"lines": list(range(2, 11)), "pad": "x" * 4000}),
+)
+def test_a_multi_line_submission_with_forged_metadata_and_junk_lines_changes_nothing(
+    world: World,
+    actor: str,
+    payment: Any,
+    amount: Any,
+    lines: dict[int, Any],
+    metadata: str,
+) -> None:
+    payment, amount, metadata = (world.resolve(v) for v in (payment, amount, metadata))
+    # Line 1 is always sent: an amount no currency takes keeps the request from being valid.
+    if _names_own_payment(actor, payment):
+        assume(not _could_be_accepted(amount))
+    values: dict[str, Any] = {
+        "payment": {"payment": _state_entry("static_select", payment)},
+        "invoice": {"invoice": _state_entry("external_select", "INV-1")},
+        "amount": {"amount": _state_entry("text", amount)},
+    }
+    for index, value in lines.items():
+        block = LINE_BLOCKS[index]
+        kind = "external_select" if block.startswith("invoice") else "text"
+        values[block] = {block: _state_entry(kind, world.resolve(value))}
+    body = payloads.view_submission(
+        actor,
+        {"callback_id": "allocation_modal", "blocks": []},
+        values,
+        view_id=f"V0HOSTILE{next(_views)}",
+        private_metadata=metadata,
+    )
+    sent = list(_strings([payment, amount, list(lines.values()), metadata]))
+    status, text = send(world, body, sent=sent, foreseen=True)
+    assert status == 200
+    reply = json.loads(text)
+    assert reply["response_action"] == "errors", reply
+    assert reply["errors"] and set(reply["errors"]) <= MODAL_BLOCKS, reply

@@ -4,8 +4,11 @@ Runs the bot (the real Bolt app on waitress, with its outbox sender) against the
 Web API of the test suite, which fails a chosen share of calls (500, 429 with Retry-After,
 timeouts, dropped connections). Simulated partners list payments, open the allocation modal,
 type into the invoice type-ahead and submit (sometimes with bad amounts), read their history and
-cancel; simulated approvers approve, reject with a reason, and double-click. Then it waits for
-the outbox to drain and audits the ledger and every message Slack received.
+cancel; simulated approvers approve, reject with a reason, and double-click. About a third of
+the submissions are requests of 2-5 lines built from the partner's open invoices (issue 11), some
+deliberately over an invoice's or the payment's room so the ledger refuses them by line. Then it
+waits for the outbox to drain and audits the ledger and every message Slack received, counting
+messages per request (one billing message and one receipt whatever its line count).
 
     python bench/stress.py --operations 10000 --fault-rate 0.2
     python bench/stress.py --database-url postgresql://postgres@127.0.0.1:5432/test
@@ -19,6 +22,7 @@ import argparse
 import collections
 import datetime as dt
 import itertools
+import json
 import logging
 import random
 import re
@@ -71,6 +75,13 @@ FAULTED_METHODS = (
     "usergroups.users.list",
 )
 ALLOCATION_REF = re.compile(r"#(\d+)\b")
+# The share of modal submissions that are requests of several lines.
+MULTI_LINE_SHARE = 1 / 3
+MULTI_LINE_SIZES = (2, 3, 4, 5)
+# Amounts a line may carry: seeded invoices are 3,000.00 and payments 5,000.00, so "3000.01"
+# exceeds any invoice and two lines of "2999.00" exceed any payment.
+OVER_INVOICE = "3000.01"
+OVER_PAYMENT = "2999.00"
 
 
 @dataclass
@@ -96,6 +107,8 @@ class Counters:
     modal_not_opened_told: int = 0
     submissions_accepted: int = 0
     submissions_refused: int = 0
+    multi_line_accepted: int = 0
+    multi_line_refused: int = 0
     tracebacks_seen: int = 0
 
     def record(self, kind: str, status: int, body: str) -> None:
@@ -256,6 +269,9 @@ class Simulation:
             payloads.block_suggestion(member, "invoice", "", view=view, state_values=chosen),
         )
         options = re.findall(r'"value":\s*"(INV-[^"]+)"', text) if status == 200 else []
+        if rng.random() < MULTI_LINE_SHARE:
+            self._submit_lines(member, partner, view, chosen, options, rng)
+            return
         invoice = rng.choice(options) if options else f"INV-{partner}-0"
         amount = rng.choice(["12.50", "40.00", "99.99", "5.01", "1.00", "abc", "999999.00"])
         if not self._take():
@@ -273,6 +289,66 @@ class Simulation:
             else:
                 self.counters.submissions_refused += 1
 
+    def _submit_lines(
+        self,
+        member: str,
+        partner: str,
+        view: dict[str, Any],
+        chosen: dict[str, dict[str, Any]],
+        options: list[str],
+        rng: random.Random,
+    ) -> None:
+        """Submit the modal as a request of 2-5 lines (``invoice_N``/``amount_N`` after line 1,
+        the extra slots named in private_metadata as the modal remembers them)."""
+        if not self._take():
+            return
+        pool = list(dict.fromkeys(options)) or [f"INV-{partner}-{k}" for k in range(12)]
+        if len(pool) < 2:
+            pool += [f"INV-{partner}-{k}" for k in range(12) if f"INV-{partner}-{k}" not in pool]
+        size = min(rng.choice(MULTI_LINE_SIZES), len(pool))
+        invoices = rng.sample(pool, size)
+        amounts = [rng.choice(["12.50", "40.00", "99.99", "5.01", "1.00"]) for _ in invoices]
+        roll = rng.random()
+        if roll < 0.15:
+            amounts[rng.randrange(size)] = OVER_INVOICE  # one line over its invoice's room
+        elif roll < 0.30:
+            amounts = [OVER_PAYMENT] * size  # the total over the payment's room
+        elif roll < 0.35:
+            amounts[rng.randrange(size)] = "abc"  # one line unreadable
+        line_one = next(
+            (
+                str(b["block_id"])
+                for b in view.get("blocks", [])
+                if str(b.get("block_id", "")).split(":")[0] == "amount"
+            ),
+            "amount",
+        )
+        values: dict[str, dict[str, Any]] = {
+            **chosen,
+            "invoice": {"invoice": payloads.external_select_value(invoices[0], invoices[0])},
+            line_one: {"amount": payloads.text_value(amounts[0])},
+            "note": {"note": payloads.text_value("stress remittance")},
+        }
+        for slot, (invoice, amount) in enumerate(
+            zip(invoices[1:], amounts[1:], strict=True), start=2
+        ):
+            values[f"invoice_{slot}"] = {
+                f"invoice_{slot}": payloads.external_select_value(invoice, invoice)
+            }
+            values[f"amount_{slot}"] = {f"amount_{slot}": payloads.text_value(amount)}
+        metadata = json.dumps({"lines": list(range(2, size + 1))}, separators=(",", ":"))
+        _status, text = self._post(
+            "submit lines",
+            payloads.view_submission(member, view, values, private_metadata=metadata),
+        )
+        with self.counters.lock:
+            if '"update"' in text:
+                self.counters.submissions_accepted += 1
+                self.counters.multi_line_accepted += 1
+            else:
+                self.counters.submissions_refused += 1
+                self.counters.multi_line_refused += 1
+
     def _replied(self, response_url: str) -> bool:
         name = response_url.rsplit("/", 1)[-1]
         return any(call.path.endswith(name) for call in self.slack.calls_to("response_url"))
@@ -280,8 +356,9 @@ class Simulation:
     def _cancel_one(self, member: str, rng: random.Random) -> None:
         with self.db.transaction(read_only=True) as session:
             ids = session.scalars(
-                select(Allocation.allocation_id)
+                select(Allocation.request_id)
                 .where(Allocation.requested_by == member, Allocation.status == "pending")
+                .distinct()
                 .limit(5)
             ).all()
         allocation_id = rng.choice(ids) if ids else 10**9
@@ -299,12 +376,23 @@ class Simulation:
     def approver(self, approver: str, rng: random.Random) -> None:
         while self._take():
             with self.db.transaction(read_only=True) as session:
-                ids = session.scalars(
-                    select(Allocation.allocation_id)
+                # One pick per request; a request's later line is as good a handle as its first
+                # (old buttons carry one), so now and then the click names a later line.
+                rows = session.execute(
+                    select(Allocation.request_id, func.max(Allocation.allocation_id))
                     .where(Allocation.status == "pending")
-                    .order_by(Allocation.allocation_id)
+                    .group_by(Allocation.request_id)
+                    .order_by(Allocation.request_id)
                     .limit(20)
                 ).all()
+            ids = [last if rng.random() < 0.2 else first for first, last in rows]
+            # Half the time the approver turns to a remittance first (several lines), so even a
+            # short run decides some of them whole.
+            several = [
+                last if rng.random() < 0.2 else first for first, last in rows if last > first
+            ]
+            if several and rng.random() < 0.5:
+                ids = several
             if not ids:
                 self._post(
                     "approver list", payloads.slash_command(approver, "", response_url=self._url())
@@ -379,6 +467,11 @@ class Simulation:
                     select(Allocation.status, func.count()).group_by(Allocation.status)
                 ).all()
             )
+            request_sizes = session.execute(
+                select(Allocation.request_id, func.count(), func.min(Allocation.status)).group_by(
+                    Allocation.request_id
+                )
+            ).all()
             owed_rows = session.execute(
                 select(
                     OutboxMessage.allocation_id,
@@ -422,6 +515,13 @@ class Simulation:
         )
         doubled = sum(max(0, n - owed[key]) for key, n in delivered.items())
         faults = collections.Counter(c.fault for c in self.slack.calls if c.faulted)
+        # Owed per REQUEST: one billing post and one receipt each, whatever the line count.
+        requests = {request_id for request_id, _n, _s in request_sizes}
+        not_once = sum(
+            owed[(request_id, key)] != 1
+            for request_id in requests
+            for key in ("billing post", "dm post")
+        ) + sum(key[0] not in requests for key in owed if key[1] in ("billing post", "dm post"))
         c = self.counters
         return {
             "requests sent": c.sent,
@@ -435,7 +535,20 @@ class Simulation:
                 c.modal_not_opened,
                 c.modal_not_opened_told,
             ),
-            "allocations by status": statuses,
+            "allocations (lines) by status": statuses,
+            "requests by status": dict(collections.Counter(s for _r, _n, s in request_sizes)),
+            "multi-line submissions accepted / refused": (
+                c.multi_line_accepted,
+                c.multi_line_refused,
+            ),
+            "multi-line requests made / approved": (
+                sum(n > 1 for _r, n, _s in request_sizes),
+                sum(n > 1 and s == AllocationStatus.APPROVED for _r, n, s in request_sizes),
+            ),
+            "multi-line requests by line count": dict(
+                sorted(collections.Counter(n for _r, n, _s in request_sizes if n > 1).items())
+            ),
+            "requests whose lines disagree on status": self._split_requests(),
             "journal balance check": check_books(self.db),
             "messages owed": sum(owed.values()),
             "  of them, balance edits": balance_edits,
@@ -444,9 +557,21 @@ class Simulation:
             "lost": lost,
             "receipt edits with no receipt": lost_receipt_edits,
             "duplicates": doubled,
+            "requests not owed exactly one billing post and one receipt": not_once,
             "pending messages with stale balances": self._stale_pending(),
             "slack faults injected": dict(faults),
         }
+
+    def _split_requests(self) -> int:
+        """Requests whose lines are not all in one status (a request is decided whole)."""
+        with self.db.transaction(read_only=True) as session:
+            return len(
+                session.execute(
+                    select(Allocation.request_id)
+                    .group_by(Allocation.request_id)
+                    .having(func.count(func.distinct(Allocation.status)) > 1)
+                ).all()
+            )
 
     def _stale_pending(self) -> int:
         """Pending requests whose billing message, as Slack shows it now, is not what the
@@ -499,6 +624,8 @@ def passed(report: dict[str, Any]) -> bool:
         and report["duplicates"] == 0
         and report["messages unsent"] == 0
         and report["pending messages with stale balances"] == 0
+        and report["requests whose lines disagree on status"] == 0
+        and report["requests not owed exactly one billing post and one receipt"] == 0
         and report["journal balance check"] == []
         and report["drained"]
     )

@@ -1,4 +1,5 @@
-"""A small run of bench/stress.py in CI: faults and double clicks, nothing lost or doubled."""
+"""A small run of bench/stress.py in CI: faults, double clicks and multi-line requests, nothing
+lost or doubled."""
 
 from __future__ import annotations
 
@@ -48,5 +49,12 @@ def test_stress_at_a_20_percent_fault_rate_loses_and_doubles_nothing(backend: st
     assert failed == told, "everyone whose modal could not open was told"
     # The run did exercise what it claims to: faults happened and decisions were made.
     assert sum(report["slack faults injected"].values()) > 0
-    assert report["allocations by status"].get("approved", 0) > 0
+    assert report["allocations (lines) by status"].get("approved", 0) > 0
+    # Requests of several lines (issue 11) were made and approved, and decided whole.
+    made, approved = report["multi-line requests made / approved"]
+    assert made > 0, report
+    assert approved > 0, report
+    assert report["requests whose lines disagree on status"] == 0
+    refused = report["multi-line submissions accepted / refused"][1]
+    assert refused > 0, "some lines over an invoice's or the payment's room were refused"
     assert passed(report)

@@ -771,6 +771,14 @@ hostile_metadata = st.one_of(
     # Bigger than any modal's own, and a well-formed one padded past Slack's 3,000 characters.
     st.just(json.dumps({"lines": list(range(2, 11)), "pad": "x" * 4000})),
     st.just('{"lines": [2, 3'),
+    # Arrays where the modal keeps them, replaced by scalars (found crashing the listeners).
+    st.sampled_from(
+        [
+            '{"lines": 5}',
+            '{"lines": true}',
+            '{"lines": [2], "suggested": {"payment": "PAY-1", "lines": 7}}',
+        ]
+    ),
 )
 
 
@@ -800,6 +808,7 @@ def _modal_view(metadata: str) -> dict[str, Any]:
     value=hostile_text,
     metadata=hostile_metadata,
 )
+@example(actor=ALICE, name="add_invoice_line", suffix="", value="add", metadata='{"lines": 5}')
 @example(actor=ALICE, name="remove_invoice_line", suffix="abc", value="x", metadata="{}")
 @example(actor=ALICE, name="remove_invoice_line", suffix="0", value="0", metadata='{"lines":[2]}')
 @example(actor=ALICE, name="remove_invoice_line", suffix="11", value="11", metadata="[]")

@@ -114,7 +114,7 @@ class ModalMemory:
         if not isinstance(data, dict):
             return cls()
         slots: list[int] = []
-        for slot in data.get("lines") or []:
+        for slot in _listed(data.get("lines")):
             if (
                 isinstance(slot, int)
                 and not isinstance(slot, bool)
@@ -126,7 +126,7 @@ class ModalMemory:
         if not isinstance(suggested, dict) or not isinstance(suggested.get("payment"), str):
             return cls(slots=tuple(slots[: MAX_REQUEST_LINES - 1]))
         lines: list[tuple[str, int]] = []
-        for line in suggested.get("lines") or []:
+        for line in _listed(suggested.get("lines")):
             if (
                 isinstance(line, list)
                 and len(line) == 2
@@ -144,6 +144,11 @@ class ModalMemory:
     def next_slot(self) -> int | None:
         """The slot a new line gets: the lowest free one (2..10), None when 10 lines are shown."""
         return next((n for n in range(2, MAX_REQUEST_LINES + 1) if n not in self.slots), None)
+
+
+def _listed(value: object) -> list[Any]:
+    """A forged ``{"lines": 5}`` is no lines, not a crash: only a JSON array is read."""
+    return value if isinstance(value, list) else []
 
 
 def allocation_modal(

@@ -54,6 +54,8 @@ __all__ = ["CONFIGURATION_ERRORS", "ChannelPacer", "Delivery", "RetryPolicy", "c
 
 log = logging.getLogger(__name__)
 
+# A call made this long after its claim took the channel's slot takes a fresh slot instead.
+SLOT_WINDOW_SECONDS = 0.1
 # Shortest idle wait: something is due now but a claim found nothing (another process's claim
 # transaction holds it for a moment); look again soon, without spinning.
 IDLE_FLOOR_SECONDS = 0.02
@@ -331,6 +333,7 @@ class Delivery:
         """Claim what is due and try to send it; returns how many rows were handled."""
         worker = worker_id or self.worker_id
         claim: Claim = self.queue.claim(worker)
+        taken = time.monotonic()
         self._took_slot(claim)
         if claim.ids and (claim.more or self._watcher is None):
             # More is claimable than this batch holds, or no idle sender is watching the clock
@@ -349,10 +352,25 @@ class Delivery:
                 message_id,
                 worker,
                 slot_held=message_id == claim.slot_for,
+                slot_taken=taken,
                 # Leased a moment ago: its lease needs no renewal (and no write lock) yet.
                 fresh=position == 0,
             )
         return len(claim.ids)
+
+    def _slot_window(self) -> float:
+        """How late after its claim a call may still use the slot the claim took."""
+        return min(SLOT_WINDOW_SECONDS, self.queue.pacer.interval.total_seconds() * 0.1)
+
+    def _take_fresh_slot(self) -> None:
+        """Wait for, and take, the billing channel's next free slot (about one pace at most);
+        Postpone when stopping or when the channel is held longer (a 429's Retry-After)."""
+        interval = self.queue.pacer.interval.total_seconds()
+        deadline = time.monotonic() + 2 * interval
+        while (wait := self.pacer.take(self.billing_channel)) > 0:
+            if self._stop.is_set() or time.monotonic() + wait > deadline:
+                raise Postpone(wait)
+            self._stop.wait(wait)
 
     def _took_slot(self, claim: Claim) -> None:
         if claim.slot_for is not None:
@@ -367,9 +385,10 @@ class Delivery:
             # One look per slot; a claim that takes the slot sets the next one.
             self._slot_due = None
             claim = self.queue.claim(worker, billing_only=True)
+            taken = time.monotonic()
             self._took_slot(claim)
             if claim.slot_for is not None:
-                self._deliver(claim.slot_for, worker, slot_held=True, fresh=True)
+                self._deliver(claim.slot_for, worker, slot_held=True, slot_taken=taken, fresh=True)
         finally:
             self._slot_look.release()
 
@@ -399,7 +418,13 @@ class Delivery:
     # ---------------------------------------------------------------- sending
 
     def _deliver(
-        self, message_id: int, worker_id: str, *, slot_held: bool = False, fresh: bool = False
+        self,
+        message_id: int,
+        worker_id: str,
+        *,
+        slot_held: bool = False,
+        slot_taken: float | None = None,
+        fresh: bool = False,
     ) -> None:
         held: Held | None = self.queue.begin_send(message_id, worker_id, fresh=fresh)
         if held is None:
@@ -409,6 +434,15 @@ class Delivery:
             if owed.allocation_id is None:
                 raise ValueError("the row names no allocation")
             allocation = self.ledger.allocation(owed.allocation_id)
+            # A slot taken at claim time is good only for a moment: when reading the row and
+            # the request took longer (a loaded machine, a lock wait), calling now could land
+            # within a pace of the next slot's call. Such a call takes the channel's next free
+            # slot instead (waiting for it, or handing the row back), so no two calls to the
+            # channel are closer than its pace.
+            if slot_held and (
+                slot_taken is None or time.monotonic() - slot_taken > self._slot_window()
+            ):
+                self._take_fresh_slot()
             landed = self._send(owed, allocation, held.landed, slot_held=slot_held)
         except Postpone as wait:
             self.queue.release(message_id, worker_id, after=wait.seconds)

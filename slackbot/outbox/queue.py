@@ -75,6 +75,10 @@ class RetryPolicy:
         return float(raw * (1 + random.uniform(-self.jitter, self.jitter)))
 
 
+# Two slot times this close are the same slot (a database may round to the microsecond).
+SAME_SLOT = dt.timedelta(milliseconds=1)
+
+
 class ChannelPacer:
     """At most one call per ``interval`` seconds to a paced channel, across every bot process.
 
@@ -112,6 +116,23 @@ class ChannelPacer:
             return None
         return session.scalar(select(ChannelPace.next_at).where(ChannelPace.channel == channel))
 
+    def move_on(self, channel: str, taken_until: dt.datetime) -> bool:
+        """A slot's call starts late: the channel's next slot moves to a pace from now.
+
+        Only while the channel's next slot is still the one that slot's claim wrote
+        (``taken_until``): when a later claim (another process) or a 429 has moved it since,
+        returns False and the late call must take a fresh slot instead.
+        """
+        if not self.interval:
+            return True
+        now = self.clock()
+        with self.db.transaction() as session:
+            pace = self.locked(session, channel, now)
+            if abs(pace.next_at - taken_until) > SAME_SLOT:
+                return False
+            pace.next_at = max(pace.next_at, now + self.interval)
+            return True
+
     def hold(self, channel: str, seconds: float) -> None:
         """The channel said wait (Slack's 429): nothing more to it until ``seconds`` have passed."""
         until = self.clock() + dt.timedelta(seconds=seconds)
@@ -139,6 +160,9 @@ class Claim:
     ids: list[int]
     more: bool
     slot_for: int | None
+    # The channel's next free slot as this claim wrote it (None: it took no slot). A call that
+    # starts late moves it on by as much (``ChannelPacer.move_on``) while it is still this one.
+    slot_until: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -321,7 +345,10 @@ class OutboxQueue:
                 # it: two senders that each claimed one would race for it and the refresh of
                 # a pending request could go out before a decision's edit.
                 pace.next_at = now + self.pacer.interval
-        return Claim(ids, more=more, slot_for=slot_for)
+                slot_until = pace.next_at
+            else:
+                slot_until = None
+        return Claim(ids, more=more, slot_for=slot_for, slot_until=slot_until)
 
     def begin_send(self, message_id: int, worker_id: str, *, fresh: bool = False) -> Held | None:
         """The row, its lease renewed for this send; None when it is no longer this worker's.

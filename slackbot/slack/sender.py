@@ -16,11 +16,14 @@ became of it; this module makes the calls and tells the queue what happened, in 
 - Sender threads sleep until something could really be claimed (a row falls due, a lease runs
   out, the billing channel's next slot comes) or until woken, and then one sender wakes, not
   all; the sender watching the clock wakes at the slot's time, so the channel runs at its pace.
+- A call in a claim's slot that starts late (a loaded machine, a slow read) first moves the
+  channel's next slot on by as much, so the next call still comes a pace after it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import threading
 import time
@@ -54,8 +57,9 @@ __all__ = ["CONFIGURATION_ERRORS", "ChannelPacer", "Delivery", "RetryPolicy", "c
 
 log = logging.getLogger(__name__)
 
-# A call made this long after its claim took the channel's slot takes a fresh slot instead.
-SLOT_WINDOW_SECONDS = 0.1
+# A call that starts this long after its claim took the channel's slot first moves the
+# channel's next slot on by as much (or, if a later claim took it meanwhile, takes a fresh one).
+SLOT_GRACE_SECONDS = 0.02
 # Shortest idle wait: something is due now but a claim found nothing (another process's claim
 # transaction holds it for a moment); look again soon, without spinning.
 IDLE_FLOOR_SECONDS = 0.02
@@ -172,6 +176,14 @@ def retry_after(exc: SlackApiError) -> float | None:
         return max(0.0, float(value)) if value is not None else 1.0
     except (TypeError, ValueError):
         return 1.0
+
+
+@dataclass(frozen=True)
+class Slot:
+    """The billing channel's slot a claim took: when (monotonic), and the next slot it wrote."""
+
+    taken: float
+    until: dt.datetime | None
 
 
 class Postpone(Exception):
@@ -333,8 +345,7 @@ class Delivery:
         """Claim what is due and try to send it; returns how many rows were handled."""
         worker = worker_id or self.worker_id
         claim: Claim = self.queue.claim(worker)
-        taken = time.monotonic()
-        self._took_slot(claim)
+        slot = self._took_slot(claim)
         if claim.ids and (claim.more or self._watcher is None):
             # More is claimable than this batch holds, or no idle sender is watching the clock
             # while this one sends: one more sender looks now (and, finding nothing, watches).
@@ -351,16 +362,11 @@ class Delivery:
             self._deliver(
                 message_id,
                 worker,
-                slot_held=message_id == claim.slot_for,
-                slot_taken=taken,
+                slot=slot if message_id == claim.slot_for else None,
                 # Leased a moment ago: its lease needs no renewal (and no write lock) yet.
                 fresh=position == 0,
             )
         return len(claim.ids)
-
-    def _slot_window(self) -> float:
-        """How late after its claim a call may still use the slot the claim took."""
-        return min(SLOT_WINDOW_SECONDS, self.queue.pacer.interval.total_seconds() * 0.1)
 
     def _take_fresh_slot(self) -> None:
         """Wait for, and take, the billing channel's next free slot (about one pace at most);
@@ -372,9 +378,24 @@ class Delivery:
                 raise Postpone(wait)
             self._stop.wait(wait)
 
-    def _took_slot(self, claim: Claim) -> None:
-        if claim.slot_for is not None:
-            self._slot_due = time.monotonic() + self.queue.pacer.interval.total_seconds()
+    def _took_slot(self, claim: Claim) -> Slot | None:
+        """The slot the claim took (None: it took none), and when this process's next comes."""
+        if claim.slot_for is None:
+            return None
+        taken = time.monotonic()
+        self._slot_due = taken + self.queue.pacer.interval.total_seconds()
+        return Slot(taken=taken, until=claim.slot_until)
+
+    def _in_slot(self, slot: Slot) -> None:
+        """Just before a call in the slot a claim took: a call that starts late (a loaded
+        machine, a slow read) moves the channel's next slot on by as much, so the next call is
+        still a pace after this one; if a later claim took the next slot meanwhile, this call
+        waits for a fresh slot of its own. No two calls to the channel are closer than its pace."""
+        if time.monotonic() - slot.taken <= SLOT_GRACE_SECONDS:
+            return
+        if slot.until is not None and self.pacer.move_on(self.billing_channel, slot.until):
+            return
+        self._take_fresh_slot()
 
     def _take_slot_if_due(self, worker: str) -> None:
         """The billing channel's slot has come while this sender is busy: take it now."""
@@ -385,10 +406,9 @@ class Delivery:
             # One look per slot; a claim that takes the slot sets the next one.
             self._slot_due = None
             claim = self.queue.claim(worker, billing_only=True)
-            taken = time.monotonic()
-            self._took_slot(claim)
+            slot = self._took_slot(claim)
             if claim.slot_for is not None:
-                self._deliver(claim.slot_for, worker, slot_held=True, slot_taken=taken, fresh=True)
+                self._deliver(claim.slot_for, worker, slot=slot, fresh=True)
         finally:
             self._slot_look.release()
 
@@ -422,8 +442,7 @@ class Delivery:
         message_id: int,
         worker_id: str,
         *,
-        slot_held: bool = False,
-        slot_taken: float | None = None,
+        slot: Slot | None = None,
         fresh: bool = False,
     ) -> None:
         held: Held | None = self.queue.begin_send(message_id, worker_id, fresh=fresh)
@@ -434,16 +453,7 @@ class Delivery:
             if owed.allocation_id is None:
                 raise ValueError("the row names no allocation")
             allocation = self.ledger.allocation(owed.allocation_id)
-            # A slot taken at claim time is good only for a moment: when reading the row and
-            # the request took longer (a loaded machine, a lock wait), calling now could land
-            # within a pace of the next slot's call. Such a call takes the channel's next free
-            # slot instead (waiting for it, or handing the row back), so no two calls to the
-            # channel are closer than its pace.
-            if slot_held and (
-                slot_taken is None or time.monotonic() - slot_taken > self._slot_window()
-            ):
-                self._take_fresh_slot()
-            landed = self._send(owed, allocation, held.landed, slot_held=slot_held)
+            landed = self._send(owed, allocation, held.landed, slot=slot)
         except Postpone as wait:
             self.queue.release(message_id, worker_id, after=wait.seconds)
             return
@@ -472,16 +482,16 @@ class Delivery:
         allocation: AllocationSummary,
         landed: dict[Audience, tuple[str, str]],
         *,
-        slot_held: bool = False,
+        slot: Slot | None = None,
     ) -> Landed | None:
         """The Web API calls for one row; returns where a message landed, to remember it.
 
-        ``slot_held``: the claim took the billing channel's slot for this row's first call.
+        ``slot``: the billing channel's slot the claim took for this row's first call.
         """
         news = route(owed.kind)
         match owed.recipient:
             case Audience.BILLING:
-                return self._send_billing(owed, allocation, landed, news.billing, slot_held)
+                return self._send_billing(owed, allocation, landed, news.billing, slot)
             case Audience.REQUESTER | Audience.RECEIPT:
                 # RECEIPT: the requester's receipt shows the news. REQUESTER with a decision: a
                 # row from before one DM per decision, delivered the same way.
@@ -494,7 +504,7 @@ class Delivery:
         allocation: AllocationSummary,
         landed: dict[Audience, tuple[str, str]],
         call: BillingCall,
-        slot_held: bool,
+        slot: Slot | None,
     ) -> Landed | None:
         posted = landed.get(Audience.BILLING)
         if posted is None and call is BillingCall.EDIT_ONLY:
@@ -504,9 +514,7 @@ class Delivery:
         if posted is not None:
             channel, ts = posted
             try:
-                self._call(
-                    "chat_update", channel, slot_held=slot_held, channel=channel, ts=ts, **payload
-                )
+                self._call("chat_update", channel, slot=slot, channel=channel, ts=ts, **payload)
                 return None
             except SlackApiError as exc:
                 if slack_error(exc) != MESSAGE_NOT_FOUND:
@@ -521,11 +529,11 @@ class Delivery:
             # The failed edit used this channel's slot. Wait here for the next one: giving the
             # row back would try the edit again, use the slot again, and never post.
             patience = self.queue.lease.total_seconds() / 3
-            slot_held = False
+            slot = None
         response = self._call(
             "chat_postMessage",
             self.billing_channel,
-            slot_held=slot_held,
+            slot=slot,
             patience=patience,
             channel=self.billing_channel,
             **payload,
@@ -583,15 +591,17 @@ class Delivery:
         target: str,
         /,
         *,
-        slot_held: bool = False,
+        slot: Slot | None = None,
         patience: float = 0.0,
         **kwargs: Any,
     ) -> Any:
-        """One Web API call; to the paced channel only in a slot (``slot_held``: the claim took
-        it), waiting up to ``patience`` seconds for one (else Postpone)."""
+        """One Web API call; to the paced channel only in a slot (``slot``: the one the claim
+        took), waiting up to ``patience`` seconds for one (else Postpone)."""
         channel = target
         paced = channel == self.billing_channel
-        if paced and not slot_held:
+        if paced and slot is not None:
+            self._in_slot(slot)
+        elif paced:
             deadline = time.monotonic() + patience
             while (wait := self.pacer.take(channel)) > 0:
                 if self._stop.is_set() or time.monotonic() + wait > deadline:

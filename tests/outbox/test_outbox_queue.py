@@ -232,3 +232,37 @@ def test_slack_errors_become_the_plain_values_the_queue_records() -> None:
     assert (setup.error, setup.retry_after, setup.configuration) == ("not_in_channel", None, True)
     dropped = classify(ConnectionResetError("peer went away"))
     assert (dropped.error, dropped.configuration) == ("ConnectionResetError", False)
+
+
+def test_a_late_call_moves_the_channels_next_slot_on_only_while_it_is_still_its_own(
+    books: Database, later: FrozenClock
+) -> None:
+    # The claim takes the billing channel's slot and says which next slot it wrote; a call that
+    # starts 0.3 s late pushes that next slot 0.3 s on, so the next call is still a pace after
+    # it. Once a later claim (another process) or a 429 has moved the next slot, a late call's
+    # slot is gone: move_on says so and changes nothing.
+    add_invoice(books, "INV-2", "P-Q", 50000, "USD")
+    ledger = Ledger(books)
+    ledger.request_allocation(ALICE, "PAY-1", "INV-1", "1.00")
+    ledger.request_allocation(ALICE, "PAY-1", "INV-2", "1.00")
+    queue = OutboxQueue(books, billing_channel=BILLING_CHANNEL, pace_seconds=1.0, clock=later)
+    pace = queue.pacer
+    claim = queue.claim(WORKER)
+    assert claim.slot_for is not None and claim.slot_until == later() + dt.timedelta(seconds=1)
+
+    later.advance(dt.timedelta(milliseconds=300))
+    assert pace.move_on(BILLING_CHANNEL, claim.slot_until)
+    assert pace.wait(BILLING_CHANNEL) == pytest.approx(1.0)
+
+    # The next slot comes and another claim takes it: the first claim's slot is not its own.
+    later.advance(dt.timedelta(seconds=1))
+    second = queue.claim("another-process")
+    assert second.slot_for is not None and second.slot_for != claim.slot_for
+    assert not pace.move_on(BILLING_CHANNEL, claim.slot_until)
+    assert pace.wait(BILLING_CHANNEL) == pytest.approx(1.0)
+
+    # Slack said wait (429): the hold is not undone by a late call of the slot before it.
+    pace.hold(BILLING_CHANNEL, 30)
+    assert second.slot_until is not None
+    assert not pace.move_on(BILLING_CHANNEL, second.slot_until)
+    assert pace.wait(BILLING_CHANNEL) == pytest.approx(30.0)

@@ -15,6 +15,7 @@ from models.tables import (
     Payment,
     SlackMessageRef,
 )
+from models.workspaces import PartnerChannel, PartnerTeam, SlackPerson
 
 __all__ = [
     "Allocation",
@@ -31,7 +32,10 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "Partner",
+    "PartnerChannel",
     "PartnerMember",
+    "PartnerTeam",
     "Payment",
     "SlackMessageRef",
+    "SlackPerson",
 ]

@@ -103,6 +103,9 @@ class PartnerMember(Base):
         ID, ForeignKey("partners.partner_id", ondelete="CASCADE"), primary_key=True
     )
     slack_user_id: Mapped[str] = mapped_column(SLACK_ID, primary_key=True, index=True)
+    # Set when the members file names the person's team: they act for the partner only when the
+    # signed payload says they come from that team (``T…``) or org (``E…``).
+    slack_team_id: Mapped[str | None] = mapped_column(SLACK_ID, nullable=True)
 
 
 class Payment(Base):
@@ -340,6 +343,10 @@ class OutboxMessage(Base):
     claimed_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     sent_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # How a notice for a person reaches them, decided once when first sent and kept for its
+    # retries: "dm", or "channel" (a message naming them in ``route_channel``, a linked channel).
+    route: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    route_channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class SlackMessageRef(Base):

@@ -2,7 +2,8 @@
 
 A file is streamed row by row (:mod:`slackbot.erp.reader`), each row checked on its own
 (:mod:`slackbot.erp.rows`) and against what is stored (here: unknown partners, rows that
-allocations already hold), and written in chunks, so memory stays flat however long it is.
+allocations already hold), and written in chunks. Payments and invoices, the files with a
+million rows, are staged and upserted set-based (:mod:`slackbot.erp.staging`).
 Everything happens inside one transaction: if any row is bad, every bad row is reported (with its
 file line number and what is wrong, in an operator's words) and the transaction is rolled back,
 so the database is exactly as it was. Importing the same file twice changes nothing: a row equal
@@ -13,11 +14,12 @@ watching pending requests goes through :mod:`slackbot.outbox.owed`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from models.enums import AllocationStatus
 from models.limits import MAX_ID, is_key
@@ -25,7 +27,7 @@ from models.tables import Allocation, AuditEvent, Invoice, Partner, PartnerMembe
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.erp.exports import TEXT_COLUMNS, unneutralize
-from slackbot.erp.members import partners_by_case, record_removals
+from slackbot.erp.members import partners_by_case, record_removals, remove_unlisted_members
 from slackbot.erp.reader import (
     PROGRESS_ROWS,
     BadRow,
@@ -37,7 +39,18 @@ from slackbot.erp.reader import (
     read_header,
     records_of,
 )
-from slackbot.erp.rows import ROW_CHECKS, CurrencyCache, Problems, Record, RowCheck
+from slackbot.erp.rows import (
+    FAST_CHECKS,
+    ROW_CHECKS,
+    CurrencyCache,
+    FastCheck,
+    Problems,
+    Record,
+    RowCheck,
+    StageRow,
+    stage_row,
+)
+from slackbot.erp.staging import INVOICES, PAYMENTS, MoneyTable, Stage
 from slackbot.errors import InvalidInput
 from slackbot.ledger.rules import check_import_keeps_held, check_import_keeps_owner
 from slackbot.money import format_amount
@@ -48,6 +61,8 @@ __all__ = ["BadRow", "ImportKind", "ImportRejected", "ImportResult", "import_csv
 # Rows per write: big enough that executemany amortizes round trips, small enough that one
 # chunk's ``WHERE id IN (...)`` stays far below every backend's bound-parameter limit.
 CHUNK_ROWS = 2000
+# Rows per write to a money file's stage, which looks nothing up by IN (...).
+STAGE_CHUNK_ROWS = 20_000
 # Bad rows printed per kind of problem; the rest are counted.
 SHOWN_PER_PROBLEM = 50
 # Ids per IN (...) list when looking up a whole file's partners.
@@ -118,7 +133,7 @@ def import_csv(
     *,
     source_name: str = "-",
     actor: str = "cli",
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     replace: bool = False,
     clock: Clock = system_clock,
@@ -139,8 +154,11 @@ def import_csv(
         raise ValueError("replace applies to members files only")
     reader = SourceReader(source)
     rows = records_of(reader)
-    run = _ImportRun(kind, _SPECS[kind], chunk_rows)
-    with db.transaction() as session:
+    spec = _SPECS[kind]
+    if chunk_rows is None:
+        chunk_rows = CHUNK_ROWS if spec.money is None else STAGE_CHUNK_ROWS
+    run = _ImportRun(kind, spec, chunk_rows)
+    with db.transaction() as session, contextlib.closing(run):
         connection = session.connection()
         header = next(rows, None)
         if isinstance(header, BadRow):
@@ -150,6 +168,7 @@ def import_csv(
         elif header is not None:
             run.read_header(*header)
         if not run.bad:
+            run.start(connection)
             for record in rows:
                 if isinstance(record, BadRow):
                     run.not_csv(record)
@@ -158,6 +177,7 @@ def import_csv(
                 if on_progress is not None and run.rows_read % PROGRESS_ROWS == 0:
                     on_progress(reader.take_progress(), run.rows_read)
             run.flush(connection)
+            run.finish(connection)
         if reader.error is not None:
             run.bad.append(reader.error)
         if run.bad:
@@ -165,7 +185,7 @@ def import_csv(
         now = clock()
         removed: list[tuple[str, str]] = []
         if replace:
-            removed = _remove_unlisted_members(connection, set(run.seen))
+            removed = remove_unlisted_members(connection, set(run.seen))
             record_removals(
                 session, removed, actor=actor, via="import --replace", at=now, source=source_name
             )
@@ -213,30 +233,6 @@ def import_csv(
     return result
 
 
-def _remove_unlisted_members(
-    connection: Connection, listed: set[tuple[str, str]]
-) -> list[tuple[str, str]]:
-    """Delete the members of the partners named in ``listed`` that ``listed`` leaves out."""
-    partners = sorted({partner_id for partner_id, _ in listed})
-    unlisted: list[tuple[str, str]] = []
-    for start in range(0, len(partners), _IN_CHUNK):
-        rows = connection.execute(
-            select(PartnerMember.partner_id, PartnerMember.slack_user_id)
-            .where(PartnerMember.partner_id.in_(partners[start : start + _IN_CHUNK]))
-            .order_by(PartnerMember.partner_id, PartnerMember.slack_user_id)
-        ).all()
-        unlisted.extend((row[0], row[1]) for row in rows if (row[0], row[1]) not in listed)
-    if unlisted:
-        connection.execute(
-            delete(PartnerMember).where(
-                PartnerMember.partner_id == bindparam("_partner"),
-                PartnerMember.slack_user_id == bindparam("_user"),
-            ),
-            [{"_partner": partner, "_user": user} for partner, user in unlisted],
-        )
-    return unlisted
-
-
 # --------------------------------------------------------------------- each kind's table
 
 
@@ -259,7 +255,8 @@ class _Spec:
     # Columns the file controls; a stored row equal on all of them is "unchanged".
     compared: tuple[str, ...]
     needs_partner = True
-    lock_existing = False
+    # Set for the kinds written set-based through a stage (:mod:`slackbot.erp.staging`).
+    money: MoneyTable | None = None
 
     def __init__(self, check_row: RowCheck) -> None:
         self.check_row = check_row
@@ -273,10 +270,6 @@ class _Spec:
     def existing(self, connection: Connection, keys: list[Any]) -> dict[Any, dict[str, Any]]:
         column = self.table.c[self.key_columns[0]]
         stmt = select(self.table).where(column.in_(keys))
-        if self.lock_existing:
-            # On PostgreSQL, hold the rows whose balances we check until the import commits, so
-            # no allocation can slip in between the check and the write.
-            stmt = stmt.with_for_update()
         return {row[self.key_columns[0]]: dict(row) for row in connection.execute(stmt).mappings()}
 
     def conflicts(self, connection: Connection, pairs: list[tuple[_Row, dict[str, Any]]]) -> None:
@@ -328,7 +321,6 @@ class _BalanceSpec(_Spec):
     (:mod:`slackbot.ledger.rules`); this only finds the rows to ask about.
     """
 
-    lock_existing = True
     noun: Literal["payment", "invoice"]
     key_column: str
     # The stored balances an import must leave room for (settled, pending), and the column
@@ -395,9 +387,7 @@ class _PaymentSpec(_BalanceSpec):
     compared = ("partner_id", "currency", "exponent", "amount", "received_on", "reference")
     held = ("allocated", "pending")
     limit_column = "amount"
-
-    def insert_values(self, record: Record) -> Record:
-        return {**record, "allocated": 0, "pending": 0}
+    money = PAYMENTS
 
 
 class _InvoiceSpec(_BalanceSpec):
@@ -416,9 +406,7 @@ class _InvoiceSpec(_BalanceSpec):
     )
     held = ("applied", "pending")
     limit_column = "opening_due"
-
-    def insert_values(self, record: Record) -> Record:
-        return {**record, "applied": 0, "pending": 0}
+    money = INVOICES
 
 
 _SPECS: dict[ImportKind, _Spec] = {
@@ -457,6 +445,12 @@ class _ImportRun:
     # Unknown partner ids seen so far and the known id each differs from only by case, if any.
     _case_matches: dict[str, str | None] = field(default_factory=dict)
     _currencies: CurrencyCache = field(default_factory=CurrencyCache)
+    # Money kinds: the stage, the fast check of a row in the plain header's order, and the
+    # chunk's rows it passed, as ``(line, *stage columns)``.
+    stage: Stage | None = None
+    _fast: FastCheck | None = None
+    _width: int = 0
+    _fast_rows: list[StageRow] = field(default_factory=list)
 
     def read_header(self, line: int, values: list[str]) -> None:
         header = read_header(self.kind, line, values)
@@ -465,12 +459,66 @@ class _ImportRun:
         else:
             self.header = header
 
+    def start(self, connection: Connection) -> None:
+        """Ready to take rows: a money file gets its stage (and, in the plain order, the fast
+        check)."""
+        if self.spec.money is None:
+            return
+        self.stage = Stage(connection, self.spec.money)
+        if not self.header.from_export:
+            self._fast = FAST_CHECKS[self.kind]
+            self._width = len(self.header.columns)
+
+    def close(self) -> None:
+        if self.stage is not None:
+            self.stage.close()
+
+    def finish(self, connection: Connection) -> None:
+        """Money kinds, once every row is staged: compare, check against allocations, write."""
+        stage, spec = self.stage, self.spec
+        if stage is None or spec.money is None:
+            return
+        key = spec.money.key
+        pairs = [
+            (_Row(found.line, found.old[key], found.new, None, Problems()), found.old)
+            for found in stage.candidates(
+                exported_amount_due=self.header.from_export and self.kind is ImportKind.INVOICES
+            )
+        ]
+        spec.conflicts(connection, pairs)
+        if self.header.from_export and self.kind is ImportKind.INVOICES:
+            self._check_exported_amount_due(pairs)
+        for row, _ in pairs:
+            if row.problems:
+                self._reject(row)
+        if self.bad:
+            return  # the run will be rolled back: nothing to count, lock or write
+        existing, changed = stage.compare()
+        self.inserted = stage.rows - existing
+        self.updated = len(changed)
+        self.unchanged = existing - len(changed)
+        self.updated_keys.update(changed)
+        stage.upsert()
+
+    def _reject(self, row: _Row) -> None:
+        problem = "; ".join(p.rstrip(".") for p in row.problems)
+        self.bad.append(BadRow(row.line, problem, row.problems.kind()))
+
     def not_csv(self, bad: BadRow) -> None:
         """A record the CSV reader could not split: read, bad, and never written."""
         self.rows_read += 1
         self.bad.append(bad)
 
     def add(self, connection: Connection, line: int, values: list[str]) -> None:
+        if self._fast is not None and len(values) == self._width:
+            staged = self._fast(values, self._currencies.good)
+            if staged is not None and staged[0] not in self.seen:
+                self.rows_read += 1
+                self.seen[staged[0]] = line
+                self._fast_rows.append((line, *staged))
+                if len(self._fast_rows) + len(self._chunk) >= self.chunk_rows:
+                    self.flush(connection)
+                return
         self.rows_read += 1
         problems = Problems()
         record: Record | None = None
@@ -506,10 +554,13 @@ class _ImportRun:
                 else:
                     self.seen[key] = line
         self._chunk.append(_Row(line, key, record, partner_id, problems))
-        if len(self._chunk) >= self.chunk_rows:
+        if len(self._chunk) + len(self._fast_rows) >= self.chunk_rows:
             self.flush(connection)
 
     def flush(self, connection: Connection) -> None:
+        if self.stage is not None:
+            self._flush_staged(connection, self.stage)
+            return
         chunk, self._chunk = self._chunk, []
         if not chunk:
             return
@@ -576,11 +627,36 @@ class _ImportRun:
                     "an exported amount_due over an invoice with approved allocations",
                 )
 
-    def _check_partners(self, connection: Connection, chunk: list[_Row]) -> None:
-        wanted = {row.partner_id for row in chunk if row.partner_id} - self._partners
-        if wanted:
+    def _flush_staged(self, connection: Connection, stage: Stage) -> None:
+        """Stage the chunk's rows whose partner is known; the others are bad rows."""
+        chunk, self._chunk = self._chunk, []
+        fast, self._fast_rows = self._fast_rows, []
+        partners = {row[2] for row in fast}
+        self._check_partners(connection, chunk, partners)
+        if not partners <= self._partners:
+            known = self._partners
+            unknown = [row for row in fast if row[2] not in known]
+            fast = [row for row in fast if row[2] in known]
+            chunk.extend(_Row(row[0], row[1], None, row[2], Problems()) for row in unknown)
+            self._check_partners(connection, chunk[-len(unknown) :])
+        for row in chunk:
+            if row.problems or row.record is None:
+                self._reject(row)
+            else:
+                fast.append((row.line, *stage_row(self.kind, row.record)))
+        stage.write(fast)
+
+    def _check_partners(
+        self, connection: Connection, chunk: list[_Row], more: Iterable[str] = ()
+    ) -> None:
+        wanted = sorted(
+            {row.partner_id for row in chunk if row.partner_id}.union(more) - self._partners
+        )
+        for start in range(0, len(wanted), _IN_CHUNK):
             found = connection.execute(
-                select(Partner.partner_id).where(Partner.partner_id.in_(sorted(wanted)))
+                select(Partner.partner_id).where(
+                    Partner.partner_id.in_(wanted[start : start + _IN_CHUNK])
+                )
             ).scalars()
             self._partners.update(found)
         missing = {row.partner_id for row in chunk if row.partner_id} - self._partners

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, delete, func, select
+from sqlalchemy import Connection, CursorResult, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from models.enums import AllocationStatus
@@ -152,6 +152,30 @@ def record_removals(
             )
         )
     return counts
+
+
+def remove_unlisted_members(
+    connection: Connection, listed: set[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Delete the members of the partners named in ``listed`` that ``listed`` leaves out."""
+    partners = sorted({partner_id for partner_id, _ in listed})
+    unlisted: list[tuple[str, str]] = []
+    for start in range(0, len(partners), _IN_CHUNK):
+        rows = connection.execute(
+            select(PartnerMember.partner_id, PartnerMember.slack_user_id)
+            .where(PartnerMember.partner_id.in_(partners[start : start + _IN_CHUNK]))
+            .order_by(PartnerMember.partner_id, PartnerMember.slack_user_id)
+        ).all()
+        unlisted.extend((row[0], row[1]) for row in rows if (row[0], row[1]) not in listed)
+    if unlisted:
+        connection.execute(
+            delete(PartnerMember).where(
+                PartnerMember.partner_id == bindparam("_partner"),
+                PartnerMember.slack_user_id == bindparam("_user"),
+            ),
+            [{"_partner": partner, "_user": user} for partner, user in unlisted],
+        )
+    return unlisted
 
 
 def did_you_mean(session: Session | Connection, unknown: str) -> str:

@@ -8,20 +8,30 @@ composition root:
   that owes messages): the services, resolved once when the app is built;
 - ``user_id``: the acting person under the one rule of what a Slack user id looks like
   (``models.limits``), ``""`` for anything else; it replaces Bolt's unchecked copy of the id;
+- ``person``: who acts and from where (:class:`~slackbot.ledger.membership.Person`: user id,
+  their own team and org, the channel), read from the signed body only
+  (``slackbot.slack.payload.acting_person``). Before any listener runs it is recorded as where
+  they were last seen (:class:`~slackbot.ledger.membership.People`), which is what the
+  ledger's membership rule reads: a person of a team a partner claims acts for it from this
+  very request on;
 - ``form``: for a payload carrying a modal (a submission, a select's change, an options load),
   ``view.state.values`` flattened to ``{block_id: value}``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from slack_bolt import App, BoltContext
 
 from slackbot.ledger import Ledger
+from slackbot.ledger.membership import People
 from slackbot.slack.approvers import ApproverDirectory
-from slackbot.slack.payload import acting_user_id, form_values
+from slackbot.slack.payload import acting_person, acting_user_id, form_values
+
+log = logging.getLogger("handlers")
 
 
 class Outbox(Protocol):
@@ -63,6 +73,23 @@ def actor_middleware(body: dict[str, Any], context: BoltContext, next: Callable[
     next()
 
 
+def person_middleware(people: People) -> Callable[..., None]:
+    """Middleware putting ``person`` in context and recording where they were seen, first."""
+
+    def record_person(body: dict[str, Any], context: BoltContext, next: Callable[[], None]) -> None:
+        person = acting_person(body if isinstance(body, dict) else {})
+        context["person"] = person
+        try:
+            people.seen(person)
+        except Exception:
+            # The listener still runs and reads what was last recorded: a database that cannot
+            # take this write cannot answer the listener either, which says so in words.
+            log.warning("could not record where %s was seen", person.user_id, exc_info=True)
+        next()
+
+    return record_person
+
+
 def form_middleware(body: dict[str, Any], context: BoltContext, next: Callable[[], None]) -> None:
     """``form``: the modal's inputs as ``{block_id: value}`` when the payload carries a modal."""
     view = body.get("view")
@@ -74,4 +101,5 @@ def use_middleware(app: App, services: Services) -> None:
     """Register the middleware on ``app``, before any listener runs."""
     app.use(services_middleware(services))
     app.use(actor_middleware)
+    app.use(person_middleware(People(services.ledger.db, clock=services.ledger.clock)))
     app.use(form_middleware)

@@ -48,6 +48,8 @@ from models.tables import ChannelPace, OutboxMessage, SlackMessageRef
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.errors import Unavailable
+from slackbot.ledger import channels
+from slackbot.ledger.channels import NoticeRoute
 from slackbot.outbox.owed import owe_refreshes_beside
 
 log = logging.getLogger(__name__)
@@ -212,6 +214,21 @@ class Failure:
     retry_after: float | None = None
     # No retry soon will fix it: someone must change the app's setup (retried slowly).
     configuration: bool = False
+
+
+@dataclass(frozen=True)
+class NoticeWay:
+    """How a notice reaches its person: the route recorded (None: not decided yet, or the
+    recorded one is no longer good), and what deciding needs (their workspace, the channel)."""
+
+    route: NoticeRoute | None
+    channel: str | None
+    # The partner's linked channel a notice falls back to (None: the partner has none).
+    fallback: str | None
+    team_id: str | None = None
+    enterprise_id: str | None = None
+    # The row itself has its route recorded (its retries go the same way).
+    on_row: bool = False
 
 
 class OutboxQueue:
@@ -432,8 +449,12 @@ class OutboxQueue:
 
     # ----------------------------------------------------------- recording
 
-    def mark_sent(self, owed: Owed, landed: Landed | None) -> bool:
+    def mark_sent(
+        self, owed: Owed, landed: Landed | None, *, route: NoticeWay | None = None
+    ) -> bool:
         """Record the row sent (and where it landed); True when a sender should look now.
+
+        ``route``: the notice route this row went by, recorded on the row if it was not yet.
 
         A request's own news in the billing channel (its post, its decision) moved balances
         that the other pending requests on its payment or invoice show: their refreshes are
@@ -461,6 +482,12 @@ class OutboxQueue:
                             last_error=None,
                         )
                     )
+                    if route is not None and route.route is not None and not route.on_row:
+                        session.execute(
+                            update(OutboxMessage)
+                            .where(OutboxMessage.message_id == owed.message_id)
+                            .values(route=route.route.value, route_channel=route.channel)
+                        )
                     if landed is not None and allocation_id is not None:
                         _remember(session, allocation_id, landed)
                     owed_more = 0
@@ -487,6 +514,69 @@ class OutboxQueue:
                     raise
                 time.sleep(0.2 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    # --------------------------------------------------------- notice routes
+
+    def notice_way(self, owed: Owed, user: str, partner_id: str) -> NoticeWay:
+        """How this row's notice reaches ``user``: the row's recorded route, else the person's,
+        else undecided. A channel route is good only while that channel is still linked to the
+        allocation's partner (unlinked or relinked to another: decided again)."""
+        with self.db.transaction(read_only=True) as session:
+            row = session.get(OutboxMessage, owed.message_id)
+            seen = channels.person(session, user)
+            on_row = row is not None and row.route is not None
+            route: NoticeRoute | None = None
+            channel: str | None = None
+            if row is not None and row.route is not None:
+                route = _member(NoticeRoute, row.route)
+                channel = row.route_channel
+            elif seen is not None:
+                route, channel = seen.notice_route, seen.notice_channel_id
+            if route is NoticeRoute.CHANNEL and not (
+                channel and channels.is_linked_to(session, channel, partner_id)
+            ):
+                route, channel, on_row = None, None, False
+            fallback = channels.notice_channel(
+                session, partner_id, seen.channel_id if seen else None
+            )
+        return NoticeWay(
+            route=route,
+            channel=channel,
+            fallback=fallback,
+            team_id=seen.team_id if seen else None,
+            enterprise_id=seen.enterprise_id if seen else None,
+            on_row=on_row,
+        )
+
+    def record_route(self, owed: Owed, user: str, way: NoticeWay) -> NoticeWay:
+        """The route just decided for ``user``: kept on the row (its retries) and on the person
+        (their later notices). Returns ``way`` as recorded."""
+        assert way.route is not None
+        with self.db.transaction() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.message_id == owed.message_id)
+                .values(route=way.route.value, route_channel=way.channel)
+            )
+            channels.record_notice_route(session, user, way.route, way.channel, self.clock())
+        return NoticeWay(
+            route=way.route,
+            channel=way.channel,
+            fallback=way.fallback,
+            team_id=way.team_id,
+            enterprise_id=way.enterprise_id,
+            on_row=True,
+        )
+
+    def forget_route(self, owed: Owed, user: str) -> None:
+        """The recorded route failed for good (the DM closed): the next try decides again."""
+        with self.db.transaction() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.message_id == owed.message_id)
+                .values(route=None, route_channel=None)
+            )
+            channels.forget_notice_route(session, user)
 
     def record_failure(self, owed: Owed, failure: Failure) -> float:
         """Hand the row back to be tried again later; returns the seconds it will wait."""

@@ -18,6 +18,8 @@ became of it; this module makes the calls and tells the queue what happened, in 
   all; the sender watching the clock wakes at the slot's time, so the channel runs at its pace.
 - A call in a claim's slot that starts late (a loaded machine, a slow read) first moves the
   channel's next slot on by as much, so the next call still comes a pace after it.
+- A requester's notice goes by the route :mod:`slackbot.slack.notices` decides once per person
+  (a DM, else the partner's linked channel), with the client ``BotTokens`` gives for it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -47,11 +49,16 @@ from slackbot.outbox.queue import (
     Failure,
     Held,
     Landed,
+    NoticeWay,
     OutboxQueue,
     Owed,
     RetryPolicy,
 )
 from slackbot.slack import views
+from slackbot.slack.notices import Notices, Unreachable, slack_error
+
+if TYPE_CHECKING:
+    from slackbot.slack.tokens import BotTokens
 
 __all__ = ["CONFIGURATION_ERRORS", "ChannelPacer", "Delivery", "RetryPolicy", "classify", "route"]
 
@@ -138,6 +145,8 @@ def route(kind: OutboxKind) -> Route:
 
 def classify(exc: Exception) -> Failure:
     """A failed send as the queue records it: the error code and what it asks of us."""
+    if isinstance(exc, Unreachable):
+        return Failure(error="no_notice_route", message=str(exc), configuration=True)
     if isinstance(exc, SlackApiError):
         error = slack_error(exc)
         return Failure(
@@ -147,19 +156,6 @@ def classify(exc: Exception) -> Failure:
             configuration=error in CONFIGURATION_ERRORS,
         )
     return Failure(error=type(exc).__name__, message=str(exc))
-
-
-def slack_error(exc: SlackApiError) -> str:
-    """Slack's error code (``not_in_channel``), else ``http_<status>``."""
-    response = getattr(exc, "response", None)
-    try:
-        code = response.get("error") if response is not None else None
-    except Exception:
-        code = None
-    if code:
-        return str(code)
-    status = getattr(response, "status_code", None)
-    return f"http_{status}" if status else "slack_error"
 
 
 def retry_after(exc: SlackApiError) -> float | None:
@@ -216,10 +212,13 @@ class Delivery:
         senders: int = 4,
         invoice_url_template: str | None = None,
         clock: Clock = system_clock,
+        tokens: BotTokens | None = None,
     ) -> None:
         self.db = db
         self.ledger = ledger
+        # ``client`` serves every call unless ``tokens`` gives one per workspace (OAuth).
         self.client = client
+        self._tokens = tokens
         self.billing_channel = billing_channel
         self.invoice_url_template = invoice_url_template
         self.queue = OutboxQueue(
@@ -232,6 +231,7 @@ class Delivery:
             clock=clock,
         )
         self.pacer = self.queue.pacer
+        self.notices = Notices(db, self.queue, self, billing_channel=billing_channel)
         self.poll_seconds = poll_seconds
         self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
         self.senders = max(1, senders)
@@ -249,6 +249,17 @@ class Delivery:
         # pace while every sender is busy and none is idle to watch the clock.
         self._slot_due: float | None = None
         self._slot_look = threading.Lock()
+
+    # The delivery is its own BotTokens: ``tokens`` when given, else ``client`` for every
+    # call (the single-token mode), read at each call so a swapped ``client`` is the one used.
+
+    def billing(self) -> WebClient:
+        return self._tokens.billing() if self._tokens is not None else self.client
+
+    def for_team(self, team_id: str | None, enterprise_id: str | None) -> WebClient | None:
+        if self._tokens is None:
+            return self.client
+        return self._tokens.for_team(team_id, enterprise_id)
 
     @property
     def batch_size(self) -> int:
@@ -453,7 +464,7 @@ class Delivery:
             if owed.allocation_id is None:
                 raise ValueError("the row names no allocation")
             allocation = self.ledger.allocation(owed.allocation_id)
-            landed = self._send(owed, allocation, held.landed, slot=slot)
+            landed, way = self._send(owed, allocation, held.landed, slot=slot)
         except Postpone as wait:
             self.queue.release(message_id, worker_id, after=wait.seconds)
             return
@@ -469,7 +480,7 @@ class Delivery:
             self._failed(owed, exc)
             return
         try:
-            waiting = self.queue.mark_sent(owed, landed)
+            waiting = self.queue.mark_sent(owed, landed, route=way)
         except Unavailable:
             log.error("outbox: %s was sent but could not be marked sent", owed)
             return
@@ -483,15 +494,16 @@ class Delivery:
         landed: dict[Audience, tuple[str, str]],
         *,
         slot: Slot | None = None,
-    ) -> Landed | None:
-        """The Web API calls for one row; returns where a message landed, to remember it.
+    ) -> tuple[Landed | None, NoticeWay | None]:
+        """The Web API calls for one row; returns where a message landed, to remember it, and
+        the requester's notice route it went by.
 
         ``slot``: the billing channel's slot the claim took for this row's first call.
         """
         news = route(owed.kind)
         match owed.recipient:
             case Audience.BILLING:
-                return self._send_billing(owed, allocation, landed, news.billing, slot)
+                return self._send_billing(owed, allocation, landed, news.billing, slot), None
             case Audience.REQUESTER | Audience.RECEIPT:
                 # RECEIPT: the requester's receipt shows the news. REQUESTER with a decision: a
                 # row from before one DM per decision, delivered the same way.
@@ -546,14 +558,13 @@ class Delivery:
         allocation: AllocationSummary,
         landed: dict[Audience, tuple[str, str]],
         call: RequesterCall,
-    ) -> Landed | None:
-        """Post the receipt, or edit it to show the news (a new DM only as ``call`` says)."""
-        user = allocation.requested_by
+    ) -> tuple[Landed | None, NoticeWay | None]:
+        """Post the receipt, or edit it to show the news (a new notice only as ``call`` says),
+        where the requester's route says: a DM, or their partner's linked channel."""
         if call is RequesterCall.POST_RECEIPT:
-            response = self._call(
-                "chat_postMessage", user, channel=user, **views.receipt_message(allocation)
-            )
-            return Landed(Audience.RECEIPT, str(response["channel"]), str(response["ts"]))
+            response, way = self.notices.post(owed, allocation, views.receipt_message(allocation))
+            receipt_at = Landed(Audience.RECEIPT, str(response["channel"]), str(response["ts"]))
+            return receipt_at, way
         if owed.edit_only:
             # A receipt edit written beside a requester DM row leaves the telling to that row.
             call = RequesterCall.EDIT_ONLY
@@ -561,16 +572,15 @@ class Delivery:
         if receipt is not None:
             channel, ts = receipt
             try:
-                self._call(
-                    "chat_update",
-                    channel,
-                    channel=channel,
-                    ts=ts,
-                    **views.receipt_message(allocation),
-                )
+                if not self.notices.edit(
+                    allocation, channel, ts, views.receipt_message(allocation)
+                ):
+                    raise _NotTheirs(channel)
                 if call is not RequesterCall.EDIT_AND_DM:
-                    return None
+                    return None, None
                 gone = ""
+            except _NotTheirs:
+                gone = f"the receipt's channel {channel} is no longer linked to the partner"
             except SlackApiError as exc:
                 if slack_error(exc) != MESSAGE_NOT_FOUND:
                     raise
@@ -579,11 +589,11 @@ class Delivery:
             gone = "no receipt was ever posted"
         if call is RequesterCall.EDIT_ONLY:
             log.info("outbox: %s: %s; nothing to edit", owed, gone)
-            return None
+            return None, None
         if gone:
             log.warning("outbox: %s: %s; telling the requester in a new message", owed, gone)
-        self._call("chat_postMessage", user, channel=user, **views.decision_message(allocation))
-        return None
+        _, way = self.notices.post(owed, allocation, views.decision_message(allocation))
+        return None, way
 
     def _call(
         self,
@@ -608,7 +618,7 @@ class Delivery:
                     raise Postpone(wait)
                 self._stop.wait(wait)
         try:
-            return getattr(self.client, method)(**kwargs)
+            return getattr(self.billing(), method)(**kwargs)
         except SlackApiError as exc:
             seconds = retry_after(exc)
             if seconds is not None and paced:
@@ -621,6 +631,10 @@ class Delivery:
         logger = log.error if failure.configuration else log.warning
         detail = "" if isinstance(exc, SlackApiError) else f": {_one_line(exc, 200)}"
         logger("outbox: %s failed (%s%s); retrying in %.1fs", owed, failure.error, detail, delay)
+
+
+class _NotTheirs(Exception):
+    """The receipt is in a channel no longer linked to the allocation's partner."""
 
 
 def _one_line(exc: object, limit: int = 300) -> str:

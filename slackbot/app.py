@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from handlers import register_all
 from slackbot.db import Database
 from slackbot.ledger import Ledger
 from slackbot.settings import Settings
 from slackbot.slack.approvers import ApproverDirectory
-from slackbot.slack.bolt_app import App, bolt_app, delivery_client, directory_client
+from slackbot.slack.bolt_app import App, wire_slack
+from slackbot.slack.installations import EncryptedInstallationStore
 from slackbot.slack.middleware import use_middleware
 from slackbot.slack.sender import Delivery, RetryPolicy
+from slackbot.slack.tokens import BotTokens
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,10 @@ class Bot:
     approvers: ApproverDirectory
     delivery: Delivery
     app: App
+    # Which token each of the bot's own calls uses: the one token, or each installation's.
+    tokens: BotTokens
+    # The OAuth mode's installations (None in the single-token mode).
+    installations: EncryptedInstallationStore | None = None
 
     def close(self) -> None:
         self.delivery.stop()
@@ -46,23 +54,25 @@ def build_bot(
     """Wire settings to services to listeners. Starts nothing: call ``bot.delivery.start()``."""
     database = db or Database(settings.database_url, statement_timeout_ms=5000)
     ledger = Ledger(database)
+    slack = wire_slack(
+        settings, database.engine, delivery_timeout=delivery_timeout, verify_token=verify_token
+    )
+    app, tokens, store = slack.app, slack.tokens, slack.installations
     approvers = ApproverDirectory(
-        settings.billing_approver_ids,
-        settings.billing_approver_group_id,
-        directory_client(settings),
+        settings.billing_approver_ids, settings.billing_approver_group_id, slack.directory
     )
     delivery = Delivery(
         database,
         ledger,
-        delivery_client(settings, timeout=delivery_timeout),
+        tokens.billing(),
         billing_channel=settings.billing_channel_id or "",
         pace_seconds=settings.billing_channel_pace_seconds,
         retry=retry,
         invoice_url_template=settings.invoice_url_template,
         # One clock for the ledger and the outbox: a test that freezes one freezes both.
         clock=ledger.clock,
+        **_tokens_argument(tokens),
     )
-    app = bolt_app(settings, verify_token=verify_token)
     bot = Bot(
         settings=settings,
         db=database,
@@ -70,8 +80,17 @@ def build_bot(
         approvers=approvers,
         delivery=delivery,
         app=app,
+        tokens=tokens,
+        installations=store,
     )
     # Listeners take the services by parameter name (slackbot.slack.middleware), never the Bot.
     use_middleware(app, bot)
     register_all(app)
     return bot
+
+
+def _tokens_argument(tokens: BotTokens) -> dict[str, Any]:
+    """``tokens=`` for a sender that takes it (issue 12 teaches Delivery per-workspace tokens)."""
+    if "tokens" in inspect.signature(Delivery).parameters:
+        return {"tokens": tokens}
+    return {}

@@ -32,6 +32,7 @@ from slackbot.slack.connection import (
     refused_in_form,
     socket_mode,
 )
+from slackbot.slack.installations import answer_install_route
 from slackbot.slack.request_shape import describe, read_payload
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,18 @@ def make_wsgi_app(bot: Bot, *, clock: Callable[[], float] = time.monotonic) -> W
                 "200 OK" if healthy else "503 Service Unavailable",
                 {"ok": healthy, "database": "ok" if healthy else "unreachable"},
             )
+        flow = bot.app.oauth_flow
+        if flow is not None and path in (flow.install_path, flow.redirect_uri_path):
+            seen.kind = "install" if path == flow.install_path else "oauth_redirect"
+            if method not in ("GET", "HEAD"):
+                seen.outcome = "refused: only GET"
+                return _json(
+                    start_response, "405 Method Not Allowed", {"ok": False}, [("Allow", "GET")]
+                )
+            status, headers, body, outcome = answer_install_route(flow, path, environ)
+            seen.outcome = outcome
+            start_response(status, headers)
+            return [] if method == "HEAD" else [body]
         if path == EVENTS_PATH:
             if method != "POST":
                 seen.outcome = "refused: only POST"
@@ -285,6 +298,11 @@ def start_line(settings: Settings, host: str, port: int) -> str:
         mode = f"Socket Mode (over HTTP only http://{host}:{port}{HEALTH_PATH})"
     else:
         mode = f"HTTP: Slack requests on http://{host}:{port}{EVENTS_PATH}"
+    if settings.oauth_mode:
+        mode += (
+            f"; installations in many workspaces (OAuth): install at"
+            f" http://{host}:{port}/slack/install, billing workspace {settings.billing_team_id}"
+        )
     approvers = [f"{len(settings.billing_approver_ids)} approver IDs"]
     if settings.billing_approver_group_id:
         approvers.append(f"group {settings.billing_approver_group_id}")
@@ -293,6 +311,24 @@ def start_line(settings: Settings, host: str, port: int) -> str:
         f" billing channel {settings.billing_channel_id}; {' and '.join(approvers)};"
         f" Slack API {settings.slack_api_url}"
     )
+
+
+def say_installations(bot: Bot, settings: Settings) -> None:
+    """The OAuth mode's start: which workspaces have installed the app, and whether the
+    billing workspace has (until it does, the billing channel's messages wait in the outbox)."""
+    assert bot.installations is not None
+    try:
+        teams = bot.installations.installed_teams()
+    except Exception as exc:  # the database is checked by its own health route
+        log.warning("could not read the installations (%s)", type(exc).__name__)
+        return
+    log.info("installed in %d workspaces or orgs", len(teams))
+    if settings.billing_team_id not in teams:
+        log.warning(
+            "the billing workspace BILLING_TEAM_ID=%s has not installed the app: open"
+            " /slack/install from it; billing messages wait in the outbox until then",
+            settings.billing_team_id,
+        )
 
 
 def shown_database_url(url: str) -> str:
@@ -346,7 +382,10 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> Non
         bot.close()
         raise SettingsError(listen_problem(host, port, exc)) from None
     try:
-        check_slack_token(settings)
+        if bot.installations is None:
+            check_slack_token(settings)
+        else:
+            say_installations(bot, settings)
     except SettingsError:
         server.close()
         bot.close()

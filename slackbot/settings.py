@@ -6,6 +6,7 @@ import re
 from collections.abc import Collection, Iterable
 from typing import Annotated, Any
 
+from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -24,6 +25,27 @@ EXAMPLE_IDS = frozenset(
 PLACEHOLDER_MESSAGE = "looks like the placeholder from the README"
 # What the commands other than serve read: they must keep working whatever the Slack settings say.
 DATABASE_SETTINGS = ("database_url",)
+# What the installations CLI reads (re-encrypting stored tokens under a new key).
+INSTALLATION_SETTINGS = ("database_url", "slack_client_id", "token_encryption_key")
+# A workspace (T…) or an Enterprise Grid org (E…).
+SLACK_TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,31}", re.ASCII)
+_CLIENT_ID = re.compile(r"[0-9]{2,20}\.[0-9]{2,20}", re.ASCII)
+# The bot scopes manifest.yml asks for: what an installation through /slack/install grants.
+DEFAULT_SCOPES = ("commands", "chat:write", "usergroups:read")
+_SCOPE = re.compile(r"[a-z][a-z0-9_.:-]{1,63}", re.ASCII)
+# The settings that turn on installation in many workspaces (OAuth); SLACK_SCOPES and
+# SLACK_REDIRECT_URI are optional refinements of it.
+OAUTH_REQUIRED = (
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "TOKEN_ENCRYPTION_KEY",
+    "BILLING_TEAM_ID",
+)
+OAUTH_OPTIONAL = ("SLACK_SCOPES", "SLACK_REDIRECT_URI")
+NEW_KEY_HINT = (
+    "make one with: python -c 'from cryptography.fernet import Fernet;"
+    " print(Fernet.generate_key().decode())'"
+)
 
 
 def normalize_database_url(url: str) -> str:
@@ -85,6 +107,121 @@ class Settings(BaseSettings):
     # A link to the invoice in the ERP on the billing message, e.g.
     # https://erp.example.com/invoices/{invoice_id}; unset: no link.
     invoice_url_template: str | None = Field(default=None, alias="INVOICE_URL_TEMPLATE")
+    # Installation in many workspaces (OAuth; slackbot.slack.installations). Unset: the single
+    # SLACK_BOT_TOKEN mode. Bolt's own names for the first four.
+    slack_client_id: str | None = Field(default=None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: str | None = Field(default=None, alias="SLACK_CLIENT_SECRET")
+    slack_scopes: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="SLACK_SCOPES")
+    slack_redirect_uri: str | None = Field(default=None, alias="SLACK_REDIRECT_URI")
+    # Fernet keys, comma-separated: the first encrypts, every one decrypts (key rotation).
+    token_encryption_key: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="TOKEN_ENCRYPTION_KEY", repr=False
+    )
+    # The vendor's own workspace (T…) or org (E…): its installation posts to the billing channel.
+    billing_team_id: str | None = Field(default=None, alias="BILLING_TEAM_ID")
+
+    @property
+    def oauth_mode(self) -> bool:
+        """Installations in many workspaces: an OAuth setting is set (``serve`` checks all)."""
+        return any(
+            (
+                self.slack_client_id,
+                self.slack_client_secret,
+                self.token_encryption_key,
+                self.billing_team_id,
+                self.slack_scopes,
+                self.slack_redirect_uri,
+            )
+        )
+
+    @property
+    def bot_scopes(self) -> tuple[str, ...]:
+        """The bot scopes an installation asks for: SLACK_SCOPES, else the manifest's."""
+        return self.slack_scopes or DEFAULT_SCOPES
+
+    @field_validator("slack_client_id")
+    @classmethod
+    def _client_id(cls, value: str | None) -> str | None:
+        value = _blank_is_none(value)
+        if value is None:
+            return None
+        _check_secret(value, "client ID", "the app's Basic Information page")
+        if not _CLIENT_ID.fullmatch(value):
+            raise ValueError(
+                "must be the app's client ID, digits.digits (Basic Information → App Credentials)"
+            )
+        return value
+
+    @field_validator("slack_client_secret")
+    @classmethod
+    def _client_secret(cls, value: str | None) -> str | None:
+        value = _blank_is_none(value)
+        if value is not None:
+            _check_secret(value, "client secret", "the app's Basic Information page")
+        return value
+
+    @field_validator("slack_scopes", mode="before")
+    @classmethod
+    def _scopes(cls, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        items = value.split(",") if isinstance(value, str) else list(value)
+        scopes = tuple(str(item).strip() for item in items if str(item).strip())
+        bad = [scope for scope in scopes if not _SCOPE.fullmatch(scope)]
+        if bad:
+            shown = ", ".join(repr(scope[:40]) for scope in bad)
+            raise ValueError(
+                f"{shown} is not a Slack scope; list them comma-separated, such as"
+                " commands,chat:write,usergroups:read"
+            )
+        return scopes
+
+    @field_validator("slack_redirect_uri")
+    @classmethod
+    def _redirect_uri(cls, value: str | None) -> str | None:
+        value = _blank_is_none(value)
+        if value is None:
+            return None
+        if _PLACEHOLDER.search(value) or "YOUR-HOST" in value:
+            raise ValueError(f"{PLACEHOLDER_MESSAGE}; use your bot's public URL")
+        if not re.fullmatch(r"https?://[!-~]+/slack/oauth_redirect", value, re.ASCII):
+            raise ValueError(
+                "must be your bot's public URL ending in /slack/oauth_redirect, such as"
+                " https://payments.example.com/slack/oauth_redirect"
+            )
+        return value
+
+    @field_validator("token_encryption_key", mode="before")
+    @classmethod
+    def _encryption_keys(cls, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        items = value.split(",") if isinstance(value, str) else list(value)
+        keys = tuple(str(item).strip() for item in items if str(item).strip())
+        for number, key in enumerate(keys, 1):
+            which = f"key {number} of {len(keys)}" if len(keys) > 1 else "the key"
+            if _PLACEHOLDER.search(key):
+                raise ValueError(f"{which} {PLACEHOLDER_MESSAGE}; {NEW_KEY_HINT}")
+            try:
+                Fernet(key.encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                # The key itself is never repeated: it is a secret.
+                raise ValueError(
+                    f"{which} is not a Fernet key (44 characters of URL-safe base64); "
+                    + NEW_KEY_HINT
+                ) from None
+        return keys
+
+    @field_validator("billing_team_id")
+    @classmethod
+    def _billing_team(cls, value: str | None) -> str | None:
+        value = _blank_is_none(value)
+        problem = value and _id_problem(
+            value, SLACK_TEAM_ID, "Slack workspace ID (T…) or Enterprise Grid org ID (E…)"
+        )
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("invoice_url_template")
     @classmethod
@@ -252,20 +389,68 @@ def load_settings(
         if "SLACK_APP_TOKEN" in reported:
             # Meant for Socket Mode: asking for a signing secret as well would mislead.
             reported.add("SLACK_SIGNING_SECRET")
-        problems += [p for p in serve_problems(settings) if p.split(":", 1)[0] not in reported]
+        # A malformed OAuth setting (reset to its default above) still says which mode is meant.
+        meant = [v for v in malformed if v in OAUTH_REQUIRED + OAUTH_OPTIONAL]
+        problems += [
+            p
+            for p in serve_problems(settings, oauth_named=meant)
+            if p.split(":", 1)[0] not in reported
+        ]
     if problems:
         raise SettingsError(problems)
     return settings
 
 
-def serve_problems(settings: Settings) -> list[str]:
-    """What ``serve`` cannot start without, one line per missing variable."""
+def mode_problems(settings: Settings, *, oauth_named: Collection[str] = ()) -> list[str]:
+    """The OAuth mode's settings: all four or none, and never beside ``SLACK_BOT_TOKEN``.
+
+    ``oauth_named``: OAuth variables that were set but malformed (and so read as unset).
+    """
+    if not settings.oauth_mode and not oauth_named:
+        return []
+    given = {
+        "SLACK_CLIENT_ID": settings.slack_client_id,
+        "SLACK_CLIENT_SECRET": settings.slack_client_secret,
+        "TOKEN_ENCRYPTION_KEY": settings.token_encryption_key,
+        "BILLING_TEAM_ID": settings.billing_team_id,
+        "SLACK_SCOPES": settings.slack_scopes,
+        "SLACK_REDIRECT_URI": settings.slack_redirect_uri,
+    }
+    which = next((name for name, value in given.items() if value), None) or next(iter(oauth_named))
     problems = []
-    if not settings.slack_bot_token:
+    if settings.slack_bot_token:
         problems.append(
+            f"SLACK_BOT_TOKEN: set together with {which}: choose one mode, the single workspace"
+            f" (SLACK_BOT_TOKEN; unset {which}) or installations in many workspaces (OAuth;"
+            " unset SLACK_BOT_TOKEN)"
+        )
+    hints = {
+        "SLACK_CLIENT_ID": "the app's Basic Information page → App Credentials",
+        "SLACK_CLIENT_SECRET": "the app's Basic Information page → App Credentials",
+        "TOKEN_ENCRYPTION_KEY": "encrypts the stored bot tokens; " + NEW_KEY_HINT,
+        "BILLING_TEAM_ID": "the vendor's own workspace (T…) or org (E…), where the billing"
+        " channel is",
+    }
+    for name in OAUTH_REQUIRED:
+        if not given[name]:
+            problems.append(
+                f"{name}: required for installations in many workspaces ({which} is set):"
+                f" {hints[name]}"
+            )
+    return problems
+
+
+def serve_problems(settings: Settings, *, oauth_named: Collection[str] = ()) -> list[str]:
+    """What ``serve`` cannot start without, one line per missing or conflicting variable."""
+    if settings.oauth_mode or oauth_named:
+        problems = mode_problems(settings, oauth_named=oauth_named)
+    elif not settings.slack_bot_token:
+        problems = [
             "SLACK_BOT_TOKEN: required to serve (the bot token, xoxb-…,"
             " from the app's OAuth & Permissions page)"
-        )
+        ]
+    else:
+        problems = []
     if not settings.billing_channel_id:
         problems.append(
             "BILLING_CHANNEL_ID: required to serve (the ID of the channel where requests are"

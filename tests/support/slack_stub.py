@@ -152,6 +152,12 @@ class _State:
     ts_counter: int = 0
     view_counter: int = 0
     views_by_trigger: dict[str, JsonDict] = field(default_factory=dict)
+    # user id -> the error Slack answers a DM to them with (an external person, say).
+    undmable: dict[str, str] = field(default_factory=dict)
+    # channel -> pinned message ts, in pin order.
+    pins: dict[str, list[str]] = field(default_factory=dict)
+    # Ephemeral messages posted with chat.postEphemeral: (channel, user, message).
+    ephemerals: list[tuple[str, str, JsonDict]] = field(default_factory=list)
 
 
 def _check_fault_kind(kind: str) -> None:
@@ -198,6 +204,7 @@ class FakeSlack:
             "views.update": self._views_update,
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.open": self._conversations_open,
+            "pins.add": self._pins_add,
             "users.info": self._users_info,
         }
 
@@ -336,6 +343,27 @@ class FakeSlack:
         """Fields merged into users.info's answer for ``user_id`` (e.g. real_name, tz)."""
         with self._lock:
             self._state.users.setdefault(user_id, {}).update(fields)
+
+    def set_undmable(self, user_id: str, error: str = "cannot_dm_bot") -> None:
+        """The bot cannot DM ``user_id`` (an external person of a Slack Connect channel, whose
+        workspace has not installed the app): chat.postMessage to their user id or DM channel,
+        and conversations.open with them, answer ``error`` as Slack does."""
+        with self._lock:
+            self._state.undmable[user_id] = error
+
+    def pinned_in(self, channel: str) -> list[str]:
+        """The ts of each message pinned in ``channel`` (pins.add), in pin order."""
+        with self._lock:
+            return list(self._state.pins.get(channel, []))
+
+    def ephemerals_for(self, user_id: str, channel: str | None = None) -> list[JsonDict]:
+        """Ephemeral messages chat.postEphemeral showed ``user_id`` (in ``channel``, if given)."""
+        with self._lock:
+            return [
+                copy.deepcopy(message)
+                for (where, user, message) in self._state.ephemerals
+                if user == user_id and channel in (None, where)
+            ]
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -542,6 +570,9 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             return {"ok": False, "error": "no_text"}
+        undmable = self._undmable_error(raw_channel)
+        if undmable is not None:
+            return {"ok": False, "error": undmable}
         channel = resolve_channel(raw_channel)
         ts = self._next_ts()
         message: JsonDict = {
@@ -601,7 +632,26 @@ class FakeSlack:
             return {"ok": False, "error": "user_not_in_channel"}
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             return {"ok": False, "error": "no_text"}
+        message = {k: params[k] for k in ("text", "blocks", "attachments") if params.get(k)}
+        self._state.ephemerals.append((str(params["channel"]), str(params["user"]), message))
         return {"ok": True, "message_ts": self._next_ts()}
+
+    def _undmable_error(self, channel: str) -> str | None:
+        """The error a DM to this user id (or their DM channel) answers, when they are undmable."""
+        user = channel[1:] if channel.startswith("D") else channel
+        return self._state.undmable.get(user)
+
+    def _pins_add(self, params: JsonDict) -> JsonDict:
+        channel, ts = str(params.get("channel") or ""), str(params.get("timestamp") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if (resolve_channel(channel), ts) not in self._state.messages:
+            return {"ok": False, "error": "message_not_found"}
+        pinned = self._state.pins.setdefault(channel, [])
+        if ts in pinned:
+            return {"ok": False, "error": "already_pinned"}
+        pinned.append(ts)
+        return {"ok": True}
 
     def _chat_get_permalink(self, params: JsonDict) -> JsonDict:
         found = self._find_message(
@@ -711,6 +761,9 @@ class FakeSlack:
         users = [u for u in str(params.get("users") or "").split(",") if u]
         if not users:
             return {"ok": False, "error": "users_list_not_supplied"}
+        undmable = next((e for u in users if (e := self._state.undmable.get(u))), None)
+        if undmable is not None:
+            return {"ok": False, "error": undmable}
         channel_id = dm_channel_for(users[0]) if len(users) == 1 else "G" + "".join(users)
         return {"ok": True, "no_op": True, "already_open": True, "channel": {"id": channel_id}}
 

@@ -205,6 +205,49 @@ def test_post_ephemeral_answers_message_ts(slack: FakeSlack) -> None:
     assert response["ok"] and response["message_ts"]
 
 
+def test_post_ephemeral_is_recorded_for_that_person_in_that_channel(slack: FakeSlack) -> None:
+    client_for(slack).chat_postEphemeral(channel="C1", user="U1", text="only you")
+    client_for(slack).chat_postEphemeral(channel="C2", user="U2", text="not you")
+
+    assert slack.ephemerals_for("U1") == [{"text": "only you"}]
+    assert slack.ephemerals_for("U1", "C2") == []
+    assert slack.messages_in("C1") == []  # nobody else sees it
+
+
+def test_an_undmable_person_answers_slacks_error_to_a_dm_but_not_in_a_channel(
+    slack: FakeSlack,
+) -> None:
+    client = client_for(slack)
+    slack.set_undmable("U0EXT", "cannot_dm_bot")
+
+    for call in (
+        lambda: client.chat_postMessage(channel="U0EXT", text="hi"),
+        lambda: client.chat_postMessage(channel="DU0EXT", text="hi"),
+        lambda: client.conversations_open(users="U0EXT"),
+    ):
+        with pytest.raises(SlackApiError) as error:
+            call()
+        assert error.value.response["error"] == "cannot_dm_bot"
+    assert slack.messages_in("U0EXT") == []
+    assert client.chat_postMessage(channel="C0SHARED", text="<@U0EXT> hi")["ok"]
+    assert client.chat_postMessage(channel="U0OTHER", text="hi")["channel"] == "DU0OTHER"
+
+
+def test_pins_add_pins_a_posted_message_once(slack: FakeSlack) -> None:
+    client = client_for(slack)
+    ts = client.chat_postMessage(channel="C0SHARED", text="launcher")["ts"]
+
+    assert client.pins_add(channel="C0SHARED", timestamp=ts)["ok"]
+    with pytest.raises(SlackApiError) as again:
+        client.pins_add(channel="C0SHARED", timestamp=ts)
+    with pytest.raises(SlackApiError) as missing:
+        client.pins_add(channel="C0SHARED", timestamp="1.000001")
+
+    assert again.value.response["error"] == "already_pinned"
+    assert missing.value.response["error"] == "message_not_found"
+    assert slack.pinned_in("C0SHARED") == [ts]
+
+
 def test_views_open_requires_trigger_id_and_echoes_the_view(slack: FakeSlack) -> None:
     client = client_for(slack)
     with pytest.raises(SlackApiError) as error:

@@ -11,8 +11,9 @@ new amount (updates). Rows go through the service the CLI calls (``import_csv``)
 all-or-nothing transaction and audit included; start-up and the schema check are not timed.
 
 SQLite runs in a file in a temporary folder (WAL, ``synchronous=NORMAL``, as the bot runs it).
-PostgreSQL runs in a throwaway database created on --postgres-url (``BENCH_POSTGRES_URL``, else
-``TEST_DATABASE_URL``, else the local server) and dropped afterwards, as the tests do.
+PostgreSQL runs in a throwaway database (``slackbot_bench_imports_<pid>_<hex>``) created on
+--postgres-url (``BENCH_POSTGRES_URL``, else ``TEST_DATABASE_URL``, else the local server) and
+dropped afterwards, as tests/conftest.py does for the tests.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import random
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -35,9 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
 from slackbot.db import CLI_LOCK_WAIT_MS, Database  # noqa: E402
 from slackbot.erp.imports import ImportResult, import_csv  # noqa: E402
 from slackbot.migrate import upgrade  # noqa: E402
+from slackbot.settings import normalize_database_url  # noqa: E402
 
 # Issue 16's targets (rows per second, first import and re-import alike).
 TARGETS = {"sqlite": 100_000, "postgresql": 50_000}
@@ -147,16 +153,23 @@ def ledger(database: str, folder: Path, postgres_url: str) -> Iterator[Database]
             for leftover in folder.glob(path.name + "*"):
                 leftover.unlink()
         return
-    from tests.conftest import create_postgres_database
-
-    url, drop = create_postgres_database(postgres_url)
-    db = Database(url, lock_wait_ms=CLI_LOCK_WAIT_MS)
+    admin_url = make_url(normalize_database_url(postgres_url))
+    name = f"slackbot_bench_imports_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    db = Database(
+        admin_url.set(database=name).render_as_string(hide_password=False),
+        lock_wait_ms=CLI_LOCK_WAIT_MS,
+    )
     try:
         upgrade(db.engine)
         yield db
     finally:
         db.dispose()
-        drop()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def timed_import(db: Database, kind: str, path: Path) -> tuple[float, ImportResult]:

@@ -172,7 +172,8 @@ class People:
 
         What the payload does not say keeps what was known: no channel (a modal's submission)
         keeps the last channel, no team and no org keeps the last pair. A team or an org
-        replaces the pair, since one is only trusted together with the other.
+        replaces the pair, since one is only trusted together with the other. A person first
+        seen with neither is not recorded: there is nothing the rule could use.
         """
         if not is_slack_user_id(person.user_id):
             return False
@@ -188,6 +189,10 @@ class People:
                     SlackPerson.seen_at,
                 ).where(SlackPerson.slack_user_id == person.user_id)
             ).first()
+        if row is None and team is None and org is None:
+            # Nothing the rule could use: a payload naming no team (the single-token mode's
+            # tests, old payloads) leaves the table alone, so such a request writes nothing.
+            return False
         now = self.clock()
         if row is not None:
             if team is None and org is None:

@@ -305,9 +305,12 @@ def test_recording_where_a_person_was_seen_keeps_how_their_notices_go(db: Databa
         Person("not a user", T_ACME),
         Person("U0" + "A" * 40, T_ACME),
         Person("U0\x00", T_ACME),
+        Person(USER, None, None, "C0CHANNEL"),  # a first sighting that names no team
+        Person(USER, "T1", "E1", "C0CHANNEL"),  # nor any team of the right shape
+        Person(USER, E_ACME, T_ACME, "C0CHANNEL"),  # an org where a team goes, and back
     ],
 )
-def test_nobody_is_not_recorded(db: Database, person: Person) -> None:
+def test_nobody_and_nowhere_is_not_recorded(db: Database, person: Person) -> None:
     assert not People(db).seen(person)
     with db.transaction(read_only=True) as session:
         assert session.scalars(select(SlackPerson.slack_user_id)).all() == []
@@ -317,9 +320,8 @@ def test_nobody_is_not_recorded(db: Database, person: Person) -> None:
     ("person", "stored"),
     [
         (Person(USER, "T0" + "A" * 40, E_ACME, "C0OK"), (None, E_ACME, "C0OK")),
-        (Person(USER, "E0ACME", "T0ACME", "C0OK"), (None, None, "C0OK")),  # swapped kinds
-        (Person(USER, "T0ACME\u202e", "E0\x00", "C'); DROP"), (None, None, None)),
-        (Person(USER, "t0acme", "e0acme", "c0ok"), (None, None, None)),
+        (Person(USER, "T0ACME\u202e", E_ACME, "C'); DROP"), (None, E_ACME, None)),
+        (Person(USER, T_ACME, "e0acme", "c0ok"), (T_ACME, None, None)),
     ],
 )
 def test_ids_of_the_wrong_shape_are_recorded_as_unknown(

@@ -10,6 +10,9 @@ listener is registered with says where the person reads it:
 - :func:`answer_with_no_options`: an empty options list (a type-ahead shows "no results");
 - :func:`leave_as_is`: nothing (a redraw that cannot happen leaves the modal as it was).
 
+And what a person acting for no partner reads (:func:`not_linked_message`), in their terms: the
+workspace they came from, and the ids the vendor's billing team needs to link them.
+
 Each also wraps the listener in :func:`guarded`, the last line of defence for what nobody foresaw.
 """
 
@@ -24,10 +27,12 @@ from typing import Any, TypeVar, cast
 from slack_bolt import Ack, Respond
 
 from slackbot.errors import AlreadyDecided, DomainError, Unavailable
+from slackbot.ledger.membership import Person
 from slackbot.slack import views
 from slackbot.slack.ids import BlockId
 from slackbot.slack.payload import amount_entry, form_values
 from slackbot.slack.replies import reply_privately
+from slackbot.slack.views.blocks import ephemeral, section
 
 # Listener failures are logged under "handlers", where operators (and the tests) watch for them.
 log = logging.getLogger("handlers")
@@ -65,6 +70,45 @@ def refusal_text(error: Exception, *, plain: bool = False) -> str:
     if isinstance(error, Unavailable):
         return UNAVAILABLE_TEXT
     return UNEXPECTED_TEXT
+
+
+def not_linked_message(person: Person) -> dict[str, Any]:
+    """The person acts for no partner: from where they came, and how to get linked.
+
+    Someone whose payload names no team of theirs (an old payload, a test) reads the general
+    words; someone from a workspace or org reads that no partner account includes it, with the
+    ids to send (their member id links just them; the workspace or org id, everyone there).
+    """
+    if not person.team_id and not person.enterprise_id:
+        return views.not_linked_message()
+    if person.team_id:
+        named = (
+            f"*{person.team_domain}* ({person.team_id})"
+            if person.team_domain
+            else (f"{person.team_id}")
+        )
+        where = f"the Slack workspace {named}"
+        if person.enterprise_id:
+            where += f" of the organization {person.enterprise_id}"
+        whole, whole_id = "workspace", person.team_id
+    else:
+        where = f"the Slack organization {person.enterprise_id}"
+        whole, whole_id = "organization", str(person.enterprise_id)
+    text = (
+        "Your Slack account is not linked to any partner yet, so there are no payments to show."
+        f" You are using {where}, which no partner account includes."
+    )
+    member = f"`{person.user_id}`" if person.user_id else "your Slack member ID"
+    how = (
+        "*How to get linked:* ask the billing team of the vendor you work with to add you to"
+        f" your company's partner account. Send them your member ID {member}, or the"
+        f" {whole} ID `{whole_id}` to link everyone in your {whole}."
+    )
+    return ephemeral(
+        f"Your Slack account is not linked to any partner yet. Ask the vendor's billing team to"
+        f" add your member ID {person.user_id or ''} or your {whole} {whole_id}.",
+        [section(f"🔗 {text}"), section(how)],
+    )
 
 
 def refusal_message(error: Exception) -> dict[str, Any]:

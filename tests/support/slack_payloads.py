@@ -60,13 +60,46 @@ def _action_ts() -> str:
     return f"{time.time():.6f}"
 
 
-def _user(user_id: str, team_id: str) -> JsonDict:
+def _user(user_id: str, team_id: str | None) -> JsonDict:
     name = user_id.lower()
     return {"id": user_id, "username": name, "name": name, "team_id": team_id}
 
 
-def _team(team_id: str) -> JsonDict:
-    return {"id": team_id, "domain": TEAM_DOMAIN}
+def _team(team_id: str | None, enterprise_id: str | None = None) -> JsonDict | None:
+    """The payload's ``team``: where the interaction happened (None: some org-wide installs)."""
+    if team_id is None:
+        return None
+    team: JsonDict = {"id": team_id, "domain": TEAM_DOMAIN}
+    if enterprise_id is not None:
+        team["enterprise_id"] = enterprise_id
+        team["enterprise_name"] = f"Org {enterprise_id}"
+    return team
+
+
+def _enterprise(enterprise_id: str | None) -> JsonDict | None:
+    return None if enterprise_id is None else {"id": enterprise_id, "name": f"Org {enterprise_id}"}
+
+
+def _who(
+    payload: JsonDict,
+    user_id: str,
+    *,
+    team_id: str | None,
+    user_team_id: str | None,
+    enterprise_id: str | None,
+    is_enterprise_install: bool,
+) -> JsonDict:
+    """``user``, ``team``, ``enterprise`` and ``is_enterprise_install`` of an interaction.
+
+    ``team_id`` is where the interaction happened (in a Slack Connect channel, the workspace
+    whose installation posted the message); ``user_team_id`` the person's own workspace or org
+    (default: the same team).
+    """
+    payload["user"] = _user(user_id, team_id if user_team_id is None else user_team_id)
+    payload["team"] = _team(team_id, enterprise_id)
+    payload["enterprise"] = _enterprise(enterprise_id)
+    payload["is_enterprise_install"] = is_enterprise_install
+    return payload
 
 
 def _plain_text(text: str) -> JsonDict:
@@ -169,17 +202,24 @@ def slash_command(
     *,
     command: str = "/payments",
     team_id: str = TEAM_ID,
+    team_domain: str = TEAM_DOMAIN,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
     channel_id: str = "C_PARTNER",
     channel_name: str | None = None,
     user_name: str | None = None,
     response_url: str,
     trigger_id: str | None = None,
 ) -> str:
-    """The form body Slack POSTs when ``user_id`` types ``command text``."""
+    """The form body Slack POSTs when ``user_id`` types ``command text``.
+
+    ``team_id`` (and ``enterprise_id`` under Enterprise Grid) is the workspace the command was
+    typed in: the person's own, since Slack offers a command only where the app is installed.
+    """
     fields = {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,
-        "team_domain": TEAM_DOMAIN,
+        "team_domain": team_domain,
         "channel_id": channel_id,
         "channel_name": channel_name or _channel_name(channel_id),
         "user_id": user_id,
@@ -187,10 +227,13 @@ def slash_command(
         "command": command,
         "text": text,
         "api_app_id": APP_ID,
-        "is_enterprise_install": "false",
+        "is_enterprise_install": "true" if is_enterprise_install else "false",
         "response_url": response_url,
         "trigger_id": trigger_id or new_trigger_id(),
     }
+    if enterprise_id is not None:
+        fields["enterprise_id"] = enterprise_id
+        fields["enterprise_name"] = f"Org {enterprise_id}"
     return urlencode(fields)
 
 
@@ -313,7 +356,10 @@ def block_actions(
     trigger_id: str | None = None,
     option_text: str | None = None,
     state_values: dict[str, dict[str, JsonDict]] | None = None,
-    team_id: str = TEAM_ID,
+    team_id: str | None = TEAM_ID,
+    user_team_id: str | None = None,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
     ephemeral: bool = False,
 ) -> str:
     """The form body Slack POSTs when ``user_id`` uses a button or menu in a message or modal.
@@ -344,18 +390,24 @@ def block_actions(
 
     payload: JsonDict = {
         "type": "block_actions",
-        "user": _user(user_id, team_id),
+        "user": None,
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
         "container": {},
         "trigger_id": trigger_id or new_trigger_id(),
-        "team": _team(team_id),
-        "enterprise": None,
-        "is_enterprise_install": False,
     }
+    _who(
+        payload,
+        user_id,
+        team_id=team_id,
+        user_team_id=user_team_id,
+        enterprise_id=enterprise_id,
+        is_enterprise_install=is_enterprise_install,
+    )
+    shown_team = team_id or TEAM_ID
     if container == "message":
         assert channel_id is not None
-        shown = copy.deepcopy(message) if message is not None else _default_message(team_id)
+        shown = copy.deepcopy(message) if message is not None else _default_message(shown_team)
         if ephemeral:
             shown.setdefault("ts", _action_ts())
         if not shown.get("ts"):
@@ -376,7 +428,7 @@ def block_actions(
         view_id = str(view.get("id") or "V1")
         payload["container"] = {"type": "view", "view_id": view_id}
         payload["view"] = _echo_view(
-            view, view_id=view_id, team_id=team_id, state_values=state_values
+            view, view_id=view_id, team_id=shown_team, state_values=state_values
         )
     payload["actions"] = [
         _action(
@@ -413,7 +465,10 @@ def view_submission(
     view_id: str | None = None,
     private_metadata: str | None = None,
     trigger_id: str | None = None,
-    team_id: str = TEAM_ID,
+    team_id: str | None = TEAM_ID,
+    user_team_id: str | None = None,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> str:
     """The form body Slack POSTs when ``user_id`` submits the modal ``view`` with ``values``.
 
@@ -424,22 +479,26 @@ def view_submission(
     resolved_id = view_id or str(view.get("id") or "V1")
     payload: JsonDict = {
         "type": "view_submission",
-        "team": _team(team_id),
-        "user": _user(user_id, team_id),
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
         "trigger_id": trigger_id or new_trigger_id(),
         "view": _echo_view(
             view,
             view_id=resolved_id,
-            team_id=team_id,
+            team_id=team_id or TEAM_ID,
             state_values=values,
             private_metadata=private_metadata,
         ),
         "response_urls": [],
-        "is_enterprise_install": False,
-        "enterprise": None,
     }
+    _who(
+        payload,
+        user_id,
+        team_id=team_id,
+        user_team_id=user_team_id,
+        enterprise_id=enterprise_id,
+        is_enterprise_install=is_enterprise_install,
+    )
     return _form(payload)
 
 
@@ -451,7 +510,10 @@ def block_suggestion(
     block_id: str | None = None,
     view: JsonDict,
     state_values: dict[str, dict[str, JsonDict]] | None = None,
-    team_id: str = TEAM_ID,
+    team_id: str | None = TEAM_ID,
+    user_team_id: str | None = None,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> str:
     """The form body Slack POSTs to load an external_select's options as ``user_id`` types.
 
@@ -463,19 +525,68 @@ def block_suggestion(
     view_id = str(view.get("id") or "V1")
     payload: JsonDict = {
         "type": "block_suggestion",
-        "user": _user(user_id, team_id),
         "container": {"type": "view", "view_id": view_id},
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
         "action_id": action_id,
         "block_id": block_id,
         "value": value,
-        "team": _team(team_id),
-        "enterprise": None,
-        "is_enterprise_install": False,
-        "view": _echo_view(view, view_id=view_id, team_id=team_id, state_values=state_values),
+        "view": _echo_view(
+            view, view_id=view_id, team_id=team_id or TEAM_ID, state_values=state_values
+        ),
     }
+    _who(
+        payload,
+        user_id,
+        team_id=team_id,
+        user_team_id=user_team_id,
+        enterprise_id=enterprise_id,
+        is_enterprise_install=is_enterprise_install,
+    )
     return _form(payload)
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+def event_callback(
+    event: JsonDict,
+    *,
+    team_id: str = TEAM_ID,
+    enterprise_id: str | None = None,
+    authorizations: list[JsonDict] | None = None,
+    is_ext_shared_channel: bool = False,
+) -> str:
+    """The JSON body of an Events API delivery of ``event``.
+
+    ``team_id`` / ``enterprise_id`` and ``authorizations`` name the installation the event is
+    delivered for (default: one bot authorization of ``team_id``); in a shared channel the
+    person's team is only in ``event.user_team`` / ``event.team``.
+    """
+    if authorizations is None:
+        authorizations = [
+            {
+                "enterprise_id": enterprise_id,
+                "team_id": team_id,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ]
+    body: JsonDict = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "enterprise_id": enterprise_id,
+        "api_app_id": APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{next(_sequence):08d}",
+        "event_time": int(time.time()),
+        "authorizations": authorizations,
+        "is_ext_shared_channel": is_ext_shared_channel,
+        "event_context": f"4-{secrets.token_hex(8)}",
+    }
+    return json.dumps(body)
 
 
 def decode_payload(body: str) -> JsonDict:

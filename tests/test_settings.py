@@ -256,3 +256,72 @@ def test_the_start_line_says_socket_mode() -> None:
     line = start_line(settings, "127.0.0.1", 3000)
     assert line.startswith("serving over Socket Mode"), line
     assert "http://127.0.0.1:3000/healthz" in line and "xapp" not in line
+
+
+# ------------------------------------------------------------ the OAuth mode (issue 12)
+
+OAUTH = {
+    "SLACK_CLIENT_ID": "1111111111.2222222222",
+    "SLACK_CLIENT_SECRET": "0123456789abcdef0123456789abcdef",
+    "TOKEN_ENCRYPTION_KEY": "",  # filled per test: a fresh key
+    "BILLING_TEAM_ID": "T0VENDOR",
+    "SLACK_SIGNING_SECRET": SERVABLE["SLACK_SIGNING_SECRET"],
+    "BILLING_CHANNEL_ID": "C0BILLING",
+}
+
+
+def _oauth(**values: str) -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    return {**OAUTH, "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), **values}
+
+
+def test_oauth_settings_serve_without_a_bot_token_and_with_the_manifests_scopes() -> None:
+    import yaml
+
+    settings = load_settings(serving=True, **_oauth())
+    assert settings.oauth_mode and settings.slack_bot_token is None
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text(encoding="utf-8"))
+    assert list(settings.bot_scopes) == manifest["oauth_config"]["scopes"]["bot"]
+
+
+def test_single_token_mode_is_not_oauth() -> None:
+    assert not load_settings(serving=True, **SERVABLE).oauth_mode
+
+
+def test_a_bot_token_beside_oauth_settings_is_one_line_naming_it() -> None:
+    lines = _problems(**_oauth(SLACK_BOT_TOKEN=SERVABLE["SLACK_BOT_TOKEN"]))
+    assert _named(lines) == ["SLACK_BOT_TOKEN"]
+    assert "choose one mode" in lines[0]
+
+
+def test_half_an_oauth_config_names_each_missing_variable() -> None:
+    lines = _problems(
+        SLACK_CLIENT_ID=OAUTH["SLACK_CLIENT_ID"],
+        SLACK_SIGNING_SECRET=OAUTH["SLACK_SIGNING_SECRET"],
+        BILLING_CHANNEL_ID="C0BILLING",
+    )
+    assert _named(lines) == ["SLACK_CLIENT_SECRET", "TOKEN_ENCRYPTION_KEY", "BILLING_TEAM_ID"]
+    assert all("SLACK_CLIENT_ID is set" in line for line in lines)
+
+
+def test_a_bad_encryption_key_is_one_line_that_does_not_repeat_it() -> None:
+    secret = "not-a-fernet-key-but-a-secret-all-the-same"
+    lines = _problems(**_oauth(TOKEN_ENCRYPTION_KEY=secret))
+    assert _named(lines) == ["TOKEN_ENCRYPTION_KEY"]
+    assert "not a Fernet key" in lines[0] and secret not in lines[0]
+
+
+def test_several_keys_are_accepted_for_rotation_and_a_bad_second_is_named() -> None:
+    from cryptography.fernet import Fernet
+
+    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings = load_settings(serving=True, **_oauth(TOKEN_ENCRYPTION_KEY=f"{new}, {old}"))
+    assert settings.token_encryption_key == (new, old)
+    lines = _problems(**_oauth(TOKEN_ENCRYPTION_KEY=f"{new},nope"))
+    assert lines == [lines[0]] and "key 2 of 2" in lines[0]
+
+
+def test_a_malformed_billing_team_or_client_id_is_named_alone() -> None:
+    lines = _problems(**_oauth(BILLING_TEAM_ID="C0BILLING", SLACK_CLIENT_ID="abc"))
+    assert _named(lines) == ["SLACK_CLIENT_ID", "BILLING_TEAM_ID"]

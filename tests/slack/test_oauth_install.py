@@ -223,6 +223,7 @@ def test_app_uninstalled_deletes_the_installation_keeps_the_ledger_and_refuses_c
 ) -> None:
     _install(bot, oauth, PARTNER_TEAM, team_name="Acme Corp")
     _install(bot, oauth, OTHER_TEAM, team_name="Other Ltd")
+
     def money() -> tuple[int, int, int]:
         row = payment_row(books, "PAY-1")
         return row.amount, row.allocated, row.pending
@@ -314,7 +315,7 @@ def test_a_bad_redirect_is_a_400_page_that_says_what_happened(
 
 
 def test_the_person_cancelling_is_a_plain_page(bot: BotHarness, db: Database) -> None:
-    state, cookie = _start(bot)
+    _state, cookie = _start(bot)
     status, _, page = _get(f"{bot.base_url}/slack/oauth_redirect?error=access_denied", cookie)
     assert status == 200 and "cancelled" in page
     assert _rows(db, slack_installations) == []

@@ -27,7 +27,15 @@ from models.tables import Allocation, AuditEvent, Invoice, Partner, PartnerMembe
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.erp.exports import TEXT_COLUMNS, unneutralize
-from slackbot.erp.members import partners_by_case, record_removals, remove_unlisted_members
+from slackbot.erp.members import (
+    describe_member,
+    member_key,
+    partners_by_case,
+    record_removals,
+    record_team_removals,
+    remove_unlisted_members,
+    upsert_members,
+)
 from slackbot.erp.reader import (
     PROGRESS_ROWS,
     BadRow,
@@ -185,10 +193,14 @@ def import_csv(
         now = clock()
         removed: list[tuple[str, str]] = []
         if replace:
-            removed = remove_unlisted_members(connection, set(run.seen))
+            removed, unlinked = remove_unlisted_members(connection, set(run.seen))
             record_removals(
                 session, removed, actor=actor, via="import --replace", at=now, source=source_name
             )
+            record_team_removals(
+                session, unlinked, actor=actor, at=now, via="import --replace", source=source_name
+            )
+            removed = removed + unlinked
         result = ImportResult(
             kind,
             run.rows_read,
@@ -275,9 +287,6 @@ class _Spec:
     def conflicts(self, connection: Connection, pairs: list[tuple[_Row, dict[str, Any]]]) -> None:
         """Add a problem to each row whose change would break what is already recorded."""
 
-    def insert_values(self, record: Record) -> Record:
-        return record
-
 
 class _PartnerSpec(_Spec):
     table = Partner.__table__  # type: ignore[assignment]
@@ -287,24 +296,17 @@ class _PartnerSpec(_Spec):
 
 
 class _MemberSpec(_Spec):
+    """People and whole teams: :mod:`slackbot.erp.members` writes both tables."""
+
     table = PartnerMember.__table__  # type: ignore[assignment]
     key_columns = ("partner_id", "slack_user_id")
     compared = ()
 
     def key_of(self, record: Record) -> Any:
-        return (record["partner_id"], record["slack_user_id"])
+        return member_key(record)
 
     def describe_key(self, key: Any) -> str:
-        return f"member {key[1]} of partner {key[0]}"
-
-    def existing(self, connection: Connection, keys: list[Any]) -> dict[Any, dict[str, Any]]:
-        users = sorted({user for _, user in keys})
-        wanted = set(keys)
-        rows = connection.execute(
-            select(self.table).where(self.table.c.slack_user_id.in_(users))
-        ).mappings()
-        found = {(row["partner_id"], row["slack_user_id"]): dict(row) for row in rows}
-        return {key: row for key, row in found.items() if key in wanted}
+        return describe_member(key)
 
 
 # What a payment or invoice with allocation requests keeps: its column and how a problem names it.
@@ -498,7 +500,7 @@ class _ImportRun:
         self.updated = len(changed)
         self.unchanged = existing - len(changed)
         self.updated_keys.update(changed)
-        stage.upsert()
+        stage.upsert(new=self.inserted > 0, changed=bool(changed))
 
     def _reject(self, row: _Row) -> None:
         problem = "; ".join(p.rstrip(".") for p in row.problems)
@@ -566,22 +568,21 @@ class _ImportRun:
             return
         if self.spec.needs_partner:
             self._check_partners(connection, chunk)
+        if self.kind is ImportKind.MEMBERS:
+            self._write_members(connection, chunk)
+            return
+        # Partners: compared in Python, a chunk at a time.
         writable = [row for row in chunk if row.record is not None and not row.problems]
         existing = self.spec.existing(connection, [row.key for row in writable]) if writable else {}
-        pairs = [(row, existing[row.key]) for row in writable if row.key in existing]
-        self.spec.conflicts(connection, pairs)
-        if self.header.from_export and self.kind is ImportKind.INVOICES:
-            self._check_exported_amount_due(pairs)
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for row in chunk:
             if row.problems or row.record is None:
-                problem = "; ".join(p.rstrip(".") for p in row.problems)
-                self.bad.append(BadRow(row.line, problem, row.problems.kind()))
+                self._reject(row)
                 continue
             old = existing.get(row.key)
             if old is None:
-                inserts.append(self.spec.insert_values(row.record))
+                inserts.append(row.record)
             elif any(row.record[name] != old[name] for name in self.spec.compared):
                 updates.append(row.record)
             else:
@@ -608,6 +609,22 @@ class _ImportRun:
                     for record in updates
                 ],
             )
+
+    def _write_members(self, connection: Connection, chunk: list[_Row]) -> None:
+        records = []
+        for row in chunk:
+            if row.problems or row.record is None:
+                self._reject(row)
+            else:
+                records.append(row.record)
+        if self.bad or not records:
+            return  # the run will be rolled back; keep checking, stop writing
+        counts = upsert_members(
+            connection, records, with_teams="slack_team_id" in self.header.columns
+        )
+        self.inserted += counts[0]
+        self.updated += counts[1]
+        self.unchanged += counts[2]
 
     @staticmethod
     def _check_exported_amount_due(pairs: list[tuple[_Row, dict[str, Any]]]) -> None:

@@ -1,4 +1,4 @@
-"""Who may act for a partner: removing a member, audited, effective on their next request.
+"""Who may act for a partner: members and team links as imported, and removing a member.
 
 The ledger checks membership on every request (a payment is only ever read through the
 requester's ``partner_members`` row), so deleting the row is all it takes to revoke access.
@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, bindparam, delete, func, select
+from sqlalchemy import Connection, CursorResult, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models.enums import AllocationStatus
 from models.limits import MAX_ID, is_key, is_slack_user_id
 from models.tables import Allocation, AuditEvent, Partner, PartnerMember
+from models.workspaces import PartnerTeam
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.errors import InvalidInput, NotFound
@@ -154,19 +155,114 @@ def record_removals(
     return counts
 
 
+# A members file's row, keyed: (partner_id, slack_user_id) for a person, with or without a team;
+# (partner_id, None, slack_team_id) for a whole team or org.
+MemberKey = tuple[str, str] | tuple[str, None, str]
+
+
+def member_key(record: dict[str, Any]) -> MemberKey:
+    if record["slack_user_id"]:
+        return (record["partner_id"], record["slack_user_id"])
+    return (record["partner_id"], None, record["slack_team_id"])
+
+
+def describe_member(key: MemberKey) -> str:
+    if len(key) == 2:
+        return f"member {key[1]} of partner {key[0]}"
+    return f"team {key[2]} of partner {key[0]}"
+
+
+def upsert_members(
+    connection: Connection, records: list[dict[str, Any]], *, with_teams: bool
+) -> tuple[int, int, int]:
+    """Store a chunk of checked members rows; returns (inserted, updated, unchanged).
+
+    A person's row sets their team (None: any team) only when the file has the
+    ``slack_team_id`` column (``with_teams``); an older two-column file leaves it as stored.
+    """
+    people = [record for record in records if record["slack_user_id"]]
+    teams = [record for record in records if not record["slack_user_id"]]
+    stored: dict[tuple[str, str], str | None] = {}
+    users = sorted({record["slack_user_id"] for record in people})
+    for start in range(0, len(users), _IN_CHUNK):
+        rows = connection.execute(
+            select(
+                PartnerMember.partner_id, PartnerMember.slack_user_id, PartnerMember.slack_team_id
+            ).where(PartnerMember.slack_user_id.in_(users[start : start + _IN_CHUNK]))
+        )
+        stored.update({(row[0], row[1]): row[2] for row in rows})
+    linked: set[tuple[str, str]] = set()
+    team_ids = sorted({record["slack_team_id"] for record in teams})
+    for start in range(0, len(team_ids), _IN_CHUNK):
+        rows = connection.execute(
+            select(PartnerTeam.partner_id, PartnerTeam.slack_team_id).where(
+                PartnerTeam.slack_team_id.in_(team_ids[start : start + _IN_CHUNK])
+            )
+        )
+        linked.update((row[0], row[1]) for row in rows)
+    new_people, changed, new_teams = [], [], []
+    for record in people:
+        key = (record["partner_id"], record["slack_user_id"])
+        if key not in stored:
+            new_people.append(record if with_teams else {**record, "slack_team_id": None})
+        elif with_teams and stored[key] != record["slack_team_id"]:
+            changed.append(record)
+    for record in teams:
+        if (record["partner_id"], record["slack_team_id"]) not in linked:
+            new_teams.append(
+                {"partner_id": record["partner_id"], "slack_team_id": record["slack_team_id"]}
+            )
+    if new_people:
+        connection.execute(insert(PartnerMember), new_people)
+    if new_teams:
+        connection.execute(insert(PartnerTeam), new_teams)
+    if changed:
+        connection.execute(
+            update(PartnerMember)
+            .where(
+                PartnerMember.partner_id == bindparam("_partner"),
+                PartnerMember.slack_user_id == bindparam("_user"),
+            )
+            .values(slack_team_id=bindparam("_team")),
+            [
+                {
+                    "_partner": record["partner_id"],
+                    "_user": record["slack_user_id"],
+                    "_team": record["slack_team_id"],
+                }
+                for record in changed
+            ],
+        )
+    inserted = len(new_people) + len(new_teams)
+    return inserted, len(changed), len(records) - inserted - len(changed)
+
+
 def remove_unlisted_members(
-    connection: Connection, listed: set[tuple[str, str]]
-) -> list[tuple[str, str]]:
-    """Delete the members of the partners named in ``listed`` that ``listed`` leaves out."""
-    partners = sorted({partner_id for partner_id, _ in listed})
+    connection: Connection, listed: set[MemberKey]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Delete the members and team links of the partners named in ``listed`` that it leaves out.
+
+    Returns the removed (partner_id, slack_user_id) and (partner_id, slack_team_id) pairs.
+    """
+    partners = sorted({key[0] for key in listed})
+    people = {key for key in listed if len(key) == 2}
+    teams = {(key[0], key[2]) for key in listed if len(key) == 3}
     unlisted: list[tuple[str, str]] = []
+    unlinked: list[tuple[str, str]] = []
     for start in range(0, len(partners), _IN_CHUNK):
+        named = partners[start : start + _IN_CHUNK]
         rows = connection.execute(
             select(PartnerMember.partner_id, PartnerMember.slack_user_id)
-            .where(PartnerMember.partner_id.in_(partners[start : start + _IN_CHUNK]))
+            .where(PartnerMember.partner_id.in_(named))
             .order_by(PartnerMember.partner_id, PartnerMember.slack_user_id)
         ).all()
-        unlisted.extend((row[0], row[1]) for row in rows if (row[0], row[1]) not in listed)
+        unlisted.extend((row[0], row[1]) for row in rows if (row[0], row[1]) not in people)
+        rows = connection.execute(
+            select(PartnerTeam.partner_id, PartnerTeam.slack_team_id)
+            .where(PartnerTeam.partner_id.in_(named))
+            .order_by(PartnerTeam.partner_id, PartnerTeam.slack_team_id)
+        ).all()
+        unlinked.extend((row[0], row[1]) for row in rows if (row[0], row[1]) not in teams)
     if unlisted:
         connection.execute(
             delete(PartnerMember).where(
@@ -175,7 +271,36 @@ def remove_unlisted_members(
             ),
             [{"_partner": partner, "_user": user} for partner, user in unlisted],
         )
-    return unlisted
+    if unlinked:
+        connection.execute(
+            delete(PartnerTeam).where(
+                PartnerTeam.partner_id == bindparam("_partner"),
+                PartnerTeam.slack_team_id == bindparam("_team"),
+            ),
+            [{"_partner": partner, "_team": team} for partner, team in unlinked],
+        )
+    return unlisted, unlinked
+
+
+def record_team_removals(
+    session: Session,
+    removed: Iterable[tuple[str, str]],
+    *,
+    actor: str,
+    at: dt.datetime,
+    **detail: object,
+) -> None:
+    """One audit event per team or org no longer linked to a partner."""
+    for partner_id, team_id in removed:
+        session.add(
+            AuditEvent(
+                at=at,
+                actor=actor[:64],
+                action="partner_team.removed",
+                subject=f"partner:{partner_id}"[:128],
+                detail={"partner_id": partner_id, "slack_team_id": team_id, **detail},
+            )
+        )
 
 
 def did_you_mean(session: Session | Connection, unknown: str) -> str:

@@ -45,7 +45,10 @@ HEADERS: dict[ImportKind, tuple[str, ...]] = {
     ImportKind.INVOICES: ("invoice_id", "partner_id", "amount", "currency", "issued_on", "due_on"),
 }
 # Columns a file may leave out, after the required ones.
-OPTIONAL_COLUMNS: dict[ImportKind, tuple[str, ...]] = {ImportKind.INVOICES: ("amount_due",)}
+OPTIONAL_COLUMNS: dict[ImportKind, tuple[str, ...]] = {
+    ImportKind.MEMBERS: ("slack_team_id",),
+    ImportKind.INVOICES: ("amount_due",),
+}
 
 
 @dataclass(frozen=True)
@@ -137,9 +140,9 @@ def records_of(reader: SourceReader) -> Iterator[tuple[int, list[str]] | BadRow]
             )
             continue
         start, last_line = last_line + 1, records.line_num
-        if not values or all(not value.strip() for value in values):
-            continue
-        yield start, [value.strip() for value in values]
+        values = [value.strip() for value in values]
+        if any(values):
+            yield start, values
 
 
 def delimiter_hint(values: list[str]) -> str:

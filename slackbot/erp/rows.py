@@ -16,6 +16,7 @@ from typing import Any, SupportsIndex
 from models.limits import MAX_ID, MAX_NAME, MAX_REFERENCE, is_slack_user_id
 from slackbot.erp.reader import ImportKind
 from slackbot.errors import InvalidInput
+from slackbot.ledger.membership import is_slack_enterprise_id, is_slack_team_id
 from slackbot.money import currency_exponent, normalize_currency, parse_amount, to_decimal_string
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
@@ -177,10 +178,21 @@ def partner_row(
 def member_row(
     values: dict[str, str], problems: Problems, currencies: CurrencyCache
 ) -> Record | None:
+    """A person (``slack_user_id``), a whole team or org (``slack_team_id`` alone), or a person
+    who counts only when they come from that team (both)."""
     partner_id = required_id(problems, "partner_id", values["partner_id"])
     user_id = values["slack_user_id"]
+    team_id = values.get("slack_team_id")
     if not user_id:
-        problems.append("slack_user_id is empty")
+        if team_id is None:
+            problems.append("slack_user_id is empty")
+        elif not team_id:
+            problems.append(
+                "slack_user_id and slack_team_id are both empty; a row names a person"
+                " (slack_user_id), a whole workspace or org (slack_team_id), or a person of that"
+                " workspace or org (both)",
+                "slack_user_id and slack_team_id are both empty",
+            )
     elif not is_slack_user_id(user_id):
         problems.append(
             f"slack_user_id: {user_id[:40]} does not look like a Slack user ID (U or W"
@@ -188,9 +200,21 @@ def member_row(
             " person's Slack profile, Copy member ID)",
             "slack_user_id does not look like a Slack user ID",
         )
+    if team_id and not (is_slack_team_id(team_id) or is_slack_enterprise_id(team_id)):
+        problems.append(
+            f"slack_team_id {team_id[:40]!r} is not a Slack team id (T… for a workspace, E… for"
+            " an Enterprise Grid org, then capital letters and digits, e.g. T0123ABCD; find it"
+            " in the address of Slack in a browser, app.slack.com/client/T0123ABCD/…, or ask"
+            " the workspace's admin)",
+            "slack_team_id is not a Slack team id",
+        )
     if problems:
         return None
-    return {"partner_id": partner_id, "slack_user_id": user_id}
+    return {
+        "partner_id": partner_id,
+        "slack_user_id": user_id or None,
+        "slack_team_id": team_id or None,
+    }
 
 
 def payment_row(

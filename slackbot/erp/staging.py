@@ -6,8 +6,9 @@ per-row statements), then asks the database, one statement each, how many rows e
 would change (locked on PostgreSQL until commit, so no allocation slips in between the check
 and the write), which of those might break what allocations hold (the few candidates the ledger's
 rules in :mod:`slackbot.ledger.rules` then judge in Python), and finally writes the new and
-changed rows with one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``. Unchanged rows are never
-written, nor locked, so a re-import of the same file is a read. The temporary table lives and dies
+changed rows: a plain ``INSERT ... SELECT`` of the new ones, an ``INSERT ... SELECT ... ON CONFLICT
+DO UPDATE`` of the changed ones. Unchanged rows are never written, nor locked, so a re-import of
+the same file is a read. The temporary table lives and dies
 with the transaction: a rejected file leaves nothing behind.
 """
 
@@ -215,20 +216,26 @@ class Stage:
             )
         return found
 
-    def upsert(self) -> None:
-        """Write the new and changed rows; unchanged ones are neither written nor locked."""
+    def upsert(self, *, new: bool, changed: bool) -> None:
+        """Write the ``new`` rows (a plain insert: no speculative one per row), then the
+        ``changed`` ones; unchanged rows are neither written nor locked."""
         money = self.money
         names = ", ".join(money.columns)
+        staged = ", ".join(f"s.{name}" for name in money.columns)
         settled, pending = money.held
         stage = STAGE if self.postgres else f"temp.{STAGE}"
-        assigned = ", ".join(f"{name} = excluded.{name}" for name in money.compared)
-        self._execute(
-            f"INSERT INTO {money.table} ({names}, {settled}, {pending})"
-            f" SELECT {', '.join(f's.{name}' for name in money.columns)}, 0, 0"
-            f" FROM {stage} s LEFT JOIN {money.table} t ON t.{money.key} = s.{money.key}"
-            f" WHERE t.{money.key} IS NULL OR {self._changed()}"
-            f" ON CONFLICT ({money.key}) DO UPDATE SET {assigned}"
-        )
+        into = f"INSERT INTO {money.table} ({names}, {settled}, {pending}) SELECT {staged}, 0, 0"
+        if new:
+            self._execute(
+                f"{into} FROM {stage} s WHERE NOT EXISTS"
+                f" (SELECT 1 FROM {money.table} t WHERE t.{money.key} = s.{money.key})"
+            )
+        if changed:
+            assigned = ", ".join(f"{name} = excluded.{name}" for name in money.compared)
+            self._execute(
+                f"{into} FROM {stage} s JOIN {money.table} t ON t.{money.key} = s.{money.key}"
+                f" WHERE {self._changed()} ON CONFLICT ({money.key}) DO UPDATE SET {assigned}"
+            )
 
     def close(self) -> None:
         """Drop the stage (PostgreSQL drops it at commit) and give SQLite its cache size back."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import actions, commands, options, submissions
+from handlers import actions, commands, launcher, options, submissions
 
 
 def register_all(app: App) -> None:
     commands.register(app)
     actions.register(app)
+    launcher.register(app)
     submissions.register(app)
     options.register(app)

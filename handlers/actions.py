@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers import modals
+from handlers.launcher import modal_client
 from handlers.modals import best_suggestion, lines_in_view, modal_for, open_allocation_modal
 from models.enums import Decision
 from slackbot.errors import InvalidInput
@@ -80,7 +81,8 @@ def open_allocation(
     ack()
     open_allocation_modal(
         ledger,
-        client,
+        # A payment's Allocate in the launcher's modal (a shortcut) stacks the allocation modal.
+        modal_client(client, body),
         respond,
         user_id=user_id,
         trigger_id=str(body.get("trigger_id", "")),

@@ -1,4 +1,8 @@
-"""The ``/payments`` slash command and its subcommands: list, allocate, history, help."""
+"""The ``/payments`` slash command and its subcommands: list, allocate, history, help.
+
+What ``list`` and ``history`` answer is built by :func:`payments_reply` and
+:func:`history_reply`, which the launcher's buttons (:mod:`handlers.launcher`) answer with too.
+"""
 
 from __future__ import annotations
 
@@ -51,15 +55,24 @@ def payments_command(
         )
         return
     if subcommand == "history":
-        history = ledger.history(user_id)
-        if not history and not ledger.partners_of(user_id):
-            ack(**views.not_linked_message())
-            return
-        ack(**views.history_message(history))
+        ack(**history_reply(ledger, user_id))
         return
+    ack(**payments_reply(ledger, user_id))
+
+
+def payments_reply(ledger: Ledger, user_id: str) -> dict[str, Any]:
+    """``/payments list``'s answer: the person's payments (with suggestions), or how to get
+    linked when they belong to no partner."""
     if not ledger.partners_of(user_id):
-        ack(**views.not_linked_message())
-        return
+        return views.not_linked_message()
     payments = ledger.payments_of(user_id)
     suggestions = ledger.best_suggestions(user_id, payments)
-    ack(**views.payments_message(payments, suggestions=suggestions))
+    return views.payments_message(payments, suggestions=suggestions)
+
+
+def history_reply(ledger: Ledger, user_id: str) -> dict[str, Any]:
+    """``/payments history``'s answer: their requests, or how to get linked."""
+    history = ledger.history(user_id)
+    if not history and not ledger.partners_of(user_id):
+        return views.not_linked_message()
+    return views.history_message(history)

@@ -31,7 +31,7 @@ from slackbot.erp.exports import ExportFormat, ExportKind, export
 from slackbot.erp.imports import ImportKind, ImportRejected, import_csv
 from slackbot.erp.members import operator_actor, remove_member
 from slackbot.errors import DomainError, InvalidInput, Unavailable
-from slackbot.ledger import Ledger
+from slackbot.ledger import Ledger, channels
 from slackbot.ledger.books import BooksSummary, books_summary, check_books
 from slackbot.migrate import current_revision, upgrade
 from slackbot.money import format_amount
@@ -118,6 +118,14 @@ books_app = typer.Typer(
     cls=_PlainGroup,
 )
 app.add_typer(books_app, name="books")
+channel_app = typer.Typer(
+    help="Channels linked to partners (Slack Connect): the pinned launcher, and notices.",
+    no_args_is_help=True,
+    cls=_PlainGroup,
+)
+app.add_typer(channel_app, name="channel")
+# What `channel link|unlink` read: the ledger, and the vendor's bot token to post with.
+CHANNEL_SETTINGS = (*DATABASE_SETTINGS, "slack_bot_token", "slack_api_url", "billing_channel_id")
 
 
 def main() -> None:
@@ -360,6 +368,94 @@ def reverse_allocation(
     )
 
 
+@channel_app.command("link")
+def channel_link(
+    partner_id: Annotated[
+        str, typer.Argument(metavar="PARTNER_ID", help="The partner, as in partners.csv.")
+    ],
+    channel_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="CHANNEL_ID", help="The channel's id (C0123ABCD); the bot must be in it."
+        ),
+    ],
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Link the channel to PARTNER_ID even though another partner has it now.",
+        ),
+    ] = False,
+) -> None:
+    """Link a channel to a partner: post and pin the launcher there; notices fall back to it."""
+    from slackbot.slack.launcher import LauncherRefused, post_launcher
+
+    settings = _settings(needs=CHANNEL_SETTINGS)
+    with _database(settings) as db:
+        upgrade(db.engine)
+        try:
+            name = channels.check_link(
+                db,
+                partner_id,
+                channel_id,
+                billing_channel=settings.billing_channel_id,
+                replace=replace,
+            )
+        except DomainError as exc:
+            _fail(f"{exc}; nothing was changed", EXIT_MISCONFIGURED)
+        try:
+            ts = post_launcher(_billing_client(settings), channel_id, name)
+        except LauncherRefused as exc:
+            _fail(f"{channel_id}: {exc}; nothing was changed")
+        linked = channels.link_channel(
+            db, partner_id, channel_id, linked_by=operator_actor(), launcher_ts=ts
+        )
+    typer.echo(
+        f"linked {linked.channel_id} to partner {linked.partner_id} ({linked.partner_name});"
+        f" the launcher is pinned there (message {ts})"
+    )
+
+
+@channel_app.command("unlink")
+def channel_unlink(
+    channel_id: Annotated[
+        str, typer.Argument(metavar="CHANNEL_ID", help="The linked channel's id (C0123ABCD).")
+    ],
+) -> None:
+    """Unlink a channel: its launcher is taken down and notices no longer go there."""
+    from slackbot.slack.launcher import remove_launcher
+
+    settings = _settings(needs=CHANNEL_SETTINGS)
+    with _database(settings) as db:
+        upgrade(db.engine)
+        try:
+            linked = channels.unlink_channel(db, channel_id)
+        except DomainError as exc:
+            _fail(f"{exc}; nothing was changed")
+    line = f"unlinked {linked.channel_id} from partner {linked.partner_id} ({linked.partner_name})"
+    if linked.launcher_ts and settings.slack_bot_token:
+        error = remove_launcher(_billing_client(settings), channel_id, linked.launcher_ts)
+        if error:
+            line += f"; Slack did not delete the launcher ({error}): remove it by hand"
+        else:
+            line += "; the launcher was deleted"
+    typer.echo(line)
+
+
+@channel_app.command("list")
+def channel_list() -> None:
+    """Every linked channel: CHANNEL_ID PARTNER_ID LAUNCHER_TS LINKED_BY LINKED_AT, one a line."""
+    settings = _settings()
+    with _database(settings) as db:
+        if current_revision(db.engine) is None:
+            return
+        for linked in channels.linked_channels(db):
+            typer.echo(
+                f"{linked.channel_id}\t{linked.partner_id}\t{linked.launcher_ts or '-'}"
+                f"\t{linked.linked_by}\t{linked.linked_at.isoformat(timespec='seconds')}"
+            )
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (HTTP mode).")] = "127.0.0.1",
@@ -403,7 +499,20 @@ def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _settings(*, serving: bool = False) -> Settings:
+def _billing_client(settings: Settings) -> Any:
+    """The vendor's (billing workspace's) Web API client, as the outbox sender builds it."""
+    from slackbot.slack.bolt_app import delivery_client
+
+    if not settings.slack_bot_token:
+        _fail(
+            "SLACK_BOT_TOKEN is not set: the launcher is posted with the bot token of the"
+            " vendor's workspace; nothing was changed",
+            EXIT_MISCONFIGURED,
+        )
+    return delivery_client(settings, timeout=10)
+
+
+def _settings(*, serving: bool = False, needs: tuple[str, ...] = DATABASE_SETTINGS) -> Settings:
     """The settings a command uses; else every problem with them, one line each, and exit 2.
 
     ``serve`` needs them all, and reports what is missing along with what is malformed. The
@@ -413,7 +522,7 @@ def _settings(*, serving: bool = False) -> Settings:
     try:
         if serving:
             return load_settings(serving=True)
-        return load_settings(needs=DATABASE_SETTINGS)
+        return load_settings(needs=needs)
     except SettingsError as exc:
         _fail(str(exc), EXIT_MISCONFIGURED)
 

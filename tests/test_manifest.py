@@ -68,8 +68,8 @@ def test_interactivity_is_on_with_the_options_load_url(manifest: dict[str, Any])
 
 def test_bot_scopes_are_exactly_what_the_bot_uses(manifest: dict[str, Any]) -> None:
     scopes = manifest["oauth_config"]["scopes"]
-    assert sorted(scopes["bot"]) == ["chat:write", "commands", "usergroups:read"]
-    assert len(scopes["bot"]) == 3
+    assert sorted(scopes["bot"]) == ["chat:write", "commands", "pins:write", "usergroups:read"]
+    assert len(scopes["bot"]) == 4
     assert "user" not in scopes
 
 
@@ -86,3 +86,14 @@ def test_bot_dms_are_read_only_notifications(manifest: dict[str, Any]) -> None:
     assert features["bot_user"] == {"display_name": "payments", "always_online": False}
     assert features["app_home"]["messages_tab_enabled"] is True
     assert features["app_home"]["messages_tab_read_only_enabled"] is True
+
+
+def test_shortcuts_are_the_ones_the_bot_listens_for(manifest: dict[str, Any]) -> None:
+    from slackbot.slack.views.launcher import Shortcut
+
+    shortcuts = manifest["features"]["shortcuts"]
+    assert {(s["type"], s["callback_id"]) for s in shortcuts} == {
+        ("global", Shortcut.GLOBAL.value),
+        ("message", Shortcut.MESSAGE.value),
+    }
+    assert all(len(s["name"]) <= 24 and len(s["description"]) <= 80 for s in shortcuts)

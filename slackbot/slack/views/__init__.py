@@ -2,8 +2,8 @@
 
 Data in (the snapshots of :mod:`models.schemas`), plain dicts out: no Slack SDK, no database, no
 clock. One module per surface (:mod:`.partner`, :mod:`.modal`, :mod:`.billing`,
-:mod:`.requester`), built from :mod:`.blocks` and made safe by :mod:`.text`. Three rules hold
-everywhere so that no data an ERP or a person typed can break a payload:
+:mod:`.requester`, :mod:`.launcher`), built from :mod:`.blocks` and made safe by :mod:`.text`.
+Three rules hold everywhere so that no data an ERP or a person typed can break a payload:
 
 - text from outside (partner names, references, notes, reasons, ids) placed in ``mrkdwn`` is
   escaped (``&``, ``<``, ``>``), so nobody can smuggle ``<!channel>`` or a fake link into a
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from slackbot.slack.ids import amount_block_id, is_amount_block
 from slackbot.slack.views.billing import billing_message, invoice_url
+from slackbot.slack.views.launcher import launcher_message, launcher_modal
 from slackbot.slack.views.modal import (
     allocation_modal,
     amount_hint,
@@ -60,6 +61,8 @@ __all__ = [
     "invoice_options",
     "invoice_url",
     "is_amount_block",
+    "launcher_message",
+    "launcher_modal",
     "not_linked_message",
     "notice_modal",
     "payments_message",

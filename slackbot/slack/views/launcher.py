@@ -1,0 +1,90 @@
+"""The launcher: the pinned message in a partner's linked channel, and the shortcuts' modal.
+
+Three buttons open what ``/payments list``, ``/payments allocate`` and ``/payments history``
+open, for people who cannot use the slash command (external people in a Slack Connect channel
+whose workspace has not installed the app). Whoever clicks acts for their own partners; the
+answers are ephemeral, so nobody else in the channel reads them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from slackbot.slack.views.blocks import button, context_block, plain_text, section
+from slackbot.slack.views.text import fallback, md_line
+
+__all__ = [
+    "LAUNCHER_BLOCK",
+    "LAUNCHER_MODAL",
+    "LauncherAction",
+    "Shortcut",
+    "launcher_message",
+    "launcher_modal",
+]
+
+# The launcher's actions block (a block id, as the contract has one per actions block).
+LAUNCHER_BLOCK = "launcher"
+# The modal a shortcut opens (no submit: its buttons do the work).
+LAUNCHER_MODAL = "launcher_modal"
+
+
+class LauncherAction(StrEnum):
+    """The launcher's buttons (public ids: pinned messages keep them for years)."""
+
+    LIST = "launcher_list"
+    ALLOCATE = "launcher_allocate"
+    HISTORY = "launcher_history"
+
+
+class Shortcut(StrEnum):
+    """Callback ids of the shortcuts in manifest.yml."""
+
+    GLOBAL = "payments_shortcut"
+    MESSAGE = "payments_message_shortcut"
+
+
+def _buttons() -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": LAUNCHER_BLOCK,
+        "elements": [
+            button("Show my payments", LauncherAction.LIST, "list", style="primary"),
+            button("Allocate", LauncherAction.ALLOCATE, "allocate"),
+            button("History", LauncherAction.HISTORY, "history"),
+        ],
+    }
+
+
+def launcher_message(partner_name: str) -> dict[str, Any]:
+    """The message pinned in a channel linked to a partner."""
+    name = md_line(partner_name, 120)
+    text = (
+        f"*Payments for {name}*: see your payments that still have money left to allocate,"
+        " ask our billing team to apply one to your invoices, and follow your requests."
+    )
+    return {
+        "text": fallback(f"Payments for {name}: Show my payments, Allocate, History"),
+        "blocks": [
+            section(text),
+            _buttons(),
+            context_block(
+                "Only you see what these buttons show. Receipts and decisions come by direct"
+                " message, or here naming you when a direct message cannot reach you."
+            ),
+        ],
+    }
+
+
+def launcher_modal() -> dict[str, Any]:
+    """What a shortcut opens: the launcher's choices."""
+    return {
+        "type": "modal",
+        "callback_id": LAUNCHER_MODAL,
+        "title": plain_text("Payments", 24),
+        "close": plain_text("Close", 24),
+        "blocks": [
+            section("What would you like to do?"),
+            _buttons(),
+        ],
+    }

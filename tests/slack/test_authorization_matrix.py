@@ -11,18 +11,25 @@ Before each cell:
 R_ALICE = 100.00 PAY-1 → INV-1 by ALICE, R_SA = 10.00 PAY-1 → INV-2 by the requester-approver,
 both pending. Each cell runs one action through the real HTTP app and checks what that person
 was shown and what the ledger holds afterwards.
+
+A second table (``WORKSPACE_MATRIX``) runs the same actions by people of other Slack workspaces:
+of a workspace Acme claims, of none, of Globex's, in Acme's linked Slack Connect channel or in
+an unlinked one, a stranger in Acme's channel, and a member listed with a team acting from
+another.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from models.tables import Allocation
+from models.tables import Allocation, PartnerMember
+from models.workspaces import PartnerChannel, PartnerTeam
 from slackbot.db import Database
 from slackbot.ledger.books import check_books
 from tests.conftest import wipe
@@ -610,3 +617,225 @@ def test_another_partners_invoice_as_line_3_is_refused_under_invoice_3_and_reser
     other_partner = "Acme" if payment == "PAY-B" else "Globex"
     assert other_partner not in json.dumps(reply), reply
     assert snapshot(db) == before
+
+
+# ------------------------------------------------------------------ across workspaces
+#
+# The same actions by people of other Slack workspaces. Acme claims its workspace T0ACME,
+# Globex its workspace T0GLOBEX (partner_teams); PINNED is listed for Acme with team T0ACME;
+# C0ACMESHARED is a Slack Connect channel linked to Acme (partner_channels), where the vendor's
+# installation (payloads.TEAM_ID) posted the launcher, so a click there carries the vendor's
+# team and the person's own in user.team_id. Being in a linked channel gives nobody anything:
+# who acts for Acme is decided by who they are, never by where they click.
+
+T_ACME, T_GLOBEX = "T0ACME", "T0GLOBEX"
+ACME_SHARED, UNLINKED_SHARED = "C0ACMESHARED", "C0UNLINKED"
+PINNED = "U0PINNED"
+
+
+@dataclass(frozen=True)
+class Seat:
+    """Who acts and where from, as Slack would put it in the signed payload."""
+
+    user: str
+    team: str  # the person's own workspace (user.team_id; a command's team_id)
+    channel: str
+    external: bool  # in a Slack Connect channel through the vendor's installation
+
+    def where(self) -> dict[str, Any]:
+        """The team fields of an interaction payload."""
+        if self.external:
+            return {"team_id": payloads.TEAM_ID, "user_team_id": self.team}
+        return {"team_id": self.team}
+
+
+WORKSPACE_PEOPLE = {
+    # A new Acme employee in Acme's own workspace: nobody imported them.
+    "same_team": Seat("U0ACMENEW", T_ACME, "C0ACMEHOME", external=False),
+    # Someone of a workspace no partner claims.
+    "other_team": Seat("U0OUTSIDER", "T0ELSEWHERE", "C0ELSEWHERE", external=False),
+    # Someone of Globex's workspace: Globex's, never Acme's.
+    "globex_team": Seat("U0GLOBEXNEW", T_GLOBEX, "C0GLOBEXHOME", external=False),
+    # An Acme person in Acme's linked Slack Connect channel with the vendor.
+    "ext_linked": Seat("U0ACMEGUEST", T_ACME, ACME_SHARED, external=True),
+    # An Acme person in a Slack Connect channel linked to no partner: still Acme's.
+    "ext_unlinked": Seat("U0ACMEROAM", T_ACME, UNLINKED_SHARED, external=True),
+    # A stranger in Acme's linked channel: the channel lends them nothing.
+    "stranger_in_linked": Seat("U0LURKER", "T0LURKER", ACME_SHARED, external=True),
+    # Listed for Acme from T0ACME, acting from another workspace.
+    "pinned_elsewhere": Seat(PINNED, "T0ELSEWHERE", "C0ELSEWHERE", external=False),
+}
+ACME_SIDE = ("same_team", "ext_linked", "ext_unlinked")
+NOBODYS = ("other_team", "stranger_in_linked", "pinned_elsewhere")
+
+
+def _everyone(c: Cell) -> dict[str, Cell]:
+    return dict.fromkeys(WORKSPACE_PEOPLE, c)
+
+
+def _refused_in_their_terms(seat: Seat, hides: tuple[str, ...]) -> Cell:
+    """Not linked, told the workspace they came from (the ids the billing team needs)."""
+    return cell((NOT_LINKED, seat.team, seat.user), hides=hides)
+
+
+def _workspace_row(acme: Cell, globex: Cell, nobody: Callable[[Seat], Cell]) -> dict[str, Cell]:
+    row = {role: acme for role in ACME_SIDE} | {"globex_team": globex}
+    return row | {role: nobody(WORKSPACE_PEOPLE[role]) for role in NOBODYS}
+
+
+_NOT_LINKED_ALL = lambda seat: _refused_in_their_terms(seat, ACME_IDS + OTHER_IDS)  # noqa: E731
+_NOT_LINKED_MODAL = lambda seat: _refused_in_their_terms(  # noqa: E731
+    seat, (MODAL, "Acme", "INV-1", NO_PAY_1)
+)
+_NOTHING = lambda seat: cell((), hides=ACME_IDS + OTHER_IDS)  # noqa: E731
+
+WORKSPACE_MATRIX: dict[str, dict[str, Cell]] = {
+    "/payments list": _workspace_row(
+        cell("PAY-1", hides=OTHER_IDS), cell("PAY-B", hides=ACME_IDS), _NOT_LINKED_ALL
+    ),
+    "/payments allocate PAY-1": _workspace_row(
+        cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
+        _NOT_LINKED_MODAL,
+    ),
+    "Allocate button open_allocation:PAY-1": _workspace_row(
+        cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
+        _NOT_LINKED_MODAL,
+    ),
+    "invoice options for PAY-1": _workspace_row(
+        cell(("INV-1", "INV-2"), hides=OTHER_IDS), cell((), hides=ACME_IDS + OTHER_IDS), _NOTHING
+    ),
+    "invoice options for PAY-B": _workspace_row(
+        cell((), hides=ACME_IDS + OTHER_IDS), cell("INV-B2", hides=(*ACME_IDS, "INV-B1")), _NOTHING
+    ),
+    "submit PAY-1 → INV-1": _workspace_row(
+        cell("Request sent", NEW_ON_PAY_1),
+        cell(("errors:payment", NO_PAY_1)),
+        lambda seat: cell(("errors:payment", NO_PAY_1)),
+    ),
+    "submit PAY-B → INV-B2": _workspace_row(
+        cell(("errors:payment", NO_PAY_B)),
+        cell("Request sent", NEW_ON_PAY_B),
+        lambda seat: cell(("errors:payment", NO_PAY_B)),
+    ),
+    "submit PAY-1 → INV-B2": _workspace_row(
+        cell(("errors:invoice", NOT_OPEN_INVOICE), hides=("Globex",)),
+        cell(("errors:payment", NO_PAY_1)),
+        lambda seat: cell(("errors:payment", NO_PAY_1)),
+    ),
+    # Deciding is for the vendor's approvers only, whichever workspace a click comes from.
+    "approve R_ALICE": _everyone(cell(ONLY_APPROVERS)),
+    "reject button R_ALICE": _everyone(cell(ONLY_APPROVERS, hides=(REJECT_MODAL,))),
+    "reject_modal R_ALICE": _everyone(cell(("errors:reason", ONLY_APPROVERS))),
+    "cancel R_ALICE": _everyone(cell(ONLY_REQUESTER)),
+    "/payments history": _workspace_row(
+        cell(NO_REQUESTS, hides=ACME_IDS[1:]),
+        cell(NO_REQUESTS, hides=ACME_IDS),
+        lambda seat: _refused_in_their_terms(seat, ACME_IDS),
+    ),
+}
+
+
+def seed_workspaces(harness: BotHarness, db: Database, executor: TrackedExecutor) -> Books:
+    """The matrix's books, plus the teams, the pinned member and the linked channel."""
+    books = seed(harness, db, executor)
+    with db.transaction() as session:
+        session.add_all(
+            [
+                PartnerTeam(partner_id="P-ACME", slack_team_id=T_ACME),
+                PartnerTeam(partner_id="P-GLOBEX", slack_team_id=T_GLOBEX),
+                PartnerMember(partner_id="P-ACME", slack_user_id=PINNED, slack_team_id=T_ACME),
+                PartnerChannel(channel_id=ACME_SHARED, partner_id="P-ACME", linked_by=APPROVER),
+            ]
+        )
+    return books
+
+
+def perform_from(b: Books, action: str, seat: Seat) -> str:
+    """Do ``action`` as ``seat`` would, with their teams in the payload; what they were shown."""
+    h = b.harness
+    ids = {"R_ALICE": b.r_alice, "R_SA": b.r_sa}
+    calls_before = len(h.slack.calls)
+    words = action.split()
+    where = seat.where()
+    reply: Any
+    if action.startswith("/payments"):
+        # A command reaches the bot only through the person's own workspace's installation.
+        body = payloads.slash_command(
+            seat.user,
+            " ".join(words[1:]),
+            team_id=seat.team,
+            channel_id=seat.channel,
+            response_url=h.new_response_url(),
+        )
+    elif action.startswith("Allocate button"):
+        body = payloads.block_actions(
+            seat.user,
+            "open_allocation:PAY-1",
+            "PAY-1",
+            channel_id=seat.channel,
+            response_url=h.new_response_url(),
+            ephemeral=True,
+            **where,
+        )
+    elif action.startswith("invoice options"):
+        state = {"payment": {"payment": payloads.static_select_value(words[-1])}}
+        body = payloads.block_suggestion(
+            seat.user, "invoice", "", view=_view("allocation_modal"), state_values=state, **where
+        )
+    elif action.startswith("submit"):
+        values = _submission(words[1], words[3])
+        body = payloads.view_submission(seat.user, _view("allocation_modal"), values, **where)
+    elif action.startswith(("approve", "reject button", "cancel")):
+        verb = {"approve": "approve", "reject": "reject", "cancel": "cancel"}[words[0]]
+        allocation_id = ids[words[-1]]
+        body = payloads.block_actions(
+            seat.user,
+            f"{verb}_allocation:{allocation_id}",
+            str(allocation_id),
+            channel_id=seat.channel,
+            response_url=h.new_response_url(),
+            **where,
+        )
+    elif action.startswith("reject_modal"):
+        body = payloads.view_submission(
+            seat.user,
+            _view("reject_modal"),
+            {"reason": {"reason": payloads.text_value("Paid by card instead")}},
+            private_metadata=json.dumps({"allocation_id": ids[words[-1]]}),
+            **where,
+        )
+    else:
+        raise AssertionError(f"the matrix names an action perform_from() does not know: {action}")
+    status, reply = h.post(body)
+    assert status == 200, (action, seat, reply)
+    b.executor.wait_idle()
+    return _shown(h, reply, calls_before)
+
+
+def test_the_workspace_matrix_covers_the_same_actions_for_every_seat() -> None:
+    assert set(WORKSPACE_MATRIX) <= set(MATRIX)
+    assert all(set(row) == set(WORKSPACE_PEOPLE) for row in WORKSPACE_MATRIX.values())
+    assert all(c.outcome in EXPECTED_LEDGER for r in WORKSPACE_MATRIX.values() for c in r.values())
+
+
+@pytest.mark.parametrize("action", list(WORKSPACE_MATRIX))
+def test_authorization_row_across_workspaces(
+    harness: BotHarness, db: Database, tracked: TrackedExecutor, action: str
+) -> None:
+    failures: list[str] = []
+    for role, expected in WORKSPACE_MATRIX[action].items():
+        books = seed_workspaces(harness, db, tracked)
+        shown = perform_from(books, action, WORKSPACE_PEOPLE[role])
+        missing = [words for words in expected.shows if words not in shown]
+        leaked = [words for words in expected.hides if words in shown]
+        after = ledger_now(db, books.r_alice, books.r_sa)
+        if missing or leaked or after != EXPECTED_LEDGER[expected.outcome]:
+            failures.append(
+                f"{role} doing {action!r}: missing {missing}, must not see {leaked},"
+                f" ledger {after}; saw:\n{shown}"
+            )
+        assert check_books(db) == [], f"{role} doing {action!r} left the books inconsistent"
+    # Every seat of the row is tried before failing, so one run names every cell that fails.
+    assert not failures, "\n\n".join(failures)

@@ -458,6 +458,13 @@ def named_invoice_ids(reference: str, invoice_ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(invoice_id for _, invoice_id in sorted(mentions)))
 
 
+def reference_numbers(reference: str) -> frozenset[str] | None:
+    """Each number ``reference`` writes, by value (``7`` for ``007``); None if it names nothing.
+    An ASCII id with no number among these is never named (see ``_may_be_named``)."""
+    ref = _compact(reference)
+    return ref.values if ref.text else None
+
+
 def _may_be_named(invoice_id: str, ref: _Compact) -> bool:
     """A cheap first look: an ASCII id with a number the reference lacks is never named.
 

@@ -7,8 +7,9 @@ snapshot), so a command and a query can never disagree on what a person may see.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, LargeBinary, Row, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from models.enums import LineChoice
@@ -25,11 +26,19 @@ from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.errors import InvalidInput, NotFound
 from slackbot.ledger import rules
-from slackbot.ledger.matching import OpenInvoice, Suggestion, suggest_allocations
+from slackbot.ledger.matching import (
+    OpenInvoice,
+    Suggestion,
+    named_invoice_ids,
+    reference_numbers,
+    suggest_allocations,
+)
 from slackbot.money import parse_amount
 
 SEARCH_PAGE_MAX = 100
 HISTORY_MAX = 100
+# An invoice read as the columns of ``_SUMMARY_COLUMNS`` (plus a flag or two).
+_Row = Row[*tuple[Any, ...]]
 
 
 class LedgerQueries:
@@ -89,48 +98,79 @@ class LedgerQueries:
     ) -> list[InvoiceSummary]:
         """Open invoices a payment could pay: same partner and currency, best matches first.
 
-        Best first: an open amount equal to what the payment has left, then invoices whose id the
-        payment's reference mentions, then the oldest due date. ``query`` narrows by invoice id
-        (any part, any case) or by an amount typed as digits.
+        Best first: an open amount equal to what the payment has left, then invoices the
+        payment's reference names (``matching.named_invoice_ids``: the rule suggestions use),
+        then the oldest due date (then id). ``query`` narrows by invoice id (any part, any case)
+        or by an amount typed as digits.
+
+        No query sorts the partner's thousands of open invoices (an options load runs per
+        keystroke): one read fetches the few exact-amount invoices and those the reference could
+        name, the rest come in the ``ix_invoices_partner_currency_due`` order under a LIMIT,
+        and they are merged here.
         """
         limit = max(1, min(limit, SEARCH_PAGE_MAX))
+        offset = max(0, offset)
+        wanted = offset + limit
         with self.db.transaction(read_only=True) as session:
             payment = self._member_payment(session, user_id, payment_id)
-            stmt = select(Invoice).where(
+            open_here = [
                 Invoice.partner_id == payment.partner_id,
                 Invoice.currency == payment.currency,
                 Invoice.open_amount > 0,
-            )
+            ]
             text = "".join(ch for ch in query if ch.isprintable()).strip()[:MAX_ID]
-            if text:
-                stmt = stmt.where(or_(*_matches(text, payment.currency)))
-            stmt = (
-                stmt.order_by(
-                    case((Invoice.open_amount == payment.unallocated, 0), else_=1),
-                    self._mentioned_first((payment.reference or "").lower()),
-                    Invoice.due_on,
-                    Invoice.invoice_id,
-                )
-                .limit(limit)
-                .offset(max(0, offset))
-            )
-            return [invoice_summary(invoice) for invoice in session.scalars(stmt)]
+            typed = or_(*_matches(text, payment.currency)) if text else None
+            found = self._best_matches(session, payment, open_here, typed)
+            best = [row.invoice_id for row in found]
+            if len(found) < wanted:
+                stmt = select(*_SUMMARY_COLUMNS).where(*open_here)
+                if typed is not None:
+                    stmt = stmt.where(typed)
+                if payment.unallocated > 0:
+                    stmt = stmt.where(Invoice.open_amount != payment.unallocated)
+                if best:
+                    stmt = stmt.where(Invoice.invoice_id.not_in(best))
+                stmt = stmt.order_by(Invoice.due_on, Invoice.invoice_id)
+                found += session.execute(stmt.limit(wanted - len(found))).all()
+        return [_invoice_from_row(row) for row in found[offset:wanted]]
 
-    def _mentioned_first(self, reference: str) -> ColumnElement[int]:
-        """0 for an invoice whose id the payment's reference contains (any case), else 1."""
-        if self.db.dialect == "sqlite":
-            # instr('', '') is 1 on SQLite: an empty id must not count as mentioned.
-            return case(
-                (
-                    and_(
-                        func.length(Invoice.invoice_id) > 0,
-                        func.instr(reference, func.lower(Invoice.invoice_id)) > 0,
-                    ),
-                    0,
-                ),
-                else_=1,
-            )
-        return case((func.strpos(reference, func.lower(Invoice.invoice_id)) > 0, 0), else_=1)
+    def _best_matches(
+        self,
+        session: Session,
+        payment: Payment,
+        open_here: list[ColumnElement[bool]],
+        typed: ColumnElement[bool] | None,
+    ) -> list[_Row]:
+        """The open invoices ``typed`` keeps that match the payment's amount left or that its
+        reference names (``named_invoice_ids``, the suggestions' rule), in the search's order.
+
+        One read, of those invoices and of every open one the reference could name at all
+        (``_may_be_named``'s test in SQL, :func:`_may_be_named_sql`), then the rule decides.
+        """
+        numbers = reference_numbers(payment.reference or "")
+        exact = payment.unallocated
+        wanted: list[ColumnElement[bool]] = [Invoice.open_amount == exact] if exact > 0 else []
+        if numbers is not None:
+            wanted.append(_may_be_named_sql(numbers, self.db.dialect))
+        if not wanted:
+            return []
+        kept = literal(True) if typed is None else typed
+        rows = session.execute(
+            select(
+                *_SUMMARY_COLUMNS,
+                kept.label("kept"),
+                (Invoice.open_amount == exact).label("exact"),
+            ).where(*open_here, or_(*wanted))
+        ).all()
+        # Every open id the reference could name is among the rows, so this is the answer
+        # ``named_invoice_ids`` gives over all the partner's open invoices in the currency.
+        named = set(named_invoice_ids(payment.reference or "", [r.invoice_id for r in rows]))
+        ranked = [
+            (not row.exact, row.invoice_id not in named, row.due_on, row.invoice_id, row)
+            for row in rows
+            if row.kept and (row.exact or row.invoice_id in named)
+        ]
+        return [found[-1] for found in sorted(ranked, key=lambda found: found[:4])]
 
     def suggestions(self, user_id: str, payment_id: str) -> list[Suggestion]:
         """Lines to pre-fill for the member's payment, best first ([] when none fits).
@@ -332,6 +372,53 @@ def _open_invoices(session: Session, partner_id: str, currency: str) -> list[Ope
         )
     ).all()
     return [OpenInvoice(*row) for row in rows]
+
+
+# What an options row shows (``InvoiceSummary``), read as columns: no ORM row per invoice.
+_SUMMARY_COLUMNS = (
+    Invoice.invoice_id,
+    Invoice.partner_id,
+    Invoice.currency,
+    Invoice.amount,
+    Invoice.amount_due.label("amount_due"),
+    Invoice.pending,
+    Invoice.issued_on,
+    Invoice.due_on,
+)
+
+
+def _may_be_named_sql(numbers: frozenset[str], dialect: str) -> ColumnElement[bool]:
+    """True for every invoice id a reference writing ``numbers`` could name (and some more).
+
+    ``matching._may_be_named`` keeps a non-ASCII id, an id without digits, and an ASCII id all
+    of whose numbers' values the reference writes; an ASCII number's digits contain its value,
+    so such an id contains one of ``numbers``. Only ids passing this are read in full.
+    """
+    invoice_id = Invoice.invoice_id
+    if dialect == "sqlite":
+        non_ascii = func.length(cast(invoice_id, LargeBinary)) != func.length(invoice_id)
+        no_digit = invoice_id.op("NOT GLOB", is_comparison=True)("*[0-9]*")
+        position = func.instr
+    else:
+        non_ascii = func.octet_length(invoice_id) != func.char_length(invoice_id)
+        no_digit = invoice_id.op("!~", is_comparison=True)("[0-9]")
+        position = func.strpos
+    # Cheapest first: most ids hold a number, and most numbers are not in the reference.
+    holds = [position(invoice_id, number) > 0 for number in sorted(numbers)]
+    return or_(*holds, no_digit, non_ascii)
+
+
+def _invoice_from_row(row: _Row) -> InvoiceSummary:
+    return InvoiceSummary(
+        invoice_id=row.invoice_id,
+        partner_id=row.partner_id,
+        currency=row.currency,
+        amount=row.amount,
+        amount_due=row.amount_due,
+        pending=row.pending,
+        issued_on=row.issued_on,
+        due_on=row.due_on,
+    )
 
 
 def _matches(text: str, currency: str) -> list[ColumnElement[bool]]:

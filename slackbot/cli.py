@@ -387,8 +387,11 @@ def channel_link(
         ),
     ] = False,
 ) -> None:
-    """Link a channel to a partner: post and pin the launcher there; notices fall back to it."""
-    from slackbot.slack.launcher import LauncherRefused, post_launcher
+    """Link a channel to a partner: post and pin the launcher there; notices fall back to it.
+
+    Linking a linked channel again posts a fresh launcher and takes the old one down.
+    """
+    from slackbot.slack.launcher import LauncherRefused, post_launcher, remove_launcher
 
     settings = _settings(needs=CHANNEL_SETTINGS)
     with _database(settings) as db:
@@ -403,17 +406,24 @@ def channel_link(
             )
         except DomainError as exc:
             _fail(f"{exc}; nothing was changed", EXIT_MISCONFIGURED)
+        before = channels.linked_channel(db, channel_id)
+        client = _billing_client(settings)
         try:
-            ts = post_launcher(_billing_client(settings), channel_id, name)
+            ts = post_launcher(client, channel_id, name)
         except LauncherRefused as exc:
             _fail(f"{channel_id}: {exc}; nothing was changed")
         linked = channels.link_channel(
             db, partner_id, channel_id, linked_by=operator_actor(), launcher_ts=ts
         )
-    typer.echo(
+    line = (
         f"linked {linked.channel_id} to partner {linked.partner_id} ({linked.partner_name});"
         f" the launcher is pinned there (message {ts})"
     )
+    if before is not None and before.launcher_ts and before.launcher_ts != ts:
+        error = remove_launcher(client, channel_id, before.launcher_ts)
+        if error:
+            line += f"; Slack did not delete the old launcher ({error}): remove it by hand"
+    typer.echo(line)
 
 
 @channel_app.command("unlink")

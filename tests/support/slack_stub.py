@@ -119,6 +119,7 @@ class _ScheduledFault:
     kind: str
     remaining: int
     retry_after: int
+    channel: str | None = None
 
 
 @dataclass
@@ -367,8 +368,17 @@ class FakeSlack:
 
     # -- faults ------------------------------------------------------------------------------
 
-    def fail(self, method: str, kind: str, *, times: int = 1, retry_after: int = 1) -> None:
-        """Fail the next ``times`` calls to ``method`` ("*": any, response_url too) with ``kind``.
+    def fail(
+        self,
+        method: str,
+        kind: str,
+        *,
+        times: int = 1,
+        retry_after: int = 1,
+        channel: str | None = None,
+    ) -> None:
+        """Fail the next ``times`` calls to ``method`` ("*": any, response_url too) with ``kind``
+        (only calls addressing ``channel``, when given; a user id means their DM).
 
         Kinds: "500", "503", "timeout" (hold the connection ``timeout_sleep`` s, then drop it),
         "disconnect" (drop the connection without a response), "429" (with Retry-After),
@@ -379,7 +389,8 @@ class FakeSlack:
         if times < 1:
             raise ValueError("times must be at least 1")
         with self._lock:
-            self._state.scheduled.append(_ScheduledFault(method, kind, times, retry_after))
+            wanted = resolve_channel(channel) if channel else None
+            self._state.scheduled.append(_ScheduledFault(method, kind, times, retry_after, wanted))
 
     def slow(
         self, method: str, seconds: float, *, times: int = 1, channel: str | None = None
@@ -446,7 +457,11 @@ class FakeSlack:
 
     def _choose_fault(self, method: str, params: JsonDict, now: float) -> tuple[str, int] | None:
         state = self._state
+        raw = params.get("channel")
+        addressed = resolve_channel(raw) if isinstance(raw, str) and raw else None
         for scheduled in state.scheduled:
+            if scheduled.channel is not None and scheduled.channel != addressed:
+                continue
             if scheduled.remaining > 0 and scheduled.method in ("*", method):
                 scheduled.remaining -= 1
                 if scheduled.remaining == 0:

@@ -410,6 +410,17 @@ def test_slack_error_fault_answers_200_with_that_code(slack: FakeSlack) -> None:
     assert len(slack.deliveries("views.open")) == 1
 
 
+def test_a_fault_for_one_channel_leaves_calls_to_others_alone(slack: FakeSlack) -> None:
+    client = client_for(slack)
+    slack.fail("chat.postMessage", "slack_error:is_archived", channel="C0SHARED")
+
+    assert client.chat_postMessage(channel="C0OTHER", text="fine")["ok"]
+    with pytest.raises(SlackApiError) as error:
+        client.chat_postMessage(channel="C0SHARED", text="refused")
+    assert error.value.response["error"] == "is_archived"
+    assert client.chat_postMessage(channel="C0SHARED", text="then fine")["ok"]
+
+
 def test_fail_rejects_an_unknown_kind(slack: FakeSlack) -> None:
     with pytest.raises(ValueError, match="unknown fault kind"):
         slack.fail("*", "502")

@@ -3,12 +3,18 @@
 Every request here is signed with the real secret, so it reaches past signature checking into
 Bolt's parsing and our listeners. None of them is a valid request by someone allowed to make it
 (the strategies steer around those, conservatively), so after each one every table must hold
-exactly the rows it held before. Listeners finish after their ack, so each example waits for
-the app's listener threads to go idle before looking at the database and at what Slack was sent.
+exactly the rows it held before (``slack_people`` aside: where a person was seen is Slack's
+signed word, recorded before any listener runs; its ids must only ever be of Slack's shapes).
+Listeners finish after their ack, so each example waits for the app's listener threads to go
+idle before looking at the database and at what Slack was sent.
+
+Team, org and authorization fields get junk and Acme's ids planted where Slack does not name
+the acting person: they must give nobody access (the last section).
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import logging
@@ -18,13 +24,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from models.limits import is_slack_channel_id, is_slack_user_id
+from models.tables import PartnerMember
+from models.workspaces import PartnerTeam, SlackPerson
 from slackbot.db import Database
+from slackbot.ledger.membership import is_slack_enterprise_id, is_slack_team_id
 from slackbot.server import MAX_BODY_BYTES
 from slackbot.slack.refusals import UNEXPECTED_TEXT
 from tests.support import slack_payloads as payloads
@@ -303,7 +314,7 @@ def send(
     h = world.harness
     # Bigger than the server takes at all (413 unread), so it would test nothing past the door.
     assume(len(body.encode("utf-8")) < MAX_BODY_BYTES)
-    before = snapshot(world.db)
+    before = ledger_snapshot(world.db)
     calls_before = len(h.slack.calls)
     failures_before = len(world.failures.records)
     extra = {"Content-Type": content_type} if content_type else None
@@ -322,9 +333,37 @@ def send(
     if foreseen:
         failed = [r.getMessage() for r in world.failures.records[failures_before:]]
         assert not failed, f"{failed} for {body[:600]!r}"
-    assert snapshot(world.db) == before, f"the database changed for {body[:600]!r}"
+    assert ledger_snapshot(world.db) == before, f"the database changed for {body[:600]!r}"
+    assert not odd_sightings(world.db), f"{odd_sightings(world.db)} recorded for {body[:600]!r}"
     assert _health(h) == 200
     return status, text
+
+
+def ledger_snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table but ``slack_people``: where a person was seen is Slack's signed word on who
+    they are, recorded before any listener runs, not a change the request made."""
+    return {name: rows for name, rows in snapshot(db).items() if name != "slack_people"}
+
+
+def odd_sightings(db: Database) -> list[tuple[Any, ...]]:
+    """Recorded sightings whose ids are not of Slack's shapes (none may ever be)."""
+    with db.transaction(read_only=True) as session:
+        rows = session.execute(
+            select(
+                SlackPerson.slack_user_id,
+                SlackPerson.team_id,
+                SlackPerson.enterprise_id,
+                SlackPerson.channel_id,
+            )
+        ).all()
+    return [
+        tuple(row)
+        for row in rows
+        if not is_slack_user_id(row[0])
+        or (row[1] is not None and not is_slack_team_id(row[1]))
+        or (row[2] is not None and not is_slack_enterprise_id(row[2]))
+        or (row[3] is not None and not is_slack_channel_id(row[3]))
+    ]
 
 
 def _health(h: BotHarness) -> int:
@@ -942,3 +981,182 @@ def test_a_multi_line_submission_with_forged_metadata_and_junk_lines_changes_not
     reply = json.loads(text)
     assert reply["response_action"] == "errors", reply
     assert reply["errors"] and set(reply["errors"]) <= MODAL_BLOCKS, reply
+
+
+# ------------------------------------------------------------- teams, orgs, authorizations
+#
+# Acme also claims the workspace T0ACME and the org E0ACME; PINNED is listed for Acme from
+# T0ACME only. The forgers are STRANGER and PINNED, each acting from their own unclaimed
+# workspace T0NOWHERE (what Slack itself puts in user.team_id / a command's team_id). Acme's
+# ids are then planted everywhere else a team can appear, and every team field gets junk. No
+# request may fail, show internals or change the ledger; none may show the forger Acme's
+# payments or invoices, and none may record them as seen from Acme's team or org.
+
+T_ACME, E_ACME, T_NOWHERE = "T0ACME", "E0ACME", "T0NOWHERE"
+PINNED = "U0PINNED"
+FORGERS = {"stranger": STRANGER, "pinned": PINNED}
+ACME_SEEN = ("PAY-1", "PAY-JPY", "INV-1", "INV-2", "INV-EUR", "INV-JPY", "Acme")
+
+
+@pytest.fixture
+def teams_world(world: World) -> World:
+    with world.db.transaction() as session:
+        session.add_all(
+            [
+                PartnerTeam(partner_id="P-ACME", slack_team_id=T_ACME),
+                PartnerTeam(partner_id="P-ACME", slack_team_id=E_ACME),
+                PartnerMember(partner_id="P-ACME", slack_user_id=PINNED, slack_team_id=T_ACME),
+            ]
+        )
+    return world
+
+
+def _forged_bases(world: World, user: str) -> list[dict[str, Any]]:
+    """Read-only surfaces that would show Acme's books to someone acting for Acme."""
+    h = world.harness
+    view = {"id": "V0TEAMS", "callback_id": "allocation_modal", "blocks": []}
+    where = {"team_id": payloads.TEAM_ID, "user_team_id": T_NOWHERE}
+    state = {"payment": {"payment": payloads.static_select_value("PAY-1")}}
+    return [
+        {
+            key: values[0]
+            for key, values in parse_qs(
+                payloads.slash_command(
+                    user, text, team_id=T_NOWHERE, response_url=h.new_response_url()
+                )
+            ).items()
+        }
+        for text in ("list", "allocate PAY-1", "history")
+    ] + [
+        payloads.decode_payload(
+            payloads.block_actions(
+                user,
+                "open_allocation:PAY-1",
+                "PAY-1",
+                channel_id="C0ACMESHARED",
+                response_url=h.new_response_url(),
+                ephemeral=True,
+                **where,
+            )
+        ),
+        payloads.decode_payload(
+            payloads.block_suggestion(user, "invoice", "", view=view, state_values=state, **where)
+        ),
+    ]
+
+
+# Every place an id of Acme's could be planted that is not Slack's word on the acting person.
+FORGED_PLACES: list[tuple[str, Any]] = [
+    ("team", {"id": T_ACME, "domain": "acme", "enterprise_id": E_ACME}),
+    ("team_id", T_ACME),  # on an interaction: not where Slack names the person's team
+    ("enterprise", {"id": E_ACME, "name": "Acme"}),
+    ("enterprise_id", E_ACME),
+    ("is_enterprise_install", True),
+    ("is_enterprise_install", "true"),
+    ("authorizations", [{"team_id": T_ACME, "enterprise_id": E_ACME, "user_id": STRANGER,
+                         "is_bot": False, "is_enterprise_install": True}]),
+    ("user_team", T_ACME),
+    ("context_team_id", T_ACME),
+    ("context_enterprise_id", E_ACME),
+    ("message", {"team": T_ACME, "user_team": T_ACME, "ts": "1.2", "blocks": []}),
+    ("view", {"id": "V0TEAMS", "callback_id": "allocation_modal", "blocks": [],
+              "team_id": T_ACME, "app_installed_team_id": T_ACME,
+              "private_metadata": json.dumps({"team_id": T_ACME, "enterprise_id": E_ACME}),
+              "state": {"values": {"team": {"team": {"type": "plain_text_input",
+                                                      "value": T_ACME}}}}}),
+    ("actions", [{"action_id": "open_allocation:PAY-1", "block_id": "open_allocation",
+                  "type": "button", "value": T_ACME, "team_id": T_ACME}]),
+]  # fmt: skip
+
+# What may stand where a team, an org or the authorizations belong.
+team_junk = st.one_of(
+    hostile_value,
+    st.sampled_from([T_ACME, E_ACME, "T1", "E1", "t0acme", "T0ACME\u202e", "Ｔ0ACME", "T0ACME "]),
+    st.sampled_from(["T", "E", "T0"]).map(lambda prefix: prefix + "A" * 100_000),
+    st.lists(st.sampled_from([T_ACME, E_ACME, None, 5, {"team_id": T_ACME}]), max_size=4),
+    st.dictionaries(
+        st.sampled_from(["id", "team_id", "enterprise_id", "domain", "is_enterprise_install"]),
+        st.one_of(st.sampled_from([T_ACME, E_ACME, None, True]), hostile_text),
+        max_size=4,
+    ),
+)
+TEAM_FIELDS = [
+    ("team",),
+    ("team", "id"),
+    ("team", "enterprise_id"),
+    ("team_id",),
+    ("team_domain",),
+    ("enterprise",),
+    ("enterprise", "id"),
+    ("enterprise_id",),
+    ("authorizations",),
+    ("is_enterprise_install",),
+    ("user", "team_id"),
+    ("user",),
+]
+
+
+def _plant(payload: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = payload
+    for step in path[:-1]:
+        if not isinstance(node.get(step), dict):
+            node[step] = {}
+        node = node[step]
+    node[path[-1]] = value
+
+
+def send_forged(world: World, payload: dict[str, Any], forger: str) -> None:
+    """``send``, plus: the forger was shown nothing of Acme's, and never recorded as Acme's."""
+    h = world.harness
+    calls_before = len(h.slack.calls)
+    body = _form(payload) if "type" in payload else urlencode(payload)
+    _status, text = send(world, body, sent=list(_strings(payload)), foreseen=False)
+    shown = text + "".join(
+        json.dumps(call.params, ensure_ascii=False) for call in h.slack.calls[calls_before:]
+    )
+    leaked = [words for words in ACME_SEEN if words in shown]
+    assert not leaked, f"{forger} was shown {leaked} for {body[:600]!r}"
+    with world.db.transaction(read_only=True) as session:
+        person = session.get(SlackPerson, forger)
+        teams = (person.team_id, person.enterprise_id) if person is not None else ()
+    assert T_ACME not in teams and E_ACME not in teams, f"{forger} recorded as {teams}"
+
+
+@pytest.mark.parametrize("forger", list(FORGERS))
+@pytest.mark.parametrize(("place", "value"), FORGED_PLACES, ids=[p for p, _ in FORGED_PLACES])
+def test_acmes_ids_planted_where_slack_does_not_name_the_person_give_no_access(
+    teams_world: World, forger: str, place: str, value: Any
+) -> None:
+    for payload in _forged_bases(teams_world, FORGERS[forger]):
+        if place in ("team_id", "enterprise_id") and "command" in payload:
+            continue  # a command's team and org are Slack's word on the person: not forgeable
+        payload[place] = copy.deepcopy(value)
+        send_forged(teams_world, payload, FORGERS[forger])
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_junk_in_team_org_and_authorization_fields_never_fails_or_gives_access(
+    teams_world: World, data: st.DataObject
+) -> None:
+    forger = data.draw(st.sampled_from(sorted(FORGERS.values())), label="forger")
+    payload = data.draw(st.sampled_from(_forged_bases(teams_world, forger)), label="base")
+    is_command = "command" in payload
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4), label="fields")):
+        path = data.draw(st.sampled_from(TEAM_FIELDS), label="path")
+        value = data.draw(team_junk, label="value")
+        # Slack's own word on the person (a command's team_id or enterprise_id, a click's
+        # user.team_id) is not planted with Acme's ids: that would be Acme's person.
+        vouched = (is_command and path in (("team_id",), ("enterprise_id",))) or path[0] == "user"
+        if vouched and json.dumps(value, default=str).find("0ACME") >= 0:
+            continue
+        if is_command:
+            if len(path) > 1:
+                continue
+            value = value if isinstance(value, str) else json.dumps(value, default=str)
+        _plant(payload, path, value)
+    send_forged(teams_world, payload, forger)

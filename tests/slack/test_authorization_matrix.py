@@ -839,3 +839,35 @@ def test_authorization_row_across_workspaces(
         assert check_books(db) == [], f"{role} doing {action!r} left the books inconsistent"
     # Every seat of the row is tried before failing, so one run names every cell that fails.
     assert not failures, "\n\n".join(failures)
+
+
+def _new_requests_by(db: Database, user: str) -> list[int]:
+    with db.transaction() as session:
+        return list(
+            session.scalars(
+                select(Allocation.allocation_id)
+                .where(Allocation.requested_by == user)
+                .order_by(Allocation.allocation_id)
+            )
+        )
+
+
+def test_a_requester_acting_through_a_linked_workspace_withdraws_only_while_it_is_linked(
+    harness: BotHarness, db: Database, tracked: TrackedExecutor
+) -> None:
+    books = seed_workspaces(harness, db, tracked)
+    seat = WORKSPACE_PEOPLE["ext_linked"]  # never imported: Acme's through its workspace
+    assert "Request sent" in perform_from(books, "submit PAY-1 → INV-1", seat)
+    # A second request, through the ledger: the modal's submission above was seen from T0ACME.
+    harness.bot.ledger.request_allocation(seat.user, "PAY-1", "INV-2", "5.00")
+    first, second = _new_requests_by(db, seat.user)
+    withdrawn = Books(harness, db, tracked, first, books.r_sa)
+    assert ONLY_REQUESTER not in perform_from(withdrawn, "cancel R_ALICE", seat)
+    assert str(allocation_row(db, first).status) == "cancelled"
+    # Acme's workspace is unlinked: the request stays for billing to decide.
+    with db.transaction() as session:
+        session.delete(session.get_one(PartnerTeam, ("P-ACME", T_ACME)))
+    kept = Books(harness, db, tracked, second, books.r_sa)
+    assert "You no longer act for this partner" in perform_from(kept, "cancel R_ALICE", seat)
+    assert str(allocation_row(db, second).status) == "pending"
+    assert check_books(db) == []

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import Any, TextIO
 
-from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, literal, select, union_all
 
 from models.enums import AllocationStatus
 from models.tables import (
@@ -45,6 +45,7 @@ from models.tables import (
     PartnerMember,
     Payment,
 )
+from models.workspaces import PartnerTeam
 from slackbot.db import Database
 from slackbot.money import to_decimal_string
 
@@ -68,7 +69,8 @@ class ExportFormat(StrEnum):
 # The contract's columns come first and in its order; columns added later go after them.
 COLUMNS: dict[ExportKind, tuple[str, ...]] = {
     ExportKind.PARTNERS: ("partner_id", "name"),
-    ExportKind.MEMBERS: ("partner_id", "slack_user_id"),
+    # A team link (the whole workspace or org acts for the partner) has no slack_user_id.
+    ExportKind.MEMBERS: ("partner_id", "slack_user_id", "slack_team_id"),
     ExportKind.PAYMENTS: (
         "payment_id",
         "partner_id",
@@ -215,14 +217,28 @@ def _partners(db: Database) -> Iterator[Record]:
 
 
 def _members(db: Database) -> Iterator[Record]:
-    stmt = _natural(
-        db,
-        select(PartnerMember.partner_id, PartnerMember.slack_user_id),
-        PartnerMember.partner_id,
-        PartnerMember.slack_user_id,
+    """People (with the team they are pinned to, if any), then each partner's team links, with
+    an empty ``slack_user_id``: the members file's own shape, so the export imports back."""
+    people = select(
+        PartnerMember.partner_id.label("partner_id"),
+        PartnerMember.slack_user_id.label("slack_user_id"),
+        func.coalesce(PartnerMember.slack_team_id, "").label("slack_team_id"),
+        literal(0).label("link"),
+    )
+    teams = select(PartnerTeam.partner_id, literal(""), PartnerTeam.slack_team_id, literal(1))
+    both = union_all(people, teams).subquery()
+    user, team = both.c.slack_user_id, both.c.slack_team_id
+    if db.dialect == "postgresql":
+        user, team = user.collate("C"), team.collate("C")
+    stmt = select(both.c.partner_id, both.c.slack_user_id, both.c.slack_team_id).order_by(
+        *natural_key(both.c.partner_id, db.dialect), both.c.link, user, team
     )
     for row in _stream(db, stmt):
-        yield {"partner_id": row.partner_id, "slack_user_id": row.slack_user_id}
+        yield {
+            "partner_id": row.partner_id,
+            "slack_user_id": row.slack_user_id,
+            "slack_team_id": row.slack_team_id,
+        }
 
 
 def _payments(db: Database) -> Iterator[Record]:

@@ -47,7 +47,7 @@ CONTRACT = {
 }
 ADDED = {
     "partners": ["partner_id", "name"],
-    "members": ["partner_id", "slack_user_id"],
+    "members": ["partner_id", "slack_user_id", "slack_team_id"],
     "payments": ["received_on", "reference"],
     "invoices": ["issued_on", "due_on"],
     "allocations": ["requested_at", "partner_id", "note", "cancelled_by", "request_id"],
@@ -163,6 +163,33 @@ def test_partners_and_members_export_in_natural_order(books: Database) -> None:
         ("P2", "U0TWO"),
         ("P10", "U0TEN"),
     ]
+
+
+def test_members_export_carries_team_pins_and_team_links_and_imports_back(
+    books: Database, fresh: Database, tmp_path: Path
+) -> None:
+    # A person pinned to their workspace, and a whole org linked: the export is the members
+    # file's own shape (a team link has no user id), people before team links, and imports back.
+    import_csv(
+        books,
+        "members",
+        io.StringIO("partner_id,slack_user_id,slack_team_id\nP2,U0PINNED,T0ACME\nP2,,E0ACMEORG\n"),
+    )
+    text = run_export(books, "members", "--raw")
+    header, members = csv_rows(text)
+
+    assert header == ["partner_id", "slack_user_id", "slack_team_id"]
+    assert [tuple(row.values()) for row in members if row["partner_id"] == "P2"] == [
+        ("P2", "U0ALSO", ""),
+        ("P2", "U0PINNED", "T0ACME"),
+        ("P2", "U0TWO", ""),
+        ("P2", "", "E0ACMEORG"),
+    ]
+    for kind in ("partners", "members"):
+        path = tmp_path / f"{kind}.csv"
+        path.write_text(run_export(books, kind, "--raw"), encoding="utf-8", newline="")
+        run_import(fresh, kind, path)
+    assert run_export(fresh, "members", "--raw") == text
 
 
 def test_payments_and_invoices_carry_their_dates_and_reference_in_natural_order(

@@ -227,7 +227,8 @@ def _members(db: Database) -> Iterator[Record]:
     )
     teams = select(PartnerTeam.partner_id, literal(""), PartnerTeam.slack_team_id, literal(1))
     both = union_all(people, teams).subquery()
-    user, team = both.c.slack_user_id, both.c.slack_team_id
+    user: ColumnElement[Any] = both.c.slack_user_id
+    team: ColumnElement[Any] = both.c.slack_team_id
     if db.dialect == "postgresql":
         user, team = user.collate("C"), team.collate("C")
     stmt = select(both.c.partner_id, both.c.slack_user_id, both.c.slack_team_id).order_by(

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,7 @@ from models.schemas import Actor, AllocationSummary
 from models.tables import Allocation, AuditEvent, Invoice, Partner, PartnerMember, Payment
 from slackbot.errors import NotFound
 from slackbot.ledger import rules
-from slackbot.ledger.posting import post
+from slackbot.ledger.posting import post_entries
 from slackbot.ledger.queries import LedgerQueries
 from slackbot.outbox.owed import owe
 
@@ -143,7 +143,8 @@ class Ledger(LedgerQueries):
             session.flush()
             self._audit_lines(session, user_id, "allocation.requested", rows, with_amount=True)
             self._owe(session, rows[0], OutboxKind.ALLOCATION_REQUESTED, (BILLING, REQUESTER))
-            return self._summary(session, rows[0])
+            name = session.get_one(Partner, payment.partner_id).name
+            return self._summary_of(rows, payment, name, invoices)
 
     # --------------------------------------------------------------- decisions
 
@@ -153,7 +154,9 @@ class Ledger(LedgerQueries):
         ``allocation_id`` names any line of the request; one journal entry per line, balanced.
         """
         with self.db.transaction() as session:
-            lines = self._pending_for_decision(session, allocation_id, actor, Decision.APPROVE)
+            lines, name = self._pending_for_decision(
+                session, allocation_id, actor, Decision.APPROVE
+            )
             payment, invoices = self._lock_balances(session, lines)
             now = self.clock()
             for line in lines:
@@ -162,15 +165,20 @@ class Ledger(LedgerQueries):
                 payment.allocated += line.amount
                 invoice.pending -= line.amount
                 invoice.applied += line.amount
-                line.status = AllocationStatus.APPROVED
-                line.decided_by = actor.user_id
-                line.decided_at = now
-                post(session, line, EntryKind.ALLOCATION, actor.user_id, now)
+            self._decide_lines(
+                session,
+                lines,
+                status=AllocationStatus.APPROVED,
+                decided_by=actor.user_id,
+                decided_at=now,
+            )
+            post_entries(session, lines, EntryKind.ALLOCATION, actor.user_id, now)
             self._audit_lines(session, actor.user_id, "allocation.approved", lines)
             self._owe(
                 session, lines[0], OutboxKind.ALLOCATION_APPROVED, (BILLING, REQUESTER, RECEIPT)
             )
-            return self._summary(session, lines[0])
+            session.flush()
+            return self._summary_of(lines, payment, name, invoices)
 
     def check_can_decide(self, allocation_id: int, actor: Actor, verb: str) -> AllocationSummary:
         """Raise the refusal ``approve``/``reject`` would raise now, changing nothing.
@@ -179,7 +187,7 @@ class Ledger(LedgerQueries):
         itself checks again under lock.
         """
         with self.db.transaction(read_only=True) as session:
-            lines = self._pending_for_decision(
+            lines, _ = self._pending_for_decision(
                 session, allocation_id, actor, Decision(verb), lock=False
             )
             return self._summary(session, lines[0])
@@ -188,37 +196,43 @@ class Ledger(LedgerQueries):
         """Release every line's reservation; the requester will read ``reason``."""
         reason = rules.required_reason(reason, rules.REJECT_ASK)
         with self.db.transaction() as session:
-            lines = self._pending_for_decision(session, allocation_id, actor, Decision.REJECT)
-            self._release(session, lines)
-            now = self.clock()
-            for line in lines:
-                line.status = AllocationStatus.REJECTED
-                line.decided_by = actor.user_id
-                line.decided_at = now
-                line.reason = reason
+            lines, name = self._pending_for_decision(session, allocation_id, actor, Decision.REJECT)
+            payment, invoices = self._release(session, lines)
+            self._decide_lines(
+                session,
+                lines,
+                status=AllocationStatus.REJECTED,
+                decided_by=actor.user_id,
+                decided_at=self.clock(),
+                reason=reason,
+            )
             self._audit_lines(session, actor.user_id, "allocation.rejected", lines, reason=reason)
             self._owe(
                 session, lines[0], OutboxKind.ALLOCATION_REJECTED, (BILLING, REQUESTER, RECEIPT)
             )
-            return self._summary(session, lines[0])
+            session.flush()
+            return self._summary_of(lines, payment, name, invoices)
 
     def cancel(self, allocation_id: int, user_id: str) -> AllocationSummary:
         """The requester withdraws a pending request; every line's reservation is released."""
         with self.db.transaction() as session:
             lines = self._locked_request(session, allocation_id)
             first = lines[0]
-            still_member = session.get(PartnerMember, (first.partner_id, user_id))
-            rules.check_may_cancel(first, user_id, still_member=still_member is not None)
+            name, still_member = self._partner_and_member(session, first.partner_id, user_id)
+            rules.check_may_cancel(first, user_id, still_member=still_member)
             rules.check_pending(first, Decision.CANCEL)
-            self._release(session, lines)
-            now = self.clock()
-            for line in lines:
-                line.status = AllocationStatus.CANCELLED
-                line.decided_by = user_id
-                line.decided_at = now
+            payment, invoices = self._release(session, lines)
+            self._decide_lines(
+                session,
+                lines,
+                status=AllocationStatus.CANCELLED,
+                decided_by=user_id,
+                decided_at=self.clock(),
+            )
             self._audit_lines(session, user_id, "allocation.cancelled", lines)
             self._owe(session, first, OutboxKind.ALLOCATION_CANCELLED, (BILLING, RECEIPT))
-            return self._summary(session, first)
+            session.flush()
+            return self._summary_of(lines, payment, name, invoices)
 
     def reverse(self, allocation_id: int, actor: Actor, reason: str) -> AllocationSummary:
         """Undo an approved request with a compensating journal entry per line (never an edit)."""
@@ -228,22 +242,27 @@ class Ledger(LedgerQueries):
             lines = self._locked_request(session, allocation_id)
             rules.check_reversible(lines[0])
             # Undoing an application of money is as much a decision as making it.
-            self._require_independent(session, lines[0], actor, Decision.REVERSE)
+            name = self._require_independent(session, lines[0], actor, Decision.REVERSE)
             payment, invoices = self._lock_balances(session, lines)
             now = self.clock()
             for line in lines:
                 payment.allocated -= line.amount
                 invoices[line.invoice_id].applied -= line.amount
-                line.status = AllocationStatus.REVERSED
-                line.reversed_by = actor.user_id
-                line.reversed_at = now
-                line.reversal_reason = reason
-                post(session, line, EntryKind.REVERSAL, actor.user_id, now)
+            self._decide_lines(
+                session,
+                lines,
+                status=AllocationStatus.REVERSED,
+                reversed_by=actor.user_id,
+                reversed_at=now,
+                reversal_reason=reason,
+            )
+            post_entries(session, lines, EntryKind.REVERSAL, actor.user_id, now)
             self._audit_lines(session, actor.user_id, "allocation.reversed", lines, reason=reason)
             self._owe(
                 session, lines[0], OutboxKind.ALLOCATION_REVERSED, (BILLING, REQUESTER, RECEIPT)
             )
-            return self._summary(session, lines[0])
+            session.flush()
+            return self._summary_of(lines, payment, name, invoices)
 
     # ----------------------------------------------------------------- helpers
 
@@ -251,17 +270,17 @@ class Ledger(LedgerQueries):
         self, session: Session, allocation_id: int, *, lock: bool = True
     ) -> list[Allocation]:
         """Every line of the request that line ``allocation_id`` belongs to, line 1 first."""
+        missing = NotFound("allocation", f"There is no allocation request {allocation_id}.")
+        if not is_allocation_id(allocation_id):
+            raise missing
+        # A line's request never changes, so a sub-select finds it (unlocked) in the statement
+        # that locks the lines; they are locked in id order (line order: ids grow with line
+        # numbers), one order for every decision.
         request_id = (
-            session.scalar(
-                select(Allocation.request_id).where(Allocation.allocation_id == allocation_id)
-            )
-            if is_allocation_id(allocation_id)
-            else None
+            select(Allocation.request_id)
+            .where(Allocation.allocation_id == allocation_id)
+            .scalar_subquery()
         )
-        if request_id is None:
-            raise NotFound("allocation", f"There is no allocation request {allocation_id}.")
-        # A line's request never changes, so it is read before the lock; the lines are locked
-        # in id order (line order: ids grow with line numbers), one order for every decision.
         stmt = (
             select(Allocation)
             .where(Allocation.request_id == request_id)
@@ -273,7 +292,10 @@ class Ledger(LedgerQueries):
             # whose foreign-key check only takes KEY SHARE. A plain FOR UPDATE would make that
             # insert wait here while this transaction waits for the other's payment lock.
             stmt = stmt.with_for_update(key_share=True)
-        return list(session.scalars(stmt))
+        lines = list(session.scalars(stmt))
+        if not lines:
+            raise missing
+        return lines
 
     def _pending_for_decision(
         self,
@@ -283,28 +305,54 @@ class Ledger(LedgerQueries):
         verb: Decision,
         *,
         lock: bool = True,
-    ) -> list[Allocation]:
+    ) -> tuple[list[Allocation], str]:
+        """The request's lines, locked, and its partner's name, once ``verb`` may go ahead."""
         rules.check_is_approver(actor, verb)
         lines = self._locked_request(session, allocation_id, lock=lock)
         rules.check_pending(lines[0], verb)
-        self._require_independent(session, lines[0], actor, verb)
-        return lines
+        return lines, self._require_independent(session, lines[0], actor, verb)
 
     def _require_independent(
         self, session: Session, allocation: Allocation, actor: Actor, verb: Decision
-    ) -> None:
-        """Feed the segregation-of-duties rule what it needs, read now (membership can change)."""
-        member = session.scalar(
-            select(PartnerMember.slack_user_id).where(
-                PartnerMember.partner_id == allocation.partner_id,
-                PartnerMember.slack_user_id == actor.user_id,
-            )
-        )
-        name = ""
-        if member is not None:
-            name = session.get_one(Partner, allocation.partner_id).name or allocation.partner_id
+    ) -> str:
+        """Feed the segregation-of-duties rule what it needs, read now (membership can change).
+
+        Returns the partner's name, which the decision's snapshot shows.
+        """
+        name, member = self._partner_and_member(session, allocation.partner_id, actor.user_id)
         rules.check_independent(
-            allocation, actor, verb, actor_is_member=member is not None, partner_name=name
+            allocation,
+            actor,
+            verb,
+            actor_is_member=member,
+            partner_name=(name or allocation.partner_id) if member else "",
+        )
+        return name
+
+    def _partner_and_member(
+        self, session: Session, partner_id: str, user_id: str
+    ) -> tuple[str, bool]:
+        """The partner's name, and whether ``user_id`` acts for it now: one statement."""
+        name, member = session.execute(
+            select(Partner.name, PartnerMember.slack_user_id)
+            .outerjoin(
+                PartnerMember,
+                and_(
+                    PartnerMember.partner_id == Partner.partner_id,
+                    PartnerMember.slack_user_id == user_id,
+                ),
+            )
+            .where(Partner.partner_id == partner_id)
+        ).one()
+        return name, member is not None
+
+    def _decide_lines(self, session: Session, lines: Sequence[Allocation], **decision: Any) -> None:
+        """Record the decision on every line in one UPDATE; the rows in hand get the values."""
+        session.execute(
+            update(Allocation)
+            .where(Allocation.allocation_id.in_([line.allocation_id for line in lines]))
+            .values(**decision)
+            .execution_options(synchronize_session="evaluate")
         )
 
     def _lock_invoices(self, session: Session, invoice_ids: Sequence[str]) -> dict[str, Invoice]:
@@ -328,11 +376,14 @@ class Ledger(LedgerQueries):
         ).one()
         return payment, self._lock_invoices(session, [line.invoice_id for line in lines])
 
-    def _release(self, session: Session, lines: Sequence[Allocation]) -> None:
+    def _release(
+        self, session: Session, lines: Sequence[Allocation]
+    ) -> tuple[Payment, dict[str, Invoice]]:
         payment, invoices = self._lock_balances(session, lines)
         for line in lines:
             payment.pending -= line.amount
             invoices[line.invoice_id].pending -= line.amount
+        return payment, invoices
 
     def _new_allocation_ids(self, session: Session, count: int) -> list[int]:
         """Ids for a new request's lines, known before insert: line 1's id is the request's."""
@@ -361,32 +412,30 @@ class Ledger(LedgerQueries):
         with_amount: bool = False,
         **detail: Any,
     ) -> None:
-        """One audit event per line (the trail stays per allocation); a line of a request of
-        several lines also says which request and line it is."""
+        """One audit event per line (the trail stays per allocation), all in one INSERT; a line
+        of a request of several lines also says which request and line it is."""
+        events = []
         for line in lines:
             extra: dict[str, Any] = {"amount": line.amount} if with_amount else {}
             if len(lines) > 1:
                 extra |= {"request_id": line.request_id, "line_no": line.line_no}
-            self._audit(session, actor, action, line, **extra, **detail)
-
-    def _audit(
-        self, session: Session, actor: str, action: str, allocation: Allocation, **detail: Any
-    ) -> None:
-        session.add(
-            AuditEvent(
-                at=self.clock(),
-                actor=actor,
-                action=action,
-                subject=f"allocation:{allocation.allocation_id}",
-                detail={
-                    "payment_id": allocation.payment_id,
-                    "invoice_id": allocation.invoice_id,
-                    "amount": allocation.amount,
-                    "currency": allocation.currency,
-                    **detail,
-                },
+            events.append(
+                {
+                    "at": self.clock(),
+                    "actor": actor,
+                    "action": action,
+                    "subject": f"allocation:{line.allocation_id}",
+                    "detail": {
+                        "payment_id": line.payment_id,
+                        "invoice_id": line.invoice_id,
+                        "amount": line.amount,
+                        "currency": line.currency,
+                        **extra,
+                        **detail,
+                    },
+                }
             )
-        )
+        session.execute(insert(AuditEvent).values(events))
 
     def _owe(
         self,

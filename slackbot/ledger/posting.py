@@ -8,14 +8,16 @@ SQL (``unapplied_cash_account_sql``) from the same prefixes, so the books check,
 and the ledger can never disagree on a name.
 
 An entry declares how many lines it has (``line_count``); the database refuses an entry whose
-lines do not balance (see migration 0003).
+lines do not balance (see migration 0003). A decision on a request of several lines posts all
+its entries in two statements (:func:`post_entries`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, literal
+from sqlalchemy import ColumnElement, insert, literal
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from models.enums import EntryKind
@@ -56,28 +58,65 @@ def accounts_for(allocation: Allocation, kind: EntryKind) -> tuple[str, str]:
     return (cash, receivable) if kind == EntryKind.ALLOCATION else (receivable, cash)
 
 
-def post(
-    session: Session, allocation: Allocation, kind: EntryKind, posted_by: str, at: dt.datetime
-) -> JournalEntry:
-    """Write the allocation's entry of ``kind``: its whole amount, debit and credit, one flush."""
-    debit, credit = accounts_for(allocation, kind)
-    lines = [
-        JournalLine(account=debit, debit=allocation.amount, credit=0, currency=allocation.currency),
-        JournalLine(
-            account=credit, debit=0, credit=allocation.amount, currency=allocation.currency
-        ),
-    ]
-    entry = JournalEntry(
-        allocation_id=allocation.allocation_id,
-        kind=kind,
-        posted_at=at,
-        posted_by=posted_by,
-        line_count=len(lines),
-    )
-    session.add(entry)
-    session.flush()
-    for line in lines:
-        line.entry_id = entry.entry_id
-    session.add_all(lines)
-    session.flush()
-    return entry
+def post_entries(
+    session: Session,
+    allocations: Sequence[Allocation],
+    kind: EntryKind,
+    posted_by: str,
+    at: dt.datetime,
+) -> dict[int, int]:
+    """Write each allocation's entry of ``kind``: its whole amount, debit and credit.
+
+    Two statements however many allocations: the entries in one INSERT ... RETURNING their
+    ids, then every line in one multi-row INSERT. Lines go in entry by entry, debit then
+    credit, so SQLite's row triggers (migration 0003) see each entry complete and balanced at
+    its second line. Returns ``allocation_id`` -> ``entry_id`` (one entry per allocation and
+    kind: the unique constraint).
+    """
+    if not allocations:
+        return {}
+    entries = session.execute(
+        insert(JournalEntry)
+        .values(
+            [
+                {
+                    "allocation_id": allocation.allocation_id,
+                    "kind": kind,
+                    "posted_at": at,
+                    "posted_by": posted_by,
+                    "line_count": 2,
+                }
+                for allocation in allocations
+            ]
+        )
+        .returning(JournalEntry.allocation_id, JournalEntry.entry_id)
+    ).all()
+    entry_of = {allocation_id: entry_id for allocation_id, entry_id in entries}
+    lines = []
+    for allocation in allocations:
+        debit, credit = accounts_for(allocation, kind)
+        entry_id, amount, currency = (
+            entry_of[allocation.allocation_id],
+            allocation.amount,
+            allocation.currency,
+        )
+        lines.append(
+            {
+                "entry_id": entry_id,
+                "account": debit,
+                "debit": amount,
+                "credit": 0,
+                "currency": currency,
+            }
+        )
+        lines.append(
+            {
+                "entry_id": entry_id,
+                "account": credit,
+                "debit": 0,
+                "credit": amount,
+                "currency": currency,
+            }
+        )
+    session.execute(insert(JournalLine).values(lines))
+    return entry_of

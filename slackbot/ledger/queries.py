@@ -6,7 +6,7 @@ snapshot), so a command and a query can never disagree on what a person may see.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, LargeBinary, Row, cast, func, literal, or_, select
@@ -305,13 +305,28 @@ class LedgerQueries:
                 select(Invoice).where(Invoice.invoice_id.in_([line.invoice_id for line in lines]))
             )
         }
+        return self._summary_of(lines, payment, partner.name, invoices, replayed=replayed)
+
+    def _summary_of(
+        self,
+        lines: Sequence[Allocation],
+        payment: Payment,
+        partner_name: str,
+        invoices: Mapping[str, Invoice],
+        *,
+        replayed: bool = False,
+    ) -> AllocationSummary:
+        """The request's snapshot from rows already in hand (a command's, locked and changed):
+        all of the request's lines, its payment, and every line's invoice by id."""
+        lines = sorted(lines, key=lambda line: line.line_no)
+        first = lines[0]
         invoice = invoices[first.invoice_id]
         return AllocationSummary(
             allocation_id=first.allocation_id,
             payment_id=first.payment_id,
             invoice_id=first.invoice_id,
             partner_id=first.partner_id,
-            partner_name=partner.name,
+            partner_name=partner_name,
             currency=first.currency,
             amount=sum(line.amount for line in lines),
             status=first.status,

@@ -43,23 +43,26 @@ def owe(
         wanted = [a for a in wanted if a != Audience.REQUESTER]
         if Audience.RECEIPT not in wanted:
             wanted.append(Audience.RECEIPT)
-    for audience in wanted:
-        if (
+    rows = [
+        {
+            "kind": kind,
+            "allocation_id": allocation.allocation_id,
+            "recipient": audience,
+            "payload": {"requested_by": allocation.requested_by},
+            "created_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for audience in wanted
+        if not (
             audience == Audience.BILLING
             and kind != OutboxKind.ALLOCATION_REQUESTED
             and _take_over_refresh(session, allocation, kind, now)
-        ):
-            continue
-        session.add(
-            OutboxMessage(
-                kind=kind,
-                allocation_id=allocation.allocation_id,
-                recipient=audience,
-                payload={"requested_by": allocation.requested_by},
-                created_at=now,
-                next_attempt_at=now,
-            )
         )
+    ]
+    if rows:
+        # One multi-row INSERT: nothing reads the new rows' ids in this transaction.
+        session.execute(insert(OutboxMessage).values(rows))
 
 
 def owe_refreshes_beside(session: Session, allocation_id: int, now: dt.datetime) -> int:

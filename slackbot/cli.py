@@ -387,10 +387,8 @@ def channel_link(
         ),
     ] = False,
 ) -> None:
-    """Link a channel to a partner: post and pin the launcher there; notices fall back to it.
-
-    Linking a linked channel again posts a fresh launcher and takes the old one down.
-    """
+    """Link a channel to a partner: post and pin the launcher there; notices fall back to it."""
+    # Linking a linked channel again posts a fresh launcher and takes the old one down.
     from slackbot.slack.launcher import LauncherRefused, post_launcher, remove_launcher
 
     settings = _settings(needs=CHANNEL_SETTINGS)

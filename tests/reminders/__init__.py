@@ -1,0 +1,1 @@
+"""Reminders and escalation: business time, deciding once, the loop, the messages."""

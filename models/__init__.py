@@ -1,6 +1,7 @@
 """The ledger's tables (SQLAlchemy 2.0 typed ORM) and the pydantic shapes that cross layers."""
 
 from models.enums import AllocationStatus, Audience, Decision, EntryKind, OutboxKind
+from models.reminders import DailyDigest, RequestReminder
 from models.tables import (
     Allocation,
     AuditEvent,
@@ -24,6 +25,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "ChannelPace",
+    "DailyDigest",
     "Decision",
     "EntryKind",
     "Invoice",
@@ -36,6 +38,7 @@ __all__ = [
     "PartnerMember",
     "PartnerTeam",
     "Payment",
+    "RequestReminder",
     "SlackMessageRef",
     "SlackPerson",
 ]

@@ -54,6 +54,33 @@ class OutboxKind(StrEnum):
     # No news of its own: a pending request's billing message shows balances that another
     # change moved, so it is edited to show them as they are now.
     BALANCES_CHANGED = "balances_changed"
+    # Reminders (issue 13): news about waiting, never a change to the books. A thread reply on
+    # the request's billing message naming its age; the same mentioning the approvers; the
+    # requester told billing is chasing; the billing channel's summary at each day's opening
+    # (a row of no allocation).
+    REQUEST_REMINDED = "request_reminded"
+    REQUEST_ESCALATED = "request_escalated"
+    REQUEST_CHASED = "request_chased"
+    DAILY_DIGEST = "daily_digest"
+
+
+# Kinds that report waiting and move no balance: they edit no message, and owe no refresh of
+# the other requests on the same payment or invoices when they are sent.
+REMINDER_KINDS = frozenset(
+    {
+        OutboxKind.REQUEST_REMINDED,
+        OutboxKind.REQUEST_ESCALATED,
+        OutboxKind.REQUEST_CHASED,
+        OutboxKind.DAILY_DIGEST,
+    }
+)
+
+
+class ReminderStage(StrEnum):
+    """How far a waiting request has been chased: reminded, then escalated."""
+
+    REMIND = "remind"
+    ESCALATE = "escalate"
 
 
 def sql_in(enum: type[StrEnum]) -> str:

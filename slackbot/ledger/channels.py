@@ -221,8 +221,15 @@ def record_notice_route(
     channel_id: str | None,
     now: dt.datetime,
 ) -> None:
-    """Keep how this person's notices go, for every later notice and retry."""
+    """Keep how this person's notices go, for every later notice and retry.
+
+    A DM route is kept only for a person already recorded: for anyone else the DM is what is
+    tried first anyway, so a row made only to say "dm" would be a write that decides nothing
+    (and would start recording where they act, which a payload naming no team must not).
+    """
     row = session.get(SlackPerson, slack_user_id)
+    if row is None and route is NoticeRoute.DM:
+        return
     if row is None:
         row = SlackPerson(slack_user_id=slack_user_id, seen_at=now)
         session.add(row)

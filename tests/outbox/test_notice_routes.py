@@ -73,6 +73,17 @@ def direct_tries(slack: FakeSlack, user: str) -> int:
     return len(posts) + len(opens)
 
 
+def requester_routes(db: Database) -> list[tuple[Any, Any]]:
+    """The route recorded on each requester row, in the order they were written."""
+    with db.transaction() as session:
+        rows = session.execute(
+            select(OutboxMessage.route, OutboxMessage.route_channel)
+            .where(OutboxMessage.recipient == "requester")
+            .order_by(OutboxMessage.message_id)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
 def route_of(db: Database, user: str) -> tuple[Any, Any]:
     with db.transaction() as session:
         person = session.get(SlackPerson, user)
@@ -124,7 +135,9 @@ def test_a_person_reachable_by_dm_gets_exactly_the_calls_of_before(
     ]
     assert calls == [("chat.postMessage", ALICE), ("chat.update", "D" + ALICE)]
     assert slack.messages_in(SHARED) == []
-    assert route_of(books, ALICE) == ("dm", "D" + ALICE)
+    # Recorded on the row; no slack_people row is made just to say "dm" (a DM is tried first).
+    assert requester_routes(books) == [("dm", "D" + ALICE)]
+    assert route_of(books, ALICE) == (None, None)
 
 
 def test_a_dm_that_fails_for_good_later_falls_back_to_the_linked_channel(
@@ -134,7 +147,7 @@ def test_a_dm_that_fails_for_good_later_falls_back_to_the_linked_channel(
     link(books, SHARED)
     request(harness, ALICE)
     harness.deliver()
-    assert route_of(books, ALICE)[0] == "dm"
+    assert requester_routes(books) == [("dm", "D" + ALICE)]
 
     slack.set_undmable(ALICE, "user_disabled")
     request(harness, ALICE, "20.00")
@@ -142,6 +155,7 @@ def test_a_dm_that_fails_for_good_later_falls_back_to_the_linked_channel(
     [notice] = slack.messages_in(SHARED)
     assert notice["text"].startswith(f"<@{ALICE}>") and "20.00 USD" in text_of(notice)
     assert route_of(books, ALICE) == ("channel", SHARED)
+    assert requester_routes(books) == [("dm", "D" + ALICE), ("channel", SHARED)]
 
 
 def test_unlinked_channel_and_no_dm_is_a_configuration_error_in_one_line_per_try(

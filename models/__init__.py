@@ -1,6 +1,7 @@
 """The ledger's tables (SQLAlchemy 2.0 typed ORM) and the pydantic shapes that cross layers."""
 
 from models.enums import AllocationStatus, Audience, Decision, EntryKind, OutboxKind
+from models.home_refresh import HomeRefresh
 from models.reminders import DailyDigest, RequestReminder
 from models.tables import (
     Allocation,
@@ -28,6 +29,7 @@ __all__ = [
     "DailyDigest",
     "Decision",
     "EntryKind",
+    "HomeRefresh",
     "Invoice",
     "JournalEntry",
     "JournalLine",

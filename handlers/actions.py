@@ -18,6 +18,7 @@ from handlers.modals import best_suggestion, lines_in_view, modal_for, open_allo
 from models.enums import Decision
 from slackbot.errors import InvalidInput
 from slackbot.ledger import Ledger
+from slackbot.ledger.membership import Person
 from slackbot.slack import refusals, views
 from slackbot.slack.approvers import ApproverDirectory
 from slackbot.slack.ids import (
@@ -77,6 +78,7 @@ def open_allocation(
     respond: Respond,
     ledger: Ledger,
     user_id: str,
+    person: Person,
 ) -> None:
     ack()
     open_allocation_modal(
@@ -87,6 +89,7 @@ def open_allocation(
         user_id=user_id,
         trigger_id=str(body.get("trigger_id", "")),
         payment_id=action_value(body)[:64] or None,
+        person=person,
     )
 
 
@@ -258,6 +261,7 @@ def allocate_suggested(
     respond: Respond,
     ledger: Ledger,
     user_id: str,
+    person: Person,
 ) -> None:
     """ "Allocate as suggested": the modal filled in with the payment's best suggestion.
 
@@ -285,6 +289,7 @@ def allocate_suggested(
         trigger_id=str(body.get("trigger_id", "")),
         payment_id=payment_id,
         as_suggested=True,
+        person=person,
     )
 
 
@@ -295,13 +300,18 @@ def _view_of(body: dict[str, Any]) -> dict[str, Any]:
 
 @refusals.answer_privately
 def turn_payments_page(
-    ack: Ack, body: dict[str, Any], respond: Respond, ledger: Ledger, user_id: str
+    ack: Ack,
+    body: dict[str, Any],
+    respond: Respond,
+    ledger: Ledger,
+    user_id: str,
+    person: Person,
 ) -> None:
     """Next/Previous on the payment list: the same ephemeral message shows the other page."""
     ack()
     page = allocation_id_from(action_value(body)) or 1
     if not ledger.partners_of(user_id):
-        reply_privately(respond, views.not_linked_message(), replace=True)
+        reply_privately(respond, refusals.not_linked_message(person), replace=True)
         return
     payments = ledger.payments_of(user_id)
     suggestions = ledger.best_suggestions(user_id, payments)

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from handlers.modals import open_allocation_modal
 from slackbot.ledger import Ledger
+from slackbot.ledger.membership import NOBODY, Person
 from slackbot.slack import refusals, views
 
 COMMAND = "/payments"
@@ -30,6 +31,7 @@ def payments_command(
     respond: Respond,
     ledger: Ledger,
     user_id: str,
+    person: Person,
 ) -> None:
     words = str(command.get("text") or "").split()
     subcommand = words[0].lower() if words else "list"
@@ -52,27 +54,28 @@ def payments_command(
             user_id=user_id,
             trigger_id=str(command.get("trigger_id", "")),
             payment_id=argument,
+            person=person,
         )
         return
     if subcommand == "history":
-        ack(**history_reply(ledger, user_id))
+        ack(**history_reply(ledger, user_id, person))
         return
-    ack(**payments_reply(ledger, user_id))
+    ack(**payments_reply(ledger, user_id, person))
 
 
-def payments_reply(ledger: Ledger, user_id: str) -> dict[str, Any]:
+def payments_reply(ledger: Ledger, user_id: str, person: Person = NOBODY) -> dict[str, Any]:
     """``/payments list``'s answer: the person's payments (with suggestions), or how to get
     linked when they belong to no partner."""
     if not ledger.partners_of(user_id):
-        return views.not_linked_message()
+        return refusals.not_linked_message(person)
     payments = ledger.payments_of(user_id)
     suggestions = ledger.best_suggestions(user_id, payments)
     return views.payments_message(payments, suggestions=suggestions)
 
 
-def history_reply(ledger: Ledger, user_id: str) -> dict[str, Any]:
+def history_reply(ledger: Ledger, user_id: str, person: Person = NOBODY) -> dict[str, Any]:
     """``/payments history``'s answer: their requests, or how to get linked."""
     history = ledger.history(user_id)
     if not history and not ledger.partners_of(user_id):
-        return views.not_linked_message()
+        return refusals.not_linked_message(person)
     return views.history_message(history)

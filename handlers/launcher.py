@@ -22,6 +22,7 @@ from handlers import modals
 from handlers.commands import history_reply, payments_reply
 from handlers.modals import open_allocation_modal
 from slackbot.ledger import Ledger
+from slackbot.ledger.membership import Person
 from slackbot.slack import refusals, views
 from slackbot.slack.replies import reply_privately
 from slackbot.slack.views.launcher import LAUNCHER_BLOCK, LauncherAction, Shortcut
@@ -85,10 +86,11 @@ def launcher_list(
     respond: Respond,
     ledger: Ledger,
     user_id: str,
+    person: Person,
 ) -> None:
     """Show my payments: what ``/payments list`` answers."""
     ack()
-    _answer(client, body, respond, payments_reply(ledger, user_id))
+    _answer(client, body, respond, payments_reply(ledger, user_id, person))
 
 
 @refusals.answer_privately
@@ -99,10 +101,11 @@ def launcher_history(
     respond: Respond,
     ledger: Ledger,
     user_id: str,
+    person: Person,
 ) -> None:
     """History: what ``/payments history`` answers."""
     ack()
-    _answer(client, body, respond, history_reply(ledger, user_id))
+    _answer(client, body, respond, history_reply(ledger, user_id, person))
 
 
 @refusals.answer_privately
@@ -113,6 +116,7 @@ def launcher_allocate(
     respond: Respond,
     ledger: Ledger,
     user_id: str,
+    person: Person,
 ) -> None:
     """Allocate: the allocation modal, as ``/payments allocate`` opens it."""
     ack()
@@ -123,6 +127,7 @@ def launcher_allocate(
         user_id=user_id,
         trigger_id=str(body.get("trigger_id", "")),
         payment_id=None,
+        person=person,
     )
 
 

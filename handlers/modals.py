@@ -19,9 +19,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from models.schemas import InvoiceSummary, PaymentSummary
 from slackbot.ledger import Ledger
 from slackbot.ledger.matching import Suggestion
+from slackbot.ledger.membership import NOBODY, Person
 from slackbot.ledger.rules import check_payment_allocatable
 from slackbot.money import to_decimal_string
-from slackbot.slack import views
+from slackbot.slack import refusals, views
 from slackbot.slack.ids import BlockId, line_amount_block_id, line_invoice_block
 from slackbot.slack.payload import chosen_option, line_amount_block_in, typed_text
 from slackbot.slack.replies import reply_privately
@@ -44,6 +45,7 @@ def open_allocation_modal(
     trigger_id: str,
     payment_id: str | None,
     as_suggested: bool = False,
+    person: Person = NOBODY,
 ) -> None:
     """Open the modal with the person's allocatable payments, ``payment_id`` chosen if given.
 
@@ -56,7 +58,7 @@ def open_allocation_modal(
     payments = ledger.payments_of(user_id, only_allocatable=True)
     if not payments and not ledger.partners_of(user_id):
         # Not linked at all: "you have no payment PAY-1" would send them looking for it.
-        reply_privately(respond, views.not_linked_message())
+        reply_privately(respond, refusals.not_linked_message(person))
         return
     selected = None
     if payment_id:

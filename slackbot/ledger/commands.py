@@ -17,16 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.enums import AllocationStatus, Audience, Decision, EntryKind, LineChoice, OutboxKind
 from models.limits import is_allocation_id, is_key
 from models.schemas import Actor, AllocationSummary
-from models.tables import Allocation, AuditEvent, Invoice, Partner, PartnerMember, Payment
+from models.tables import Allocation, AuditEvent, Invoice, Partner, Payment
 from slackbot.errors import NotFound
 from slackbot.ledger import rules
+from slackbot.ledger.membership import acting_for
 from slackbot.ledger.posting import post_entries
 from slackbot.ledger.queries import LedgerQueries
 from slackbot.outbox.owed import owe
@@ -334,17 +335,11 @@ class Ledger(LedgerQueries):
     ) -> tuple[str, bool]:
         """The partner's name, and whether ``user_id`` acts for it now: one statement."""
         name, member = session.execute(
-            select(Partner.name, PartnerMember.slack_user_id)
-            .outerjoin(
-                PartnerMember,
-                and_(
-                    PartnerMember.partner_id == Partner.partner_id,
-                    PartnerMember.slack_user_id == user_id,
-                ),
+            select(Partner.name, acting_for(user_id, Partner.partner_id)).where(
+                Partner.partner_id == partner_id
             )
-            .where(Partner.partner_id == partner_id)
         ).one()
-        return name, member is not None
+        return name, bool(member)
 
     def _decide_lines(self, session: Session, lines: Sequence[Allocation], **decision: Any) -> None:
         """Record the decision on every line in one UPDATE; the rows in hand get the values."""

@@ -21,7 +21,7 @@ from models.schemas import (
     PartnerRef,
     PaymentSummary,
 )
-from models.tables import Allocation, Invoice, Partner, PartnerMember, Payment
+from models.tables import Allocation, Invoice, Partner, Payment
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.errors import InvalidInput, NotFound
@@ -33,6 +33,7 @@ from slackbot.ledger.matching import (
     reference_numbers,
     suggest_allocations,
 )
+from slackbot.ledger.membership import acting_for, partner_ids_for
 from slackbot.money import parse_amount
 
 SEARCH_PAGE_MAX = 100
@@ -54,8 +55,7 @@ class LedgerQueries:
         with self.db.transaction(read_only=True) as session:
             rows = session.execute(
                 select(Partner.partner_id, Partner.name)
-                .join(PartnerMember, PartnerMember.partner_id == Partner.partner_id)
-                .where(PartnerMember.slack_user_id == user_id)
+                .where(acting_for(user_id, Partner.partner_id))
                 .order_by(Partner.name, Partner.partner_id)
             ).all()
         return [PartnerRef(partner_id=r.partner_id, name=r.name) for r in rows]
@@ -74,8 +74,7 @@ class LedgerQueries:
             rows = session.execute(
                 select(Payment, Partner.name)
                 .join(Partner, Partner.partner_id == Payment.partner_id)
-                .join(PartnerMember, PartnerMember.partner_id == Payment.partner_id)
-                .where(PartnerMember.slack_user_id == user_id, condition)
+                .where(acting_for(user_id, Payment.partner_id), condition)
                 .order_by(Partner.name, Partner.partner_id, Payment.received_on, Payment.payment_id)
             ).all()
         return [payment_summary(payment, name) for payment, name in rows]
@@ -198,11 +197,7 @@ class LedgerQueries:
                 groups.setdefault((payment.partner_id, payment.currency), []).append(payment)
         best: dict[str, Suggestion] = {}
         with self.db.transaction(read_only=True) as session:
-            partners = set(
-                session.scalars(
-                    select(PartnerMember.partner_id).where(PartnerMember.slack_user_id == user_id)
-                )
-            )
+            partners = set(session.scalars(partner_ids_for(user_id)))
             for (partner_id, currency), group in sorted(groups.items()):
                 if partner_id not in partners:
                     continue
@@ -230,9 +225,7 @@ class LedgerQueries:
         with self.db.transaction(read_only=True) as session:
             # Only partners the person still acts for: a removed member sees none of that
             # partner's requests or figures any more, their own included.
-            still_member = select(PartnerMember.partner_id).where(
-                PartnerMember.slack_user_id == user_id
-            )
+            still_member = partner_ids_for(user_id)
             rows = session.scalars(
                 select(Allocation)
                 .where(
@@ -260,10 +253,8 @@ class LedgerQueries:
         )
         if not is_key(payment_id) or not is_key(user_id):
             raise missing
-        stmt = (
-            select(Payment)
-            .join(PartnerMember, PartnerMember.partner_id == Payment.partner_id)
-            .where(Payment.payment_id == payment_id, PartnerMember.slack_user_id == user_id)
+        stmt = select(Payment).where(
+            Payment.payment_id == payment_id, acting_for(user_id, Payment.partner_id)
         )
         if lock:
             stmt = stmt.with_for_update(of=Payment)

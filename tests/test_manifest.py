@@ -73,12 +73,22 @@ def test_bot_scopes_are_exactly_what_the_bot_uses(manifest: dict[str, Any]) -> N
     assert "user" not in scopes
 
 
-def test_http_mode_without_event_subscriptions(manifest: dict[str, Any]) -> None:
+def test_http_mode_with_only_the_uninstall_events(manifest: dict[str, Any]) -> None:
     settings = manifest["settings"]
     assert settings["socket_mode_enabled"] is False
-    assert settings["org_deploy_enabled"] is False
+    # Org-wide installs are allowed; token rotation is supported but, once on, cannot be turned
+    # off again for the app, so it stays the operator's choice (README).
+    assert settings["org_deploy_enabled"] is True
     assert settings["token_rotation_enabled"] is False
-    assert "event_subscriptions" not in settings
+    events = settings["event_subscriptions"]
+    assert events["request_url"].startswith("https://")
+    assert events["request_url"].endswith(EVENTS_ROUTE)
+    assert sorted(events["bot_events"]) == ["app_uninstalled", "tokens_revoked"]
+
+
+def test_installs_come_back_to_the_oauth_redirect_route(manifest: dict[str, Any]) -> None:
+    [url] = manifest["oauth_config"]["redirect_urls"]
+    assert url.startswith("https://") and url.endswith("/slack/oauth_redirect")
 
 
 def test_bot_dms_are_read_only_notifications(manifest: dict[str, Any]) -> None:

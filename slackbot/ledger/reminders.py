@@ -33,7 +33,14 @@ from slackbot.clock import Clock
 from slackbot.db import Database
 from slackbot.ledger.business_time import BusinessCalendar, ReminderRules
 
-__all__ = ["DIGEST_PARTNERS_MAX", "RemindersRun", "next_due", "run_reminders", "waiting_digest"]
+__all__ = [
+    "DIGEST_PARTNERS_MAX",
+    "RemindersRun",
+    "next_due",
+    "owed_payload",
+    "run_reminders",
+    "waiting_digest",
+]
 
 # Requests one look decides per stage: a backlog (the first start over months of requests) is
 # worked off a batch per look, so no transaction holds the database for long.
@@ -106,6 +113,16 @@ def next_due(db: Database, rules: ReminderRules, now: dt.datetime) -> dt.datetim
         later = now + dt.timedelta(microseconds=1)
         candidates.append(calendar.next_opening(later))
     return min(candidates)
+
+
+def owed_payload(db: Database, message_id: int) -> dict[str, Any]:
+    """The payload a reminder's outbox row was written with (its age then, the digest's
+    figures); empty when the row is gone."""
+    with db.transaction(read_only=True) as session:
+        payload = session.scalar(
+            select(OutboxMessage.payload).where(OutboxMessage.message_id == message_id)
+        )
+    return dict(payload) if isinstance(payload, dict) else {}
 
 
 # ------------------------------------------------------------------------ requests' stages

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from handlers import register_all
 from slackbot.db import Database
@@ -71,7 +69,7 @@ def build_bot(
         invoice_url_template=settings.invoice_url_template,
         # One clock for the ledger and the outbox: a test that freezes one freezes both.
         clock=ledger.clock,
-        **_tokens_argument(tokens),
+        tokens=tokens,
     )
     bot = Bot(
         settings=settings,
@@ -87,10 +85,3 @@ def build_bot(
     use_middleware(app, bot)
     register_all(app)
     return bot
-
-
-def _tokens_argument(tokens: BotTokens) -> dict[str, Any]:
-    """``tokens=`` for a sender that takes it (issue 12 teaches Delivery per-workspace tokens)."""
-    if "tokens" in inspect.signature(Delivery).parameters:
-        return {"tokens": tokens}
-    return {}

@@ -35,7 +35,13 @@ from slackbot.ledger import Ledger, channels
 from slackbot.ledger.books import BooksSummary, books_summary, check_books
 from slackbot.migrate import current_revision, upgrade
 from slackbot.money import format_amount
-from slackbot.settings import DATABASE_SETTINGS, Settings, SettingsError, load_settings
+from slackbot.settings import (
+    DATABASE_SETTINGS,
+    INSTALLATION_SETTINGS,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 
 EXIT_FAILED = 1
 EXIT_MISCONFIGURED = 2
@@ -124,8 +130,19 @@ channel_app = typer.Typer(
     cls=_PlainGroup,
 )
 app.add_typer(channel_app, name="channel")
+installations_app = typer.Typer(
+    help="Installations in many workspaces (the OAuth mode): their stored tokens.",
+    no_args_is_help=True,
+    cls=_PlainGroup,
+)
+app.add_typer(installations_app, name="installations")
 # What `channel link|unlink` read: the ledger, and the vendor's bot token to post with.
-CHANNEL_SETTINGS = (*DATABASE_SETTINGS, "slack_bot_token", "slack_api_url", "billing_channel_id")
+CHANNEL_SETTINGS = (
+    *DATABASE_SETTINGS,
+    *("slack_bot_token", "slack_api_url", "billing_channel_id"),
+    # The OAuth mode: the vendor's installation's token instead of SLACK_BOT_TOKEN.
+    *("slack_client_id", "slack_client_secret", "token_encryption_key", "billing_team_id"),
+)
 
 
 def main() -> None:
@@ -405,7 +422,7 @@ def channel_link(
         except DomainError as exc:
             _fail(f"{exc}; nothing was changed", EXIT_MISCONFIGURED)
         before = channels.linked_channel(db, channel_id)
-        client = _billing_client(settings)
+        client = _billing_client(settings, db)
         try:
             ts = post_launcher(client, channel_id, name)
         except LauncherRefused as exc:
@@ -440,13 +457,17 @@ def channel_unlink(
             linked = channels.unlink_channel(db, channel_id)
         except DomainError as exc:
             _fail(f"{exc}; nothing was changed")
+        # Unlinked already: with no token to take the launcher down, say so, do not fail.
+        client = _billing_client(settings, db, required=False) if linked.launcher_ts else None
     line = f"unlinked {linked.channel_id} from partner {linked.partner_id} ({linked.partner_name})"
-    if linked.launcher_ts and settings.slack_bot_token:
-        error = remove_launcher(_billing_client(settings), channel_id, linked.launcher_ts)
+    if client is not None and linked.launcher_ts:
+        error = remove_launcher(client, channel_id, linked.launcher_ts)
         if error:
             line += f"; Slack did not delete the launcher ({error}): remove it by hand"
         else:
             line += "; the launcher was deleted"
+    elif linked.launcher_ts:
+        line += "; no bot token to delete the launcher with: remove it by hand"
     typer.echo(line)
 
 
@@ -462,6 +483,21 @@ def channel_list() -> None:
                 f"{linked.channel_id}\t{linked.partner_id}\t{linked.launcher_ts or '-'}"
                 f"\t{linked.linked_by}\t{linked.linked_at.isoformat(timespec='seconds')}"
             )
+
+
+@installations_app.command("reencrypt")
+def installations_reencrypt() -> None:
+    """Encrypt every stored token under the first TOKEN_ENCRYPTION_KEY (key rotation, step 3)."""
+    from slackbot.slack.bolt_app import installation_store
+
+    settings = _settings(needs=INSTALLATION_SETTINGS)
+    with _database(settings) as db:
+        upgrade(db.engine)
+        changed = installation_store(settings, db.engine).reencrypt_all()
+    typer.echo(
+        f"re-encrypted {changed} stored installation rows under the first TOKEN_ENCRYPTION_KEY;"
+        " the other keys can now be removed from it"
+    )
 
 
 @app.command("serve")
@@ -507,11 +543,27 @@ def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _billing_client(settings: Settings) -> Any:
-    """The vendor's (billing workspace's) Web API client, as the outbox sender builds it."""
-    from slackbot.slack.bolt_app import delivery_client
+def _billing_client(settings: Settings, db: Database, *, required: bool = True) -> Any:
+    """The vendor's (billing workspace's) Web API client, as the outbox sender builds it: the
+    one bot token, or in the OAuth mode the BILLING_TEAM_ID installation's. Without one: exit
+    (``required``), else None."""
+    from slackbot.slack.bolt_app import delivery_client, installation_store, installed_tokens
 
+    if settings.oauth_mode:
+        store = installation_store(settings, db.engine)
+        tokens = installed_tokens(settings, store, delivery_timeout=10)
+        if tokens.for_team(settings.billing_team_id, None) is None:
+            if not required:
+                return None
+            _fail(
+                f"the vendor's workspace (BILLING_TEAM_ID {settings.billing_team_id}) has not"
+                " installed the app yet: open /slack/install from it first; nothing was changed",
+                EXIT_MISCONFIGURED,
+            )
+        return tokens.billing()
     if not settings.slack_bot_token:
+        if not required:
+            return None
         _fail(
             "SLACK_BOT_TOKEN is not set: the launcher is posted with the bot token of the"
             " vendor's workspace; nothing was changed",

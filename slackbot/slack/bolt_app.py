@@ -257,6 +257,20 @@ class SlackWiring:
     installations: EncryptedInstallationStore | None
 
 
+def installed_tokens(
+    settings: Settings, store: EncryptedInstallationStore, *, delivery_timeout: float
+) -> InstalledTokens:
+    """The OAuth mode's per-workspace clients for the bot's own calls (the sender, the CLI)."""
+    return InstalledTokens(
+        store,
+        billing_team_id=settings.billing_team_id or "",
+        client_factory=lambda token: delivery_client(
+            settings, timeout=delivery_timeout, token=token
+        ),
+        rotator=token_rotator(settings),
+    )
+
+
 def wire_slack(
     settings: Settings, engine: Engine, *, delivery_timeout: float, verify_token: bool = True
 ) -> SlackWiring:
@@ -269,14 +283,7 @@ def wire_slack(
             installations=None,
         )
     store = installation_store(settings, engine)
-    tokens = InstalledTokens(
-        store,
-        billing_team_id=settings.billing_team_id or "",
-        client_factory=lambda token: delivery_client(
-            settings, timeout=delivery_timeout, token=token
-        ),
-        rotator=token_rotator(settings),
-    )
+    tokens = installed_tokens(settings, store, delivery_timeout=delivery_timeout)
     return SlackWiring(
         app=oauth_bolt_app(settings, store, engine, on_uninstall=tokens.forget),
         tokens=tokens,

@@ -319,3 +319,63 @@ def test_the_person_cancelling_is_a_plain_page(bot: BotHarness, db: Database) ->
     status, _, page = _get(f"{bot.base_url}/slack/oauth_redirect?error=access_denied", cookie)
     assert status == 200 and "cancelled" in page
     assert _rows(db, slack_installations) == []
+
+
+# ------------------------------------------------------------------ the operator's commands
+
+
+def _cli(db: Database, slack: FakeSlack, *args: str, key: str = KEY) -> Any:
+    from typer.testing import CliRunner
+
+    from slackbot.cli import app
+
+    env = {
+        "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_BOT_TOKEN": "",
+        "SLACK_CLIENT_ID": CLIENT_ID,
+        "SLACK_CLIENT_SECRET": CLIENT_SECRET,
+        "TOKEN_ENCRYPTION_KEY": key,
+        "BILLING_TEAM_ID": VENDOR,
+        "BILLING_CHANNEL_ID": "C0BILLING",
+    }
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def test_key_rotation_reencrypts_every_stored_token_under_the_new_key(
+    bot: BotHarness, slack: FakeSlack, oauth: OAuthSlack, books: Database
+) -> None:
+    # README's procedure: the new key first beside the old, `installations reencrypt`, then the
+    # new key alone, and the workspace is still answered with its token.
+    token = _install(bot, oauth, PARTNER_TEAM)
+    new = Fernet.generate_key().decode()
+
+    result = _cli(books, slack, "installations", "reencrypt", key=f"{new},{KEY}")
+
+    assert result.exit_code == 0, result.output
+    assert "re-encrypted 2 stored installation rows" in result.stdout
+    for table in (slack_installations, slack_bots):
+        (row,) = _rows(books, table)
+        assert TokenCipher([new]).open(row["bot_token"]) == token
+    # The old key gone: every token still reads (and is written anew under the new key).
+    again = _cli(books, slack, "installations", "reencrypt", key=new)
+    assert again.exit_code == 0, again.output
+    (row,) = _rows(books, slack_bots)
+    assert TokenCipher([new]).open(row["bot_token"]) == token
+
+
+def test_channel_link_posts_the_launcher_with_the_vendors_installation(
+    bot: BotHarness, slack: FakeSlack, oauth: OAuthSlack, books: Database
+) -> None:
+    refused = _cli(books, slack, "channel", "link", "P-ACME", "C0ACMESHARED")
+    assert refused.exit_code == 2
+    assert "(BILLING_TEAM_ID T0VENDOR) has not installed the app yet" in refused.output
+    assert slack.calls_to("chat.postMessage") == []
+
+    vendor = _install(bot, oauth, VENDOR)
+    _install(bot, oauth, PARTNER_TEAM)
+    linked = _cli(books, slack, "channel", "link", "P-ACME", "C0ACMESHARED")
+
+    assert linked.exit_code == 0, linked.output
+    assert _bearers(slack, "chat.postMessage") == [vendor]
+    assert _bearers(slack, "pins.add") == [vendor]

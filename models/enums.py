@@ -74,6 +74,9 @@ REMINDER_KINDS = frozenset(
         OutboxKind.DAILY_DIGEST,
     }
 )
+# News that moves no balance (a refresh, a reminder): sending it owes no refresh of the other
+# requests, and it goes after the news of changes.
+MOVES_NO_BALANCE = REMINDER_KINDS | {OutboxKind.BALANCES_CHANGED}
 
 
 class ReminderStage(StrEnum):

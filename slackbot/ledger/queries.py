@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, LargeBinary, Row, cast, func, literal, or_, select
+from sqlalchemy import ColumnElement, LargeBinary, Row, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from models.enums import LineChoice
@@ -37,6 +37,8 @@ from slackbot.ledger.membership import acting_for, partner_ids_for
 from slackbot.money import parse_amount
 
 SEARCH_PAGE_MAX = 100
+# Matches of what was typed read in one go, beyond the page: fewer means all are in hand.
+TYPED_READ = 200
 HISTORY_MAX = 100
 # An invoice read as the columns of ``_SUMMARY_COLUMNS`` (plus a flag or two).
 _Row = Row[*tuple[Any, ...]]
@@ -98,14 +100,15 @@ class LedgerQueries:
         """Open invoices a payment could pay: same partner and currency, best matches first.
 
         Best first: an open amount equal to what the payment has left, then invoices the
-        payment's reference names (``matching.named_invoice_ids``: the rule suggestions use),
-        then the oldest due date (then id). ``query`` narrows by invoice id (any part, any case)
-        or by an amount typed as digits.
+        payment's reference names (``matching.named_invoice_ids``, the suggestions' rule, over
+        the open invoices that match what was typed), then the oldest due date (then id).
+        ``query`` narrows by invoice id (any part, any case) or by an amount typed as digits.
 
         No query sorts the partner's thousands of open invoices (an options load runs per
-        keystroke): one read fetches the few exact-amount invoices and those the reference could
-        name, the rest come in the ``ix_invoices_partner_currency_due`` order under a LIMIT,
-        and they are merged here.
+        keystroke). What was typed usually leaves a few: they are read in one statement and
+        ranked here. Otherwise one read fetches the exact-amount invoices and those the
+        reference could name, the rest come in ``ix_invoices_partner_currency_due`` order
+        under a LIMIT, and they are merged here.
         """
         limit = max(1, min(limit, SEARCH_PAGE_MAX))
         offset = max(0, offset)
@@ -118,32 +121,34 @@ class LedgerQueries:
                 Invoice.open_amount > 0,
             ]
             text = "".join(ch for ch in query if ch.isprintable()).strip()[:MAX_ID]
-            typed = or_(*_matches(text, payment.currency)) if text else None
-            found = self._best_matches(session, payment, open_here, typed)
-            best = [row.invoice_id for row in found]
+            if text:
+                open_here.append(or_(*_matches(text, payment.currency)))
+                read = wanted + TYPED_READ
+                typed = session.execute(
+                    select(*_SUMMARY_COLUMNS, _exact(payment)).where(*open_here).limit(read)
+                ).all()
+                if len(typed) < read:  # every match is in hand
+                    return [_invoice_from_row(row) for row in _ranked(payment, typed)][
+                        offset:wanted
+                    ]
+            found = self._best_matches(session, payment, open_here)
             if len(found) < wanted:
                 stmt = select(*_SUMMARY_COLUMNS).where(*open_here)
-                if typed is not None:
-                    stmt = stmt.where(typed)
                 if payment.unallocated > 0:
                     stmt = stmt.where(Invoice.open_amount != payment.unallocated)
-                if best:
-                    stmt = stmt.where(Invoice.invoice_id.not_in(best))
+                if found:
+                    stmt = stmt.where(Invoice.invoice_id.not_in([r.invoice_id for r in found]))
                 stmt = stmt.order_by(Invoice.due_on, Invoice.invoice_id)
                 found += session.execute(stmt.limit(wanted - len(found))).all()
         return [_invoice_from_row(row) for row in found[offset:wanted]]
 
     def _best_matches(
-        self,
-        session: Session,
-        payment: Payment,
-        open_here: list[ColumnElement[bool]],
-        typed: ColumnElement[bool] | None,
+        self, session: Session, payment: Payment, open_here: list[ColumnElement[bool]]
     ) -> list[_Row]:
-        """The open invoices ``typed`` keeps that match the payment's amount left or that its
-        reference names (``named_invoice_ids``, the suggestions' rule), in the search's order.
+        """The invoices of ``open_here`` that match the payment's amount left or that its
+        reference names, in the search's order.
 
-        One read, of those invoices and of every open one the reference could name at all
+        One read, of those invoices and of every one the reference could name at all
         (``_may_be_named``'s test in SQL, :func:`_may_be_named_sql`), then the rule decides.
         """
         numbers = reference_numbers(payment.reference or "")
@@ -153,23 +158,12 @@ class LedgerQueries:
             wanted.append(_may_be_named_sql(numbers, self.db.dialect))
         if not wanted:
             return []
-        kept = literal(True) if typed is None else typed
         rows = session.execute(
-            select(
-                *_SUMMARY_COLUMNS,
-                kept.label("kept"),
-                (Invoice.open_amount == exact).label("exact"),
-            ).where(*open_here, or_(*wanted))
+            select(*_SUMMARY_COLUMNS, _exact(payment)).where(*open_here, or_(*wanted))
         ).all()
-        # Every open id the reference could name is among the rows, so this is the answer
-        # ``named_invoice_ids`` gives over all the partner's open invoices in the currency.
-        named = set(named_invoice_ids(payment.reference or "", [r.invoice_id for r in rows]))
-        ranked = [
-            (not row.exact, row.invoice_id not in named, row.due_on, row.invoice_id, row)
-            for row in rows
-            if row.kept and (row.exact or row.invoice_id in named)
-        ]
-        return [found[-1] for found in sorted(ranked, key=lambda found: found[:4])]
+        # Every id the reference could name is among the rows, so this is the answer
+        # ``named_invoice_ids`` gives over all of ``open_here``.
+        return _ranked(payment, rows, only_best=True)
 
     def suggestions(self, user_id: str, payment_id: str) -> list[Suggestion]:
         """Lines to pre-fill for the member's payment, best first ([] when none fits).
@@ -391,6 +385,23 @@ _SUMMARY_COLUMNS = (
     Invoice.issued_on,
     Invoice.due_on,
 )
+
+
+def _exact(payment: Payment) -> ColumnElement[bool]:
+    return (Invoice.open_amount == payment.unallocated).label("exact")
+
+
+def _ranked(payment: Payment, rows: Sequence[_Row], *, only_best: bool = False) -> list[_Row]:
+    """``rows`` (each with an ``exact`` flag) in the search's order: exact amount first, then
+    those the reference names among them, then by due date and id; ``only_best`` keeps those
+    two kinds only."""
+    named = set(named_invoice_ids(payment.reference or "", [row.invoice_id for row in rows]))
+    ranked = [
+        (not row.exact, row.invoice_id not in named, row.due_on, row.invoice_id, row)
+        for row in rows
+        if not only_best or row.exact or row.invoice_id in named
+    ]
+    return [found[-1] for found in sorted(ranked, key=lambda found: found[:4])]
 
 
 def _may_be_named_sql(numbers: frozenset[str], dialect: str) -> ColumnElement[bool]:

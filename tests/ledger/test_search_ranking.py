@@ -1,5 +1,6 @@
-"""The options search's order: exact amount, then what the reference names (the matcher's rule),
-then oldest due; checked against a plain sort of every open invoice, pages and typing included."""
+"""The options search's order: exact amount, then what the reference names (the matcher's rule,
+among the invoices matching what was typed), then oldest due; checked against a plain sort of
+every open invoice, pages and typing included, on both paths (few matches, many)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import insert
 
 from models.tables import Invoice
 from slackbot.db import Database
-from slackbot.ledger import Ledger
+from slackbot.ledger import Ledger, queries
 from slackbot.ledger.matching import named_invoice_ids
 from tests.support.factories import add_invoice, add_partner, add_payment
 
@@ -74,8 +75,9 @@ def expected_order(
 ) -> list[str]:
     """A plain sort of every open invoice: the order the search must give."""
     open_rows = [r for r in rows if int(r["opening_due"]) - int(r["pending"]) > 0]  # type: ignore[call-overload]
-    named = set(named_invoice_ids(reference, [str(r["invoice_id"]) for r in open_rows]))
     kept = [r for r in open_rows if typed.lower() in str(r["invoice_id"]).lower()]
+    # The reference names among the invoices offered: those matching what was typed.
+    named = set(named_invoice_ids(reference, [str(r["invoice_id"]) for r in kept]))
 
     def key(r: dict[str, object]) -> tuple[bool, bool, object, str]:
         open_amount = int(r["opening_due"]) - int(r["pending"])  # type: ignore[call-overload]
@@ -89,8 +91,13 @@ def expected_order(
     return [str(r["invoice_id"]) for r in sorted(kept, key=key)]
 
 
+@pytest.mark.parametrize("typed_read", [queries.TYPED_READ, 0])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_search_order_is_a_sort_of_every_open_invoice(db: Database, seed: int) -> None:
+def test_search_order_is_a_sort_of_every_open_invoice(
+    db: Database, seed: int, typed_read: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # typed_read 0: what was typed is ranked by the many-matches path whenever a page is full.
+    monkeypatch.setattr(queries, "TYPED_READ", typed_read)
     rng = random.Random(seed)
     add_partner(db, "P1", "Acme", members=["U1"])
     rows = seed_invoices(db, rng, 45)
@@ -159,9 +166,12 @@ def test_many_invoices_of_the_exact_amount_still_page_in_order(
 
     first = ledger.search_open_invoices("U1", "PAY-1")
     second = ledger.search_open_invoices("U1", "PAY-1", offset=100)
+    # "inv" matches all 300: more than one read's worth, so the many-matches path ranks them.
+    typed = ledger.search_open_invoices("U1", "PAY-1", "inv", offset=100)
 
     # 150 invoices of 50.00 (odd numbers) come first, by due date; INV-150 (70.00, named) next.
     odd = sorted(range(1, 301, 2), key=lambda n: (n % 40, f"INV-{n}"))
     assert [i.invoice_id for i in first] == [f"INV-{n}" for n in odd[:100]]
     assert [i.invoice_id for i in second][:51] == [f"INV-{n}" for n in odd[100:]] + ["INV-150"]
     assert len(second) == 100
+    assert typed == second

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import actions, commands, launcher, options, submissions
+from handlers import actions, commands, home, launcher, options, submissions
 
 
 def register_all(app: App) -> None:
@@ -13,3 +13,4 @@ def register_all(app: App) -> None:
     launcher.register(app)
     submissions.register(app)
     options.register(app)
+    home.register(app)

@@ -11,10 +11,11 @@ from slackbot.ledger import Ledger
 from slackbot.settings import Settings
 from slackbot.slack.approvers import ApproverDirectory
 from slackbot.slack.bolt_app import App, wire_slack
+from slackbot.slack.home_publisher import HomePublisher
 from slackbot.slack.installations import EncryptedInstallationStore
 from slackbot.slack.middleware import use_middleware
 from slackbot.slack.sender import Delivery, RetryPolicy
-from slackbot.slack.tokens import BotTokens
+from slackbot.slack.tokens import BotTokens, person_client
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,18 @@ class Bot:
     tokens: BotTokens
     # The OAuth mode's installations (None in the single-token mode).
     installations: EncryptedInstallationStore | None = None
+    # Publishes each person's App Home when something on it changed (start with delivery).
+    home: HomePublisher | None = None
+
+    def start(self) -> None:
+        """Start the background workers: the outbox's senders and the Home publisher."""
+        self.delivery.start()
+        if self.home is not None:
+            self.home.start()
 
     def close(self) -> None:
+        if self.home is not None:
+            self.home.stop()
         self.delivery.stop()
         self.db.dispose()
 
@@ -71,6 +82,14 @@ def build_bot(
         clock=ledger.clock,
         tokens=tokens,
     )
+    home = HomePublisher(
+        database,
+        person_client(tokens, database),
+        is_approver=approvers.is_approver,
+        approver_ids=lambda: settings.billing_approver_ids,
+        clock=ledger.clock,
+        retry=retry,
+    )
     bot = Bot(
         settings=settings,
         db=database,
@@ -80,6 +99,7 @@ def build_bot(
         app=app,
         tokens=tokens,
         installations=store,
+        home=home,
     )
     # Listeners take the services by parameter name (slackbot.slack.middleware), never the Bot.
     use_middleware(app, bot)

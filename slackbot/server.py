@@ -397,7 +397,7 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> Non
             " requests will be recorded, but nobody can approve or reject them"
         )
     log.info("%s", start_line(settings, host, port))
-    bot.delivery.start()
+    bot.start()
     stopping = threading.Event()
     connection = None
     if settings.slack_app_token:

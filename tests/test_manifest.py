@@ -73,7 +73,7 @@ def test_bot_scopes_are_exactly_what_the_bot_uses(manifest: dict[str, Any]) -> N
     assert "user" not in scopes
 
 
-def test_http_mode_with_only_the_uninstall_events(manifest: dict[str, Any]) -> None:
+def test_http_mode_with_the_home_and_uninstall_events(manifest: dict[str, Any]) -> None:
     settings = manifest["settings"]
     assert settings["socket_mode_enabled"] is False
     # Org-wide installs are allowed; token rotation is supported but, once on, cannot be turned
@@ -83,7 +83,8 @@ def test_http_mode_with_only_the_uninstall_events(manifest: dict[str, Any]) -> N
     events = settings["event_subscriptions"]
     assert events["request_url"].startswith("https://")
     assert events["request_url"].endswith(EVENTS_ROUTE)
-    assert sorted(events["bot_events"]) == ["app_uninstalled", "tokens_revoked"]
+    assert sorted(events["bot_events"]) == ["app_home_opened", "app_uninstalled", "tokens_revoked"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
 
 
 def test_installs_come_back_to_the_oauth_redirect_route(manifest: dict[str, Any]) -> None:

@@ -1,15 +1,13 @@
 """The import run: every row checked, then all of them upserted in one transaction, or none.
 
 A file is streamed row by row (:mod:`slackbot.erp.reader`), each row checked on its own
-(:mod:`slackbot.erp.rows`) and against what is stored (here: unknown partners, rows that
-allocations already hold), and written in chunks. Payments and invoices, the files with a
-million rows, are staged and upserted set-based (:mod:`slackbot.erp.staging`).
-Everything happens inside one transaction: if any row is bad, every bad row is reported (with its
-file line number and what is wrong, in an operator's words) and the transaction is rolled back,
-so the database is exactly as it was. Importing the same file twice changes nothing: a row equal
-to what is stored is counted as unchanged and never written. Rows missing from the file are left
-alone — an import never deletes (but ``replace`` for members). What a change owes the people
-watching pending requests goes through :mod:`slackbot.outbox.owed`.
+(:mod:`slackbot.erp.rows`) and against what is stored (unknown partners, rows that allocations
+hold), and written in chunks; payments and invoices are staged and upserted set-based
+(:mod:`slackbot.erp.staging`). All in one transaction: if any row is bad, every bad row is
+reported (its line number and what is wrong, in an operator's words) and nothing is written.
+The same file twice changes nothing: a row equal to what is stored is never written. Rows missing
+from the file are left alone (but ``replace`` for members). What a change owes the people
+watching (billing messages, Homes) goes through :mod:`slackbot.outbox`.
 """
 
 from __future__ import annotations
@@ -62,6 +60,7 @@ from slackbot.erp.staging import INVOICES, PAYMENTS, MoneyTable, Stage
 from slackbot.errors import InvalidInput
 from slackbot.ledger.rules import check_import_keeps_held, check_import_keeps_owner
 from slackbot.money import format_amount
+from slackbot.outbox.home_queue import mark_for_partners
 from slackbot.outbox.owed import owe_balance_refreshes
 
 __all__ = ["BadRow", "ImportKind", "ImportRejected", "ImportResult", "import_csv"]
@@ -191,7 +190,8 @@ def import_csv(
         if run.bad:
             raise ImportRejected(kind, sorted(run.bad, key=lambda bad: bad.line), run.rows_read)
         now = clock()
-        removed: list[tuple[str, str]] = []
+        removed: list[tuple[str, str]] = []  # (partner, person) pairs, then (partner, team)
+        people = 0
         if replace:
             removed, unlinked = remove_unlisted_members(connection, set(run.seen))
             record_removals(
@@ -200,7 +200,7 @@ def import_csv(
             record_team_removals(
                 session, unlinked, actor=actor, at=now, via="import --replace", source=source_name
             )
-            removed = removed + unlinked
+            people, removed = len(removed), removed + unlinked
         result = ImportResult(
             kind,
             run.rows_read,
@@ -221,6 +221,9 @@ def import_csv(
                 session, [(row[0], row[1]) for row in pending if row[2] in run.updated_keys], now
             )
         if result.inserted or result.updated or removed:
+            # Whose Home changed: the partners' members, the approvers, each removed member.
+            touched, gone = run._partners | {p for p, _ in removed}, removed[:people]
+            mark_for_partners(session, touched, also=[user for _, user in gone], at=now)
             # An import that changed nothing leaves no trace, so re-running it is truly a no-op.
             session.add(
                 AuditEvent(

@@ -30,6 +30,7 @@ from slackbot.ledger import rules
 from slackbot.ledger.membership import acting_for
 from slackbot.ledger.posting import post_entries
 from slackbot.ledger.queries import LedgerQueries
+from slackbot.outbox.home_queue import mark_for_request
 from slackbot.outbox.owed import owe
 
 T = TypeVar("T")
@@ -439,7 +440,11 @@ class Ledger(LedgerQueries):
         kind: OutboxKind,
         audiences: Sequence[Audience],
     ) -> None:
-        owe(session, allocation, kind, list(audiences), self.clock())
+        now = self.clock()
+        owe(session, allocation, kind, list(audiences), now)
+        # The Homes this changes (the requester's, the partner's members', the approvers'), in
+        # the same transaction: coalesced per person and republished by the Home publisher.
+        mark_for_request(session, allocation.partner_id, allocation.requested_by, at=now)
 
     def _retry_on_key_race(self, request_key: str | None, attempt: Callable[[], T]) -> T:
         """Two deliveries of one request racing past the key check: the loser reads the winner."""

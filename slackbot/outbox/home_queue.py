@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, literal, or_, select, true, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -87,6 +87,11 @@ def members_of(session: Session, partner_ids: Iterable[str]) -> list[str]:
     partners = sorted(set(partner_ids))
     if not partners:
         return []
+    return sorted(set(session.scalars(union(*_member_selects(partners)))))
+
+
+def _member_selects(partners: list[str]) -> tuple[Select[str], Select[str]]:
+    """The listed members of ``partners``, and the people seen from a team they claim."""
     listed = select(PartnerMember.slack_user_id).where(PartnerMember.partner_id.in_(partners))
     by_team = (
         select(SlackPerson.slack_user_id)
@@ -99,26 +104,56 @@ def members_of(session: Session, partner_ids: Iterable[str]) -> list[str]:
         )
         .where(PartnerTeam.partner_id.in_(partners))
     )
-    return sorted(set(session.scalars(listed.union(by_team))))
+    return listed, by_team
 
 
 def mark_for_request(
     session: Session, partner_id: str, requester: str, *, at: dt.datetime | None = None
-) -> int:
+) -> None:
     """A request was made, decided, cancelled or reversed: its requester, the partner's
-    members and every approver (their queue) see it change."""
-    people = {requester, EVERY_APPROVER, *members_of(session, [partner_id])}
-    return mark_stale(session, people, at=at)
+    members and every approver (their queue) see it change.
+
+    One statement (``INSERT … SELECT … ON CONFLICT``), since every decision runs it: the same
+    coalescing upsert as :func:`mark_stale`, the people read by the database itself.
+    """
+    when = at or dt.datetime.now(dt.UTC)
+    people = union(
+        *_member_selects([partner_id]), select(literal(requester)), select(literal(EVERY_APPROVER))
+    ).subquery()
+    rows = (
+        select(people.c[0], literal(when, HomeRefresh.due_at.type), literal(0), literal(1))
+        # SQLite reads "INSERT … SELECT … ON CONFLICT" right only with a WHERE in the SELECT.
+        .where(true())
+        .order_by(people.c[0])
+    )
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(HomeRefresh).from_select(
+        ["slack_user_id", "due_at", "attempts", "changes"], rows
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[HomeRefresh.slack_user_id],
+            set_={
+                "due_at": func.coalesce(HomeRefresh.due_at, statement.excluded.due_at),
+                "changes": HomeRefresh.changes + 1,
+            },
+        )
+    )
 
 
 def mark_for_partners(
-    session: Session, partner_ids: Iterable[str], *, at: dt.datetime | None = None
+    session: Session,
+    partner_ids: Iterable[str],
+    *,
+    also: Iterable[str] = (),
+    at: dt.datetime | None = None,
 ) -> int:
     """An import touched these partners' payments or invoices: their members' Homes change.
 
     Approvers too when a pending request's figures may have moved (their queue shows balances).
     """
-    return mark_stale(session, [*members_of(session, partner_ids), EVERY_APPROVER], at=at)
+    return mark_stale(session, [*members_of(session, partner_ids), *also, EVERY_APPROVER], at=at)
 
 
 # ------------------------------------------------------------------------- queue

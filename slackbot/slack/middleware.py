@@ -49,6 +49,19 @@ class Services(Protocol):
     def approvers(self) -> ApproverDirectory: ...
     @property
     def delivery(self) -> Outbox: ...
+    @property
+    def home(self) -> Outbox | None: ...
+
+
+class _WakeAll:
+    """``outbox`` for listeners: a change that owes messages also changes someone's Home."""
+
+    def __init__(self, *sleepers: Outbox | None) -> None:
+        self.sleepers = [s for s in sleepers if s is not None]
+
+    def wake(self) -> None:
+        for sleeper in self.sleepers:
+            sleeper.wake()
 
 
 def services_middleware(services: Services) -> Callable[..., None]:
@@ -61,7 +74,8 @@ def services_middleware(services: Services) -> Callable[..., None]:
     def inject_services(context: BoltContext, next: Callable[[], None]) -> None:
         context["ledger"] = services.ledger
         context["approvers"] = services.approvers
-        context["outbox"] = services.delivery
+        context["outbox"] = _WakeAll(services.delivery, services.home)
+        context["home"] = services.home
         next()
 
     return inject_services

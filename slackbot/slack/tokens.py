@@ -20,9 +20,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackTokenRotationError
 from slack_sdk.oauth.token_rotation.rotator import TokenRotator
 
+from slackbot.db import Database
+from slackbot.ledger import channels
 from slackbot.slack.installations import EncryptedInstallationStore
 
-__all__ = ["BotTokens", "CurrentTokenClient", "InstalledTokens", "SingleToken"]
+__all__ = ["BotTokens", "CurrentTokenClient", "InstalledTokens", "SingleToken", "person_client"]
 
 log = logging.getLogger(__name__)
 
@@ -174,3 +176,16 @@ class CurrentTokenClient(WebClient):
     @token.setter
     def token(self, value: str | None) -> None:
         pass  # WebClient's own __init__ sets it; the source decides
+
+
+def person_client(tokens: BotTokens, db: Database) -> Callable[[str], WebClient | None]:
+    """For a person, the client of the workspace they were last seen in (signed payloads
+    only, ``slack_people``), else the vendor's: what the bot uses to publish their Home."""
+
+    def client_for(user_id: str) -> WebClient | None:
+        with db.transaction(read_only=True) as session:
+            seen = channels.person(session, user_id)
+        client = tokens.for_team(seen.team_id, seen.enterprise_id) if seen else None
+        return client or tokens.billing()
+
+    return client_for

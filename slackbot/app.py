@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from handlers import register_all
 from slackbot.db import Database
 from slackbot.ledger import Ledger
+from slackbot.outbox.reminder_loop import ReminderLoop
 from slackbot.settings import Settings
 from slackbot.slack.approvers import ApproverDirectory
 from slackbot.slack.bolt_app import App, wire_slack
 from slackbot.slack.home_publisher import HomePublisher
 from slackbot.slack.installations import EncryptedInstallationStore
 from slackbot.slack.middleware import use_middleware
+from slackbot.slack.reminder_calls import Approvers
 from slackbot.slack.sender import Delivery, RetryPolicy
 from slackbot.slack.tokens import BotTokens, person_client
 
@@ -38,14 +40,20 @@ class Bot:
     installations: EncryptedInstallationStore | None = None
     # Publishes each person's App Home when something on it changed (start with delivery).
     home: HomePublisher | None = None
+    # Reminds, escalates and digests requests nobody decides (each decided once, any process).
+    reminders: ReminderLoop | None = None
 
     def start(self) -> None:
         """Start the background workers: the outbox's senders and the Home publisher."""
         self.delivery.start()
         if self.home is not None:
             self.home.start()
+        if self.reminders is not None:
+            self.reminders.start()
 
     def close(self) -> None:
+        if self.reminders is not None:
+            self.reminders.stop()
         if self.home is not None:
             self.home.stop()
         self.delivery.stop()
@@ -81,6 +89,10 @@ def build_bot(
         # One clock for the ledger and the outbox: a test that freezes one freezes both.
         clock=ledger.clock,
         tokens=tokens,
+        approvers=Approvers(settings.billing_approver_group_id, settings.billing_approver_ids),
+    )
+    reminders = ReminderLoop(
+        database, settings.reminder_rules(), clock=ledger.clock, wake=delivery.wake
     )
     home = HomePublisher(
         database,
@@ -100,6 +112,7 @@ def build_bot(
         tokens=tokens,
         installations=store,
         home=home,
+        reminders=reminders,
     )
     # Listeners take the services by parameter name (slackbot.slack.middleware), never the Bot.
     use_middleware(app, bot)

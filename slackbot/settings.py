@@ -7,10 +7,11 @@ from collections.abc import Collection, Iterable
 from typing import Annotated, Any
 
 from cryptography.fernet import Fernet
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models.limits import SLACK_CHANNEL_ID, SLACK_GROUP_ID, SLACK_USER_ID
+from slackbot import business_time
 
 # What a token, secret or id may hold: printable ASCII without spaces. Slack's are all of that
 # kind, and anything else would fail later, deep in an HTTP header (UnicodeEncodeError).
@@ -119,6 +120,12 @@ class Settings(BaseSettings):
     )
     # The vendor's own workspace (T…) or org (E…): its installation posts to the billing channel.
     billing_team_id: str | None = Field(default=None, alias="BILLING_TEAM_ID")
+    # Reminders and escalation of requests nobody decides (business time; README).
+    business_hours: str = Field(default="09:00-18:00", alias="BUSINESS_HOURS")
+    business_days: str = Field(default="Mon-Fri", alias="BUSINESS_DAYS")
+    business_tz: str = Field(default="Europe/Paris", alias="BUSINESS_TZ")
+    remind_after: str = Field(default="4h", alias="REMIND_AFTER")
+    escalate_after: str = Field(default="24h", alias="ESCALATE_AFTER")
 
     @property
     def oauth_mode(self) -> bool:
@@ -222,6 +229,37 @@ class Settings(BaseSettings):
         if problem:
             raise ValueError(problem)
         return value
+
+    @field_validator("business_hours", "business_days", "business_tz", "remind_after")
+    @classmethod
+    def _business_time(cls, value: str, info: ValidationInfo) -> str:
+        """Each alone (the loader names the variable); ESCALATE_AFTER's check needs the rest."""
+        value = value.strip() or str(cls.model_fields[info.field_name or ""].default)
+        parse = {
+            "business_hours": business_time.parse_hours,
+            "business_days": business_time.parse_days,
+            "business_tz": business_time.parse_time_zone,
+            "remind_after": business_time.parse_duration,
+        }[info.field_name or ""]
+        parse(value)
+        return value
+
+    @field_validator("escalate_after")
+    @classmethod
+    def _escalate_after(cls, value: str) -> str:
+        value = value.strip() or "24h"
+        business_time.parse_duration(value)
+        return value
+
+    def reminder_rules(self) -> business_time.ReminderRules:
+        """When requests are reminded and escalated; BadSetting names what does not fit."""
+        return business_time.reminder_rules(
+            business_hours=self.business_hours,
+            business_days=self.business_days,
+            business_tz=self.business_tz,
+            remind_after=self.remind_after,
+            escalate_after=self.escalate_after,
+        )
 
     @field_validator("invoice_url_template")
     @classmethod
@@ -456,6 +494,10 @@ def serve_problems(settings: Settings, *, oauth_named: Collection[str] = ()) -> 
             "BILLING_CHANNEL_ID: required to serve (the ID of the channel where requests are"
             " approved: channel name → About → at the bottom, C…)"
         )
+    try:
+        settings.reminder_rules()
+    except business_time.BadSetting as exc:
+        problems.append(str(exc))
     if not settings.slack_app_token and not settings.slack_signing_secret:
         problems.append(
             "SLACK_SIGNING_SECRET: required to serve over HTTP (from the app's Basic Information"

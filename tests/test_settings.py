@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -179,6 +180,39 @@ def test_a_dotenv_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
 def test_the_billing_pace_must_be_a_sensible_number_of_seconds(value: str) -> None:
     lines = _problems(**SERVABLE, BILLING_CHANNEL_PACE_SECONDS=value)
     assert _named(lines) == ["BILLING_CHANNEL_PACE_SECONDS"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("BUSINESS_HOURS", "18:00-09:00"),
+        ("BUSINESS_HOURS", "9 to 5"),
+        ("BUSINESS_DAYS", "Mon-Funday"),
+        ("BUSINESS_TZ", "Europe/Atlantis"),
+        ("REMIND_AFTER", "four hours"),
+        ("ESCALATE_AFTER", "-1h"),
+    ],
+)
+def test_a_bad_business_time_setting_stops_serve_in_one_line_naming_it(
+    variable: str, value: str
+) -> None:
+    lines = _problems(**SERVABLE, **{variable: value})
+    assert _named(lines) == [variable], lines
+
+
+def test_escalating_before_reminding_is_one_line_naming_escalate_after() -> None:
+    lines = _problems(**SERVABLE, REMIND_AFTER="6h", ESCALATE_AFTER="2h")
+    assert _named(lines) == ["ESCALATE_AFTER"], lines
+    assert "REMIND_AFTER" in lines[0]
+
+
+def test_the_business_time_defaults_are_the_readmes() -> None:
+    rules = load_settings(serving=True, **SERVABLE).reminder_rules()
+    assert (rules.remind_after, rules.escalate_after) == (
+        dt.timedelta(hours=4),
+        dt.timedelta(hours=24),
+    )
+    assert str(rules.calendar.tz) == "Europe/Paris"
 
 
 # ----------------------------------------------------------------------------- .env.example

@@ -27,11 +27,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from models.enums import AllocationStatus, Audience, OutboxKind, ReminderStage
+from models.home_refresh import EVERY_APPROVER
 from models.reminders import DailyDigest, RequestReminder
 from models.tables import Allocation, OutboxMessage, Partner
+from slackbot.business_time import BusinessCalendar, ReminderRules
 from slackbot.clock import Clock
 from slackbot.db import Database
-from slackbot.ledger.business_time import BusinessCalendar, ReminderRules
+from slackbot.outbox.home_queue import mark_stale
 
 __all__ = [
     "DIGEST_PARTNERS_MAX",
@@ -226,6 +228,9 @@ def _decide_stage(
     ]
     if rows:
         session.execute(insert(OutboxMessage), rows)
+        # "A reminder sent" changes Homes (issue 13): the requesters' and the approvers' queue,
+        # coalesced per person by the Home's own outbox.
+        mark_stale(session, {EVERY_APPROVER, *(requested_by[r] for r in inserted)}, at=now)
     return inserted, more
 
 

@@ -117,9 +117,8 @@ def mark_for_request(
     coalescing upsert as :func:`mark_stale`, the people read by the database itself.
     """
     when = at or dt.datetime.now(dt.UTC)
-    people = union(
-        *_member_selects([partner_id]), select(literal(requester)), select(literal(EVERY_APPROVER))
-    ).subquery()
+    also = [requester, EVERY_APPROVER] if is_slack_user_id(requester) else [EVERY_APPROVER]
+    people = union(*_member_selects([partner_id]), *(select(literal(u)) for u in also)).subquery()
     rows = (
         select(people.c[0], literal(when, HomeRefresh.due_at.type), literal(0), literal(1))
         # SQLite reads "INSERT … SELECT … ON CONFLICT" right only with a WHERE in the SELECT.

@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
-from models.enums import Audience, OutboxKind
+from models.enums import MOVES_NO_BALANCE, Audience, OutboxKind
 from models.tables import ChannelPace, OutboxMessage, SlackMessageRef
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
@@ -464,7 +464,7 @@ class OutboxQueue:
         allocation_id = owed.allocation_id
         fan_out = (
             owed.recipient == Audience.BILLING
-            and owed.kind != OutboxKind.BALANCES_CHANGED
+            and owed.kind not in MOVES_NO_BALANCE
             and allocation_id is not None
         )
         for attempt in range(MARK_ATTEMPTS):
@@ -655,10 +655,10 @@ def _claimable(
 
 def _urgency() -> ColumnElement[int]:
     """Edits of decided requests first: a stale billing message still shows live buttons. Then
-    new requests, then balance refreshes of pending ones, which only bring figures up to date."""
+    new requests, then refreshes and reminders (MOVES_NO_BALANCE), which change no figure."""
     return case(
         (OutboxMessage.kind == OutboxKind.ALLOCATION_REQUESTED, 1),
-        (OutboxMessage.kind == OutboxKind.BALANCES_CHANGED, 2),
+        (OutboxMessage.kind.in_(sorted(MOVES_NO_BALANCE)), 2),
         else_=0,
     )
 

@@ -13,10 +13,10 @@ import logging
 import threading
 from collections.abc import Callable
 
+from slackbot.business_time import ReminderRules
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.errors import Unavailable
-from slackbot.ledger.business_time import ReminderRules
 from slackbot.ledger.reminders import BATCH, RemindersRun, next_due, run_reminders
 
 __all__ = ["DEFAULT_INTERVAL_SECONDS", "ReminderLoop"]

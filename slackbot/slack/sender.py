@@ -56,6 +56,7 @@ from slackbot.outbox.queue import (
 )
 from slackbot.slack import views
 from slackbot.slack.notices import Notices, Unreachable, slack_error
+from slackbot.slack.reminder_calls import Approvers, Reminders, SlackCall
 
 if TYPE_CHECKING:
     from slackbot.slack.tokens import BotTokens
@@ -103,6 +104,7 @@ class BillingCall(Enum):
 
     POST_OR_EDIT = "edit the request's message, or post it when there is none"
     EDIT_ONLY = "edit the request's message; nothing when it was never posted"
+    REMINDER = "a reply in the request's thread (the digest: a post of its own); none once decided"
 
 
 class RequesterCall(Enum):
@@ -112,6 +114,7 @@ class RequesterCall(Enum):
     EDIT_ELSE_DM = "edit the receipt; a new DM only when there is no receipt to edit"
     EDIT_AND_DM = "edit the receipt and send a DM too (news weeks later: an edit notifies nobody)"
     EDIT_ONLY = "edit the receipt; nothing when there is none"
+    CHASE = "a new notice: billing is chasing the request; nothing once it is decided"
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,14 @@ def route(kind: OutboxKind) -> Route:
         case OutboxKind.BALANCES_CHANGED:
             # Owed only for posts already made: posting here would put up a second message.
             return Route(BillingCall.EDIT_ONLY, RequesterCall.EDIT_ONLY)
+        case (
+            OutboxKind.REQUEST_REMINDED
+            | OutboxKind.REQUEST_ESCALATED
+            | OutboxKind.REQUEST_CHASED
+            | OutboxKind.DAILY_DIGEST
+        ):
+            # Waiting, not a change: slackbot.slack.reminder_calls sends them, editing nothing.
+            return Route(BillingCall.REMINDER, RequesterCall.CHASE)
     assert_never(kind)
 
 
@@ -213,6 +224,7 @@ class Delivery:
         invoice_url_template: str | None = None,
         clock: Clock = system_clock,
         tokens: BotTokens | None = None,
+        approvers: Approvers | None = None,
     ) -> None:
         self.db = db
         self.ledger = ledger
@@ -232,6 +244,8 @@ class Delivery:
         )
         self.pacer = self.queue.pacer
         self.notices = Notices(db, self.queue, self, billing_channel=billing_channel)
+        # Reminders' kinds (issue 13): ``approvers`` is who an escalation mentions.
+        self.reminders = Reminders(db, billing_channel=billing_channel, approvers=approvers)
         self.poll_seconds = poll_seconds
         self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
         self.senders = max(1, senders)
@@ -461,10 +475,15 @@ class Delivery:
             return
         owed = held.owed
         try:
-            if owed.allocation_id is None:
-                raise ValueError("the row names no allocation")
-            allocation = self.ledger.allocation(owed.allocation_id)
-            landed, way = self._send(owed, allocation, held.landed, slot=slot)
+            if owed.kind is OutboxKind.DAILY_DIGEST:
+                # The one row of no allocation: the billing channel's summary of the day.
+                self.reminders.send_digest(self._caller(slot), owed)
+                landed, way = None, None
+            else:
+                if owed.allocation_id is None:
+                    raise ValueError("the row names no allocation")
+                allocation = self.ledger.allocation(owed.allocation_id)
+                landed, way = self._send(owed, allocation, held.landed, slot=slot)
         except Postpone as wait:
             self.queue.release(message_id, worker_id, after=wait.seconds)
             return
@@ -518,6 +537,10 @@ class Delivery:
         call: BillingCall,
         slot: Slot | None,
     ) -> Landed | None:
+        if call is BillingCall.REMINDER:
+            # A reply in the thread, not the request's message: nothing to remember.
+            self.reminders.send_billing(self._caller(slot), owed, allocation, landed)
+            return None
         posted = landed.get(Audience.BILLING)
         if posted is None and call is BillingCall.EDIT_ONLY:
             return None
@@ -561,6 +584,8 @@ class Delivery:
     ) -> tuple[Landed | None, NoticeWay | None]:
         """Post the receipt, or edit it to show the news (a new notice only as ``call`` says),
         where the requester's route says: a DM, or their partner's linked channel."""
+        if call is RequesterCall.CHASE:
+            return None, self.reminders.send_chase(self.notices, owed, allocation)
         if call is RequesterCall.POST_RECEIPT:
             response, way = self.notices.post(owed, allocation, views.receipt_message(allocation))
             receipt_at = Landed(Audience.RECEIPT, str(response["channel"]), str(response["ts"]))
@@ -594,6 +619,10 @@ class Delivery:
             log.warning("outbox: %s: %s; telling the requester in a new message", owed, gone)
         _, way = self.notices.post(owed, allocation, views.decision_message(allocation))
         return None, way
+
+    def _caller(self, slot: Slot | None) -> SlackCall:
+        """``_call`` in this row's slot, for the reminders' module."""
+        return lambda method, target, /, **kwargs: self._call(method, target, slot=slot, **kwargs)
 
     def _call(
         self,

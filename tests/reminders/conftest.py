@@ -10,7 +10,7 @@ from tests.support.factories import add_invoice, add_partner, add_payment
 
 @pytest.fixture
 def books(db: Database) -> Database:
-    add_partner(db, "P1", "Acme", members=["U1"])
+    add_partner(db, "P1", "Acme", members=["U1", "U0ALICE"])
     add_partner(db, "P2", "Beta", members=["U2"])
     add_payment(db, "PAY-1", "P1", 10_000_000, "EUR")
     add_payment(db, "PAY-2", "P2", 10_000_000, "USD")

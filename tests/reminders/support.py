@@ -10,10 +10,10 @@ from sqlalchemy import select
 from models.enums import OutboxKind
 from models.schemas import Actor
 from models.tables import OutboxMessage
+from slackbot.business_time import ReminderRules
 from slackbot.clock import FrozenClock
 from slackbot.db import Database
 from slackbot.ledger import Ledger
-from slackbot.ledger.business_time import ReminderRules
 
 PARIS = ZoneInfo("Europe/Paris")
 RULES = ReminderRules()  # the defaults: 4h, 24h, 09:00-18:00 Mon-Fri, Europe/Paris

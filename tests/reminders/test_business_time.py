@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slackbot.ledger.business_time import (
+from slackbot.business_time import (
     BadSetting,
     BusinessCalendar,
     BusinessDuration,

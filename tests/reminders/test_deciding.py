@@ -6,15 +6,16 @@ import datetime as dt
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from models.enums import Audience, OutboxKind, ReminderStage
+from models.home_refresh import EVERY_APPROVER, HomeRefresh
 from models.reminders import DailyDigest, RequestReminder
 from models.tables import OutboxMessage
+from slackbot.business_time import ReminderRules, reminder_rules
 from slackbot.clock import FrozenClock
 from slackbot.db import Database
 from slackbot.ledger import Ledger
-from slackbot.ledger.business_time import ReminderRules, reminder_rules
 from slackbot.ledger.reminders import RemindersRun, next_due, run_reminders
 from tests.reminders.support import (
     APPROVER,
@@ -41,8 +42,14 @@ def look(db: Database, moment: dt.datetime, rules: ReminderRules = RULES) -> Rem
 # --------------------------------------------------------------------------------- reminding
 
 
+def forget_marked_homes(db: Database) -> None:
+    with db.transaction() as session:
+        session.execute(delete(HomeRefresh))
+
+
 def test_a_request_is_reminded_once_when_it_has_waited_four_business_hours(books: Database) -> None:
     request = request_at(books, MONDAY_10)
+    forget_marked_homes(books)  # the request's own marks: this test reads the reminder's
 
     run = look(books, paris(2026, 11, 23, 13, 59, 59))
     assert reminder_rows(books) == [] and not run.reminded
@@ -56,9 +63,19 @@ def test_a_request_is_reminded_once_when_it_has_waited_four_business_hours(books
         "business_seconds": 4 * 3600,
     }
 
+    with books.transaction(read_only=True) as session:
+        stale = set(session.scalars(select(HomeRefresh.slack_user_id)))
+    assert stale == {EVERY_APPROVER}  # "U1" is no Slack id: no Home to publish
+    alice = request_at(books, MONDAY_10, "INV-2", user="U0ALICE")
+    forget_marked_homes(books)
+    assert look(books, paris(2026, 11, 23, 14, 30)).reminded == (alice,)
+    with books.transaction(read_only=True) as session:
+        stale = set(session.scalars(select(HomeRefresh.slack_user_id)))
+    assert stale == {EVERY_APPROVER, "U0ALICE"}  # their Homes show the reminder
+
     for later in (paris(2026, 11, 23, 14), paris(2026, 11, 23, 17), paris(2026, 11, 24, 10)):
         look(books, later)
-    assert len(reminder_rows(books)) == 1
+    assert len(reminder_rows(books)) == 2
 
 
 def test_after_twenty_four_business_hours_billing_is_escalated_and_the_partner_told(

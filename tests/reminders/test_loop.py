@@ -11,9 +11,9 @@ from collections.abc import Callable
 import pytest
 
 from models.enums import OutboxKind
+from slackbot.business_time import ReminderRules
 from slackbot.clock import FrozenClock
 from slackbot.db import Database
-from slackbot.ledger.business_time import ReminderRules
 from slackbot.outbox.reminder_loop import ReminderLoop
 from tests.reminders.support import MONDAY_10, paris, reminder_rows, request_at
 

@@ -60,7 +60,9 @@ def check_keys(obj: dict[str, Any], allowed: set[str], path: str) -> None:
 # ``&amp;``; the label is escaped text.
 _LINK = r"<https?://(?:[^|<>\s&]|&(?:amp|lt|gt);)+\|(?:[^<>&]|&(?:amp|lt|gt);)*>"
 _ALLOWED_MARKUP = re.compile(
-    r"<@[UW][A-Z0-9]+>|<!date\^\d+\^[^|<>&]*\|[^<>&]*>|" + _LINK + r"|&(?:amp|lt|gt);|^>",
+    r"<@[UW][A-Z0-9]+>|<!subteam\^S[A-Z0-9]+>|<!date\^\d+\^[^|<>&]*\|[^<>&]*>|"
+    + _LINK
+    + r"|&(?:amp|lt|gt);|^>",
     re.MULTILINE,
 )
 

@@ -326,6 +326,7 @@ def turn_payments_page(
 def approve_allocation(
     ack: Ack,
     body: dict[str, Any],
+    client: WebClient,
     respond: Respond,
     ledger: Ledger,
     approvers: ApproverDirectory,
@@ -363,6 +364,7 @@ def reject_allocation(
 def cancel_allocation(
     ack: Ack,
     body: dict[str, Any],
+    client: WebClient,
     respond: Respond,
     ledger: Ledger,
     outbox: Outbox,

@@ -140,12 +140,44 @@ def tell_privately(ack: Ack, respond: Respond, message: dict[str, Any]) -> None:
 
 
 def answer_privately(listener: F) -> F:
-    """A refusal is answered privately (:func:`tell_privately`); the listener takes ack, respond."""
+    """A refusal is answered privately (:func:`tell_privately`); the listener takes ack, respond.
+
+    A click on the App Home has no response_url to answer on: there the refusal opens as a small
+    modal (when the listener also takes ``body`` and ``client``), so the person still reads why
+    nothing happened.
+    """
 
     def answer(refusal: Exception, kwargs: dict[str, Any]) -> None:
+        body, client = kwargs.get("body"), kwargs.get("client")
+        if client is not None and _clicked_on_home(body):
+            assert isinstance(body, dict)
+            _tell_in_modal(client, str(body.get("trigger_id") or ""), refusal)
+            return
         tell_privately(kwargs["ack"], kwargs["respond"], refusal_message(refusal))
 
     return _answering(listener, answer, needs=("ack", "respond"))
+
+
+def _clicked_on_home(body: object) -> bool:
+    if not isinstance(body, dict):
+        return False
+    container, view = body.get("container"), body.get("view")
+    return (
+        isinstance(container, dict)
+        and container.get("type") == "view"
+        and isinstance(view, dict)
+        and view.get("type") == "home"
+    )
+
+
+def _tell_in_modal(client: Any, trigger_id: str, refusal: Exception) -> None:
+    try:
+        client.views_open(
+            trigger_id=trigger_id,
+            view=views.notice_modal("Nothing was changed", refusal_text(refusal)),
+        )
+    except Exception as exc:  # Slack refused or is away: the refusal is logged, nothing else
+        log.warning("views.open for a refusal on the Home tab failed: %s", exc)
 
 
 def answer_in_modal(*, fields: Collection[str], default: str) -> Callable[[F], F]:

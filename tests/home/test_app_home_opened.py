@@ -157,5 +157,8 @@ def test_the_requester_cannot_approve_their_own_request_from_home(
         APPROVER, f"approve_allocation:{request.allocation_id}", view={**view, "id": "VHOME1"}
     )
     assert status == 200
-    time.sleep(0.5)
+    # No response_url on the Home: the refusal opens as a modal the requester reads.
+    notice = wait_for(lambda: slack.calls_to("views.open"), what="the refusal's modal")[-1]
+    shown = str(notice.params["view"])
+    assert "Nothing was changed" in shown and "another approver has to approve it" in shown, shown
     assert ledger.allocation(request.allocation_id).status == "pending"

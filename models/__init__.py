@@ -1,6 +1,7 @@
 """The ledger's tables (SQLAlchemy 2.0 typed ORM) and the pydantic shapes that cross layers."""
 
 from models.enums import AllocationStatus, Audience, Decision, EntryKind, OutboxKind
+from models.erp_sync import ErpAllocation, ErpBatch  # noqa: F401 - the ERP round trip's tables
 from models.home_refresh import HomeRefresh
 from models.reminders import DailyDigest, RequestReminder
 from models.tables import (

@@ -275,3 +275,46 @@ def test_processes_racing_owe_each_reminder_once(books: Database) -> None:
     digests = [row for row in rows if row[0] == OutboxKind.DAILY_DIGEST]
     # Monday, Wednesday, Thursday: one each.
     assert len(digests) == 3
+
+
+def _remind_in_a_process(url: str, moment: dt.datetime, start: object, looks: int) -> None:
+    """One bot process's reminder looks (run in a process of its own by the test below)."""
+    database = Database(url)
+    try:
+        start.wait(timeout=30)  # type: ignore[attr-defined]
+        for _ in range(looks):
+            run_reminders(database, FrozenClock(moment), RULES, batch=2)
+    finally:
+        database.dispose()
+
+
+def test_two_bot_processes_at_the_same_frozen_moment_owe_each_reminder_once(
+    books: Database,
+) -> None:
+    # Two real OS processes (not threads sharing one interpreter), each with its own engine,
+    # look at the same business moments at once, as two `slackbot serve` would.
+    import multiprocessing
+
+    requests = [request_at(books, MONDAY_10, f"INV-{n}") for n in range(1, 4)]
+    url = books.engine.url.render_as_string(hide_password=False)
+    spawn = multiprocessing.get_context("spawn")
+    for moment in (paris(2026, 11, 23, 14), paris(2026, 11, 25, 16)):
+        start = spawn.Barrier(2)
+        workers = [
+            spawn.Process(target=_remind_in_a_process, args=(url, moment, start, 3))
+            for _ in range(2)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120)
+        assert [worker.exitcode for worker in workers] == [0, 0]
+
+    rows = reminder_rows(books, digests=True)
+    for request in requests:
+        mine = sorted(kind for kind, allocation, _ in rows if allocation == request)
+        assert mine == sorted(
+            [OutboxKind.REQUEST_REMINDED, OutboxKind.REQUEST_ESCALATED, OutboxKind.REQUEST_CHASED]
+        ), request
+    # Monday's and Wednesday's openings had passed: one digest each, not one per process.
+    assert len([row for row in rows if row[0] == OutboxKind.DAILY_DIGEST]) == 2

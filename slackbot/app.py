@@ -88,7 +88,8 @@ def build_bot(
         invoice_url_template=settings.invoice_url_template,
         # One clock for the ledger and the outbox: a test that freezes one freezes both.
         clock=ledger.clock,
-        tokens=tokens,
+        # The single-token mode's one client is ``client`` itself (a test may swap it).
+        tokens=tokens if settings.oauth_mode else None,
         approvers=Approvers(settings.billing_approver_group_id, settings.billing_approver_ids),
     )
     reminders = ReminderLoop(

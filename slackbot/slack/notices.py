@@ -24,6 +24,7 @@ from slackbot.db import Database
 from slackbot.ledger import channels
 from slackbot.ledger.channels import NoticeRoute
 from slackbot.outbox.queue import NoticeWay, OutboxQueue, Owed
+from slackbot.slack.post_once import PostOnce
 
 if TYPE_CHECKING:
     from slackbot.slack.tokens import BotTokens
@@ -90,12 +91,20 @@ class Notices:
     """Posts and edits a requester's notices by their route, deciding it when it is not yet."""
 
     def __init__(
-        self, db: Database, queue: OutboxQueue, tokens: BotTokens, *, billing_channel: str
+        self,
+        db: Database,
+        queue: OutboxQueue,
+        tokens: BotTokens,
+        *,
+        billing_channel: str,
+        once: PostOnce | None = None,
     ) -> None:
         self.db = db
         self.queue = queue
         self.tokens = tokens
         self.billing_channel = billing_channel
+        # Every notice is posted once, however Slack's answers get lost (slackbot.slack.post_once).
+        self.once = once or PostOnce(db)
 
     def post(
         self, owed: Owed, allocation: AllocationSummary, message: dict[str, Any]
@@ -104,9 +113,9 @@ class Notices:
         user = allocation.requested_by
         way = self.queue.notice_way(owed, user, allocation.partner_id)
         if way.route is NoticeRoute.CHANNEL and way.channel:
-            return self._in_channel(way.channel, user, message), way
+            return self._in_channel(owed, way.channel, user, message), way
         try:
-            response = self._dm(way, user, message)
+            response = self._dm(owed, way, user, message)
         except SlackApiError as exc:
             error = slack_error(exc)
             if error not in UNDMABLE:
@@ -128,7 +137,7 @@ class Notices:
         decided = replace(way, route=NoticeRoute.CHANNEL, channel=fallback)
         way = self.queue.record_route(owed, user, decided)
         log.info("outbox: %s: %s gets notices in %s (%s)", owed, user, fallback, error)
-        return self._in_channel(fallback, user, message), way
+        return self._in_channel(owed, fallback, user, message), way
 
     def edit(
         self, allocation: AllocationSummary, channel: str, ts: str, message: dict[str, Any]
@@ -149,15 +158,15 @@ class Notices:
         self.tokens.billing().chat_update(channel=channel, ts=ts, **naming(user, message))
         return True
 
-    def _dm(self, way: NoticeWay, user: str, message: dict[str, Any]) -> Any:
+    def _dm(self, owed: Owed, way: NoticeWay, user: str, message: dict[str, Any]) -> Any:
         client = self._client_of(way.team_id, way.enterprise_id)
-        return client.chat_postMessage(channel=user, **message)
+        return self.once.post(client, owed, user, **message)
 
-    def _in_channel(self, channel: str, user: str, message: dict[str, Any]) -> Any:
+    def _in_channel(self, owed: Owed, channel: str, user: str, message: dict[str, Any]) -> Any:
         if channel == self.billing_channel:
             # The billing channel stays internal: never a partner's notice there.
             raise Unreachable(f"{user}'s notice route names the billing channel; relink it")
-        return self.tokens.billing().chat_postMessage(channel=channel, **naming(user, message))
+        return self.once.post(self.tokens.billing(), owed, channel, **naming(user, message))
 
     def _client_of(self, team_id: str | None, enterprise_id: str | None) -> WebClient:
         """The person's own workspace's client when the app is installed there, else ours."""

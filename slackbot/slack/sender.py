@@ -56,6 +56,7 @@ from slackbot.outbox.queue import (
 )
 from slackbot.slack import views
 from slackbot.slack.notices import Notices, Unreachable, slack_error
+from slackbot.slack.post_once import LookupFailed, PostOnce
 from slackbot.slack.reminder_calls import Approvers, Reminders, SlackCall
 
 if TYPE_CHECKING:
@@ -158,6 +159,16 @@ def classify(exc: Exception) -> Failure:
     """A failed send as the queue records it: the error code and what it asks of us."""
     if isinstance(exc, Unreachable):
         return Failure(error="no_notice_route", message=str(exc), configuration=True)
+    if isinstance(exc, LookupFailed):
+        # Not posted: an earlier post may have landed and the look for it failed (a missing
+        # history scope is the operator's to fix).
+        cause = classify(exc.cause) if exc.cause is not None else None
+        return Failure(
+            error=f"history_lookup_failed: {cause.error}" if cause else "history_lookup_failed",
+            message=str(exc),
+            retry_after=cause.retry_after if cause else None,
+            configuration=bool(cause and cause.configuration),
+        )
     if isinstance(exc, SlackApiError):
         error = slack_error(exc)
         return Failure(
@@ -243,7 +254,11 @@ class Delivery:
             clock=clock,
         )
         self.pacer = self.queue.pacer
-        self.notices = Notices(db, self.queue, self, billing_channel=billing_channel)
+        # Every post carries its row in metadata and is looked for before a re-post.
+        self.once = PostOnce(db)
+        self.notices = Notices(
+            db, self.queue, self, billing_channel=billing_channel, once=self.once
+        )
         # Reminders' kinds (issue 13): ``approvers`` is who an escalation mentions.
         self.reminders = Reminders(db, billing_channel=billing_channel, approvers=approvers)
         self.poll_seconds = poll_seconds
@@ -477,7 +492,7 @@ class Delivery:
         try:
             if owed.kind is OutboxKind.DAILY_DIGEST:
                 # The one row of no allocation: the billing channel's summary of the day.
-                self.reminders.send_digest(self._caller(slot), owed)
+                self.reminders.send_digest(self._caller(slot, owed), owed)
                 landed, way = None, None
             else:
                 if owed.allocation_id is None:
@@ -539,7 +554,7 @@ class Delivery:
     ) -> Landed | None:
         if call is BillingCall.REMINDER:
             # A reply in the thread, not the request's message: nothing to remember.
-            self.reminders.send_billing(self._caller(slot), owed, allocation, landed)
+            self.reminders.send_billing(self._caller(slot, owed), owed, allocation, landed)
             return None
         posted = landed.get(Audience.BILLING)
         if posted is None and call is BillingCall.EDIT_ONLY:
@@ -570,6 +585,7 @@ class Delivery:
             self.billing_channel,
             slot=slot,
             patience=patience,
+            owed=owed,
             channel=self.billing_channel,
             **payload,
         )
@@ -620,9 +636,11 @@ class Delivery:
         _, way = self.notices.post(owed, allocation, views.decision_message(allocation))
         return None, way
 
-    def _caller(self, slot: Slot | None) -> SlackCall:
-        """``_call`` in this row's slot, for the reminders' module."""
-        return lambda method, target, /, **kwargs: self._call(method, target, slot=slot, **kwargs)
+    def _caller(self, slot: Slot | None, owed: Owed) -> SlackCall:
+        """``_call`` for this row in its slot, for the reminders' module."""
+        return lambda method, target, /, **kwargs: self._call(
+            method, target, slot=slot, owed=owed, **kwargs
+        )
 
     def _call(
         self,
@@ -632,10 +650,12 @@ class Delivery:
         *,
         slot: Slot | None = None,
         patience: float = 0.0,
+        owed: Owed | None = None,
         **kwargs: Any,
     ) -> Any:
         """One Web API call; to the paced channel only in a slot (``slot``: the one the claim
-        took), waiting up to ``patience`` seconds for one (else Postpone)."""
+        took), waiting up to ``patience`` seconds for one (else Postpone). A post goes through
+        ``PostOnce`` for ``owed``, its row."""
         channel = target
         paced = channel == self.billing_channel
         if paced and slot is not None:
@@ -647,6 +667,10 @@ class Delivery:
                     raise Postpone(wait)
                 self._stop.wait(wait)
         try:
+            if method == "chat_postMessage":
+                if owed is None:
+                    raise ValueError("a post names its outbox row")
+                return self.once.post(self.billing(), owed, kwargs.pop("channel"), **kwargs)
             return getattr(self.billing(), method)(**kwargs)
         except SlackApiError as exc:
             seconds = retry_after(exc)

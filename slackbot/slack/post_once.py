@@ -1,0 +1,152 @@
+"""Every outbox post, once: metadata naming the row, and a look for it before any re-post.
+
+``chat.postMessage`` has no idempotency key. Each post the outbox makes therefore carries Slack
+message metadata naming its outbox row (``event_type`` ``payments_outbox_message``,
+``event_payload`` with ``outbox_message_id``, ``allocation_id`` and ``kind``), invisible to
+people. When a post fails *ambiguously* (a timeout, a dropped connection, a 5xx: Slack may have
+applied it), the row records the channel and when the attempt began
+(:mod:`slackbot.outbox.maybe_posted`). Its next attempt first reads that channel's history from
+a little before then (``conversations.history``; a thread reply: ``conversations.replies`` of
+the parent; a DM: the channel ``conversations.open`` gives), with ``include_all_metadata``,
+page by page, and when it finds its own message it adopts that ``ts`` as if the post had
+answered. If the look itself fails, it raises :class:`LookupFailed` and the row waits and looks
+again: it never posts blind. A clear refusal (``ok: false``, a 429) is not ambiguous.
+
+``chat.update`` and ``views.publish`` need none of this: they replace content, so doing one
+twice leaves the same message or Home.
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+from typing import Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from slackbot.db import Database
+from slackbot.outbox import maybe_posted
+from slackbot.outbox.queue import Owed
+
+__all__ = ["EVENT_TYPE", "LOOKBACK_SECONDS", "LookupFailed", "PostOnce", "is_ambiguous", "tag"]
+
+EVENT_TYPE = "payments_outbox_message"
+# How far before the first attempt the look starts: our clock against Slack's (NTP keeps them
+# within a second or two) and the time the request spent before Slack stamped it.
+LOOKBACK_SECONDS = 120.0
+# Messages per page of the look (Slack's ceiling is 999; it recommends 200 at most).
+PAGE = 200
+# Pages read at most: a billing channel would need 40,000 messages since the first attempt.
+MAX_PAGES = 200
+
+
+class LookupFailed(Exception):
+    """Looking for a possibly-landed post failed: the row waits and looks again."""
+
+    def __init__(self, message: str, cause: Exception | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+def tag(owed: Owed) -> dict[str, Any]:
+    """The message metadata naming ``owed``'s row (Slack takes strings, numbers, booleans)."""
+    payload: dict[str, Any] = {"outbox_message_id": owed.message_id, "kind": str(owed.kind)}
+    if owed.allocation_id is not None:
+        payload["allocation_id"] = owed.allocation_id
+    return {"event_type": EVENT_TYPE, "event_payload": payload}
+
+
+def is_ambiguous(exc: Exception) -> bool:
+    """Whether a failed post may have been applied: anything but Slack's clear answer (``ok:
+    false``, a 4xx such as 429) or a connection that was refused before anything was sent."""
+    if isinstance(exc, SlackApiError):
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        return isinstance(status, int) and status >= 500
+    if isinstance(exc, URLError) and isinstance(exc.reason, ConnectionRefusedError):
+        return False
+    if isinstance(exc, ConnectionRefusedError):
+        return False
+    # Timeouts, resets, remote disconnects, truncated answers: the request may have arrived.
+    return isinstance(exc, (OSError, http.client.HTTPException, ValueError))
+
+
+def is_ours(message: dict[str, Any], owed: Owed) -> bool:
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != EVENT_TYPE:
+        return False
+    payload = metadata.get("event_payload")
+    if not isinstance(payload, dict):
+        return False
+    row = payload.get("outbox_message_id")
+    return isinstance(row, int | str) and str(row) == str(owed.message_id)
+
+
+class PostOnce:
+    """``chat.postMessage`` for an outbox row, at most once however its answers get lost."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def post(self, client: WebClient, owed: Owed, channel: str, **message: Any) -> Any:
+        """Post ``message`` to ``channel`` (a user id: their DM) for ``owed``; Slack's answer,
+        or, when an earlier attempt had landed, an answer naming that message."""
+        since = maybe_posted.since(self.db, owed.message_id, channel) if owed.attempts else None
+        if since is not None:
+            found = self.find(client, owed, channel, message.get("thread_ts"), since)
+            if found is not None:
+                where, ts = found
+                return {"ok": True, "channel": where, "ts": ts, "adopted": True}
+        started = time.time()
+        try:
+            return client.chat_postMessage(channel=channel, metadata=tag(owed), **message)
+        except Exception as exc:
+            if is_ambiguous(exc):
+                maybe_posted.record(self.db, owed.message_id, channel, started)
+            raise
+
+    def find(
+        self,
+        client: WebClient,
+        owed: Owed,
+        channel: str,
+        thread_ts: str | None,
+        since: float,
+    ) -> tuple[str, str] | None:
+        """The channel and ``ts`` of ``owed``'s message posted since ``since`` (epoch seconds,
+        less ``LOOKBACK_SECONDS``), or None when it is not there. Raises LookupFailed."""
+        try:
+            conversation = channel
+            if channel[:1] in ("U", "W"):
+                # A post to a user id lands in the DM; its history is the DM channel's.
+                opened = client.conversations_open(users=channel)
+                conversation = str(opened["channel"]["id"])
+            oldest = f"{max(0.0, since - LOOKBACK_SECONDS):.6f}"
+            cursor: str | None = None
+            for _ in range(MAX_PAGES):
+                arguments: dict[str, Any] = {
+                    "channel": conversation,
+                    "oldest": oldest,
+                    "inclusive": True,
+                    "include_all_metadata": True,
+                    "limit": PAGE,
+                }
+                if cursor:
+                    arguments["cursor"] = cursor
+                if thread_ts:
+                    # Thread replies are not in the channel's history, only in the thread's.
+                    page = client.conversations_replies(ts=thread_ts, **arguments)
+                else:
+                    page = client.conversations_history(**arguments)
+                for found in page.get("messages") or []:
+                    if isinstance(found, dict) and is_ours(found, owed) and found.get("ts"):
+                        return conversation, str(found["ts"])
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if not page.get("has_more") or not cursor:
+                    return None
+        except Exception as exc:
+            raise LookupFailed(
+                f"could not look for {owed}'s earlier post in {channel}: {exc}", exc
+            ) from exc
+        raise LookupFailed(f"{owed}: more than {MAX_PAGES} pages of history since the first try")

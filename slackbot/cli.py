@@ -12,11 +12,9 @@ import contextlib
 import importlib.metadata
 import io
 import os
-import stat
 import sys
-import time
-from collections.abc import Callable, Iterator
-from typing import IO, Annotated, Any, NoReturn
+from collections.abc import Iterator
+from typing import Annotated, Any, NoReturn
 
 import typer
 from alembic.util.exc import CommandError
@@ -27,9 +25,15 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from models.limits import is_allocation_id
 from models.schemas import Actor
 from slackbot.db import CLI_LOCK_WAIT_MS, Database
+from slackbot.erp.applied import ImportFile, import_applied
+from slackbot.erp.batches import print_batch
 from slackbot.erp.exports import ExportFormat, ExportKind, export
+from slackbot.erp.files import open_source as _open_source
+from slackbot.erp.files import progress_bar as _progress_bar
+from slackbot.erp.files import rows_and_rate as rows_and_rate
 from slackbot.erp.imports import ImportKind, ImportRejected, import_csv
 from slackbot.erp.members import operator_actor, remove_member
+from slackbot.erp.reconcile import Report, ReportFormat, reconcile
 from slackbot.errors import DomainError, InvalidInput, Unavailable
 from slackbot.ledger import Ledger, channels
 from slackbot.ledger.books import BooksSummary, books_summary, check_books
@@ -45,6 +49,11 @@ from slackbot.settings import (
 
 EXIT_FAILED = 1
 EXIT_MISCONFIGURED = 2
+FOLDED_FLAG = "--amount-due-includes-applied"
+FOLDED = (
+    "Invoices: each amount_due already counts the allocations the ERP acknowledged booking"
+    " (import applied); without it, amount_due is before this bot's allocations."
+)
 DISTRIBUTION = "slackbot-payments"
 
 
@@ -112,30 +121,24 @@ app = typer.Typer(
     # Settings hold tokens; a crash report must never print them.
     pretty_exceptions_show_locals=False,
 )
-db_app = typer.Typer(help="The ledger's database.", no_args_is_help=True, cls=_PlainGroup)
-app.add_typer(db_app, name="db")
-members_app = typer.Typer(
-    help="Who may act for a partner in Slack.", no_args_is_help=True, cls=_PlainGroup
+
+
+def _group(name: str, help_text: str) -> typer.Typer:
+    """A command group of ``slackbot`` (``slackbot NAME ...``), its help wrapped between words."""
+    group = typer.Typer(help=help_text, no_args_is_help=True, cls=_PlainGroup)
+    app.add_typer(group, name=name)
+    return group
+
+
+db_app = _group("db", "The ledger's database.")
+members_app = _group("members", "Who may act for a partner in Slack.")
+books_app = _group("books", "The books: does every balance agree with the journal?")
+channel_app = _group(
+    "channel", "Channels linked to partners (Slack Connect): the pinned launcher, and notices."
 )
-app.add_typer(members_app, name="members")
-books_app = typer.Typer(
-    help="The books: does every balance agree with the journal?",
-    no_args_is_help=True,
-    cls=_PlainGroup,
+installations_app = _group(
+    "installations", "Installations in many workspaces (the OAuth mode): their stored tokens."
 )
-app.add_typer(books_app, name="books")
-channel_app = typer.Typer(
-    help="Channels linked to partners (Slack Connect): the pinned launcher, and notices.",
-    no_args_is_help=True,
-    cls=_PlainGroup,
-)
-app.add_typer(channel_app, name="channel")
-installations_app = typer.Typer(
-    help="Installations in many workspaces (the OAuth mode): their stored tokens.",
-    no_args_is_help=True,
-    cls=_PlainGroup,
-)
-app.add_typer(installations_app, name="installations")
 # What `channel link|unlink` read: the ledger, and the vendor's bot token to post with.
 CHANNEL_SETTINGS = (
     *DATABASE_SETTINGS,
@@ -195,10 +198,11 @@ def db_upgrade() -> None:
 @app.command("import")
 def import_file(
     kind: Annotated[
-        ImportKind,
+        ImportFile,
         typer.Argument(
             metavar="KIND",
-            help="What the file holds: partners, members, payments or invoices.",
+            help="What the file holds: partners, members, payments, invoices, or applied (what"
+            " the ERP booked: allocation_id[,erp_reference[,kind]]).",
             show_default=False,
         ),
     ],
@@ -215,34 +219,33 @@ def import_file(
             ),
         ),
     ] = False,
+    folded: Annotated[bool, typer.Option("--amount-due-includes-applied", help=FOLDED)] = False,
 ) -> None:
     """Load a CSV file: an upsert keyed by its first column, all or nothing."""
-    if replace and kind is not ImportKind.MEMBERS:
-        _fail(
-            f"--replace applies to members files only, not to {kind}; nothing was changed",
-            EXIT_MISCONFIGURED,
-        )
+    for flag, only, given in (("--replace", "members", replace), (FOLDED_FLAG, "invoices", folded)):
+        if given and kind != only:
+            _fail(f"{flag} applies to {only} files only, not to {kind}; nothing was changed", 2)
     settings = _settings()
     source, size = _open_source(file)
     try:
         with _database(settings) as db:
             upgrade(db.engine)
             with _progress_bar(size) as on_progress:
-                result = import_csv(
-                    db,
-                    kind,
-                    source,
-                    source_name=file,
-                    actor=operator_actor(),
-                    on_progress=on_progress,
-                    replace=replace,
-                )
+                if kind is ImportFile.APPLIED:
+                    result = import_applied(db, source, source_name=file, actor=operator_actor())
+                else:
+                    result = import_csv(
+                        db,
+                        ImportKind(kind.value),
+                        source,
+                        source_name=file,
+                        actor=operator_actor(),
+                        on_progress=on_progress,
+                        replace=replace,
+                        amount_due_includes_applied=folded,
+                    )
     except ImportRejected as rejected:
-        shown, more = rejected.grouped()
-        for bad in shown:
-            typer.echo(str(bad), err=True)
-        for line in more:
-            typer.echo(line, err=True)
+        _print_rejected(rejected)
         _fail(f"{rejected}; fix the rows above and import the file again")
     finally:
         if source is not sys.stdin.buffer:
@@ -274,21 +277,40 @@ def export_table(
             ),
         ),
     ] = False,
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Allocations: hand the ERP, as a numbered batch, every approved allocation"
+            " (and reversal of one it holds) not handed over yet.",
+        ),
+    ] = False,
+    batch: Annotated[
+        int | None,
+        typer.Option("--batch", metavar="N", help="Allocations: print batch N again.", min=1),
+    ] = None,
 ) -> None:
     """Write partners, members, payments, invoices, allocations or the journal to stdout."""
+    if (new or batch is not None) and (kind is not ExportKind.ALLOCATIONS or (new and batch)):
+        _fail("--new or --batch N (one of them) applies to allocations only", EXIT_MISCONFIGURED)
     settings = _settings()
     sys.stdout.flush()
     # Exports are UTF-8 whatever the terminal's locale says, with the newlines csv writes.
     out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
     try:
         with _database(settings) as db:
-            if current_revision(db.engine) is None:
-                _fail(
-                    f"{_shown_url(settings.database_url)} holds no ledger yet;"
-                    " run `slackbot db upgrade` or import a file first"
+            _require_ledger(db, settings)
+            if new or batch:
+                told = print_batch(
+                    db, out, export_format, new=new, batch_id=batch, actor=operator_actor(), raw=raw
                 )
-            export(db, kind, out, export_format, raw=raw)
+                out.flush()
+                typer.echo(told, err=True)
+            else:
+                export(db, kind, out, export_format, raw=raw)
         out.flush()
+    except InvalidInput as exc:
+        _fail(f"{exc}", EXIT_MISCONFIGURED)
     except BrokenPipeError:
         # The reader went away (`| head`); stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -297,6 +319,45 @@ def export_table(
     finally:
         with contextlib.suppress(ValueError, BrokenPipeError):
             out.detach()
+
+
+@app.command("reconcile")
+def reconcile_files(
+    payments: Annotated[
+        str | None, typer.Option("--payments", metavar="FILE", help="The ERP's payments file.")
+    ] = None,
+    invoices: Annotated[
+        str | None, typer.Option("--invoices", metavar="FILE", help="The ERP's invoices file.")
+    ] = None,
+    folded: Annotated[bool, typer.Option(FOLDED_FLAG, help=FOLDED)] = False,
+    report_format: Annotated[
+        ReportFormat, typer.Option("--format", "-f", metavar="FORMAT", help="text, csv or json.")
+    ] = ReportFormat.TEXT,
+) -> None:
+    """Print every difference between the ERP's files and the ledger, one a line, then totals
+    per currency; changes nothing. Exit 0: none, 1: some."""
+    if payments is None and invoices is None:
+        _fail("give --payments FILE, --invoices FILE or both; nothing was compared", 2)
+    settings = _settings()
+    opened = {
+        name: _open_source(path)[0]
+        for name, path in (("payments", payments), ("invoices", invoices))
+        if path is not None
+    }
+    report = Report(sys.stdout, report_format)
+    try:
+        with _database(settings) as db:
+            _require_ledger(db, settings)
+            summary = reconcile(db, report, amount_due_includes_applied=folded, **opened)
+    except ImportRejected as rejected:
+        _print_rejected(rejected)
+        _fail(f"{rejected}; fix the file and run reconcile again", EXIT_MISCONFIGURED)
+    finally:
+        for source in opened.values():
+            source.close()
+    report.totals(summary)
+    if summary.count:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @members_app.command("remove")
@@ -327,11 +388,7 @@ def books_check() -> None:
     """Recompute every balance from the journal; exit 1 on any disagreement, listing each."""
     settings = _settings()
     with _database(settings) as db:
-        if current_revision(db.engine) is None:
-            _fail(
-                f"{_shown_url(settings.database_url)} holds no ledger yet;"
-                " run `slackbot db upgrade` or import a file first"
-            )
+        _require_ledger(db, settings)
         violations = check_books(db)
         summary = books_summary(db)
     if violations:
@@ -538,6 +595,21 @@ def _books_line(summary: BooksSummary) -> str:
     )
 
 
+def _require_ledger(db: Database, settings: Settings) -> None:
+    if current_revision(db.engine) is None:
+        _fail(
+            f"{_shown_url(settings.database_url)} holds no ledger yet;"
+            " run `slackbot db upgrade` or import a file first"
+        )
+
+
+def _print_rejected(rejected: ImportRejected) -> None:
+    """Each bad row of a rejected file (the first of each kind of problem), on stderr."""
+    shown, more = rejected.grouped()
+    for line in [*map(str, shown), *more]:
+        typer.echo(line, err=True)
+
+
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code)
@@ -609,53 +681,6 @@ def _database(settings: Settings) -> Iterator[Database]:
     finally:
         if db is not None:
             db.dispose()
-
-
-def _open_source(file: str) -> tuple[IO[bytes], int | None]:
-    """The file to import, opened as bytes, and its size when it has one (for the progress bar)."""
-    if file == "-":
-        source: IO[bytes] = sys.stdin.buffer
-    else:
-        try:
-            source = open(file, "rb")  # noqa: SIM115 - closed by the caller
-        except OSError as exc:
-            _fail(f"{file}: cannot read it ({exc.strerror or exc})")
-    try:
-        info = os.fstat(source.fileno())
-    except (OSError, ValueError, io.UnsupportedOperation):
-        return source, None
-    return source, info.st_size if stat.S_ISREG(info.st_mode) else None
-
-
-@contextlib.contextmanager
-def _progress_bar(size: int | None) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on stderr when a person is watching it, and nothing otherwise.
-
-    It moves with the bytes read (the only measure of a file's length known up front) and
-    shows the rows read so far and how many per second.
-    """
-    if size is None or not size or not sys.stderr.isatty():
-        yield None
-        return
-    started = time.monotonic()
-    with typer.progressbar(
-        length=size,
-        label="importing",
-        file=sys.stderr,
-        item_show_func=lambda shown: shown,
-    ) as bar:
-
-        def on_progress(nbytes: int, rows: int) -> None:
-            bar.current_item = rows_and_rate(rows, time.monotonic() - started)
-            bar.update(nbytes)
-
-        yield on_progress
-
-
-def rows_and_rate(rows: int, seconds: float) -> str:
-    """What the progress bar shows beside the bar: ``12,000 rows, 35,210 rows/s``."""
-    rate = rows / seconds if seconds > 0 else 0.0
-    return f"{rows:,} rows, {rate:,.0f} rows/s"
 
 
 def _shown_url(url: str) -> str:

@@ -64,6 +64,7 @@ def test_every_command_has_a_help_page() -> None:
         "books",
         "books check",
         "reverse",
+        "reconcile",
     }
 
 
@@ -81,7 +82,7 @@ def test_help_never_breaks_a_word(path: tuple[str, ...], columns: int) -> None:
 
 def test_help_of_import_and_export_names_every_kind_in_words() -> None:
     for path, kinds in (
-        (("import",), "partners, members, payments or invoices."),
+        (("import",), "partners, members, payments, invoices, or applied"),
         (("export",), "partners, members, payments, invoices, allocations or journal."),
     ):
         page = " ".join(words_shown(help_page(path, 60)))

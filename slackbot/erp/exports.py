@@ -137,6 +137,9 @@ TEXT_COLUMNS = frozenset(
         "reason",
         "note",
         "account",
+        # The ERP round trip's batches (:mod:`slackbot.erp.batches`) and acknowledgements.
+        "reversal_reason",
+        "erp_reference",
     }
 )
 # OWASP's list of characters that make a spreadsheet read a cell as a formula. A cell made of

@@ -13,7 +13,7 @@ watching (billing messages, Homes) goes through :mod:`slackbot.outbox`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
@@ -45,6 +45,7 @@ from slackbot.erp.reader import (
     read_header,
     records_of,
 )
+from slackbot.erp.results import ImportRejected, ImportResult
 from slackbot.erp.rows import (
     FAST_CHECKS,
     ROW_CHECKS,
@@ -59,7 +60,7 @@ from slackbot.erp.rows import (
 from slackbot.erp.staging import INVOICES, PAYMENTS, MoneyTable, Stage
 from slackbot.errors import InvalidInput
 from slackbot.ledger.rules import check_import_keeps_held, check_import_keeps_owner
-from slackbot.money import format_amount
+from slackbot.money import format_amount, to_decimal_string
 from slackbot.outbox.home_queue import mark_for_partners
 from slackbot.outbox.owed import owe_balance_refreshes
 
@@ -70,67 +71,8 @@ __all__ = ["BadRow", "ImportKind", "ImportRejected", "ImportResult", "import_csv
 CHUNK_ROWS = 2000
 # Rows per write to a money file's stage, which looks nothing up by IN (...).
 STAGE_CHUNK_ROWS = 20_000
-# Bad rows printed per kind of problem; the rest are counted.
-SHOWN_PER_PROBLEM = 50
 # Ids per IN (...) list when looking up a whole file's partners.
 _IN_CHUNK = 500
-
-
-class ImportRejected(Exception):
-    """The file has bad rows; nothing was written. ``bad_rows`` lists every one, in file order."""
-
-    def __init__(self, kind: ImportKind, bad_rows: Sequence[BadRow], rows_read: int) -> None:
-        self.kind = kind
-        self.bad_rows = list(bad_rows)
-        self.rows_read = rows_read
-        count = len(self.bad_rows)
-        super().__init__(
-            f"{kind}: nothing imported; {count:,} bad row{'s' if count != 1 else ''}"
-            f" (of {rows_read:,} read)"
-        )
-
-    def grouped(self, shown_per_kind: int = SHOWN_PER_PROBLEM) -> tuple[list[BadRow], list[str]]:
-        """The first ``shown_per_kind`` bad rows of each kind of problem, in file order, and
-        one line per kind with more, saying how many more rows have it."""
-        shown: list[BadRow] = []
-        counts: dict[str, int] = {}
-        first_line: dict[str, int] = {}
-        for bad in self.bad_rows:
-            kind = bad.kind or bad.problem
-            counts[kind] = counts.get(kind, 0) + 1
-            first_line.setdefault(kind, bad.line)
-            if counts[kind] <= shown_per_kind:
-                shown.append(bad)
-        more = []
-        for kind, count in counts.items():
-            hidden = count - shown_per_kind
-            if hidden > 0:
-                more.append(
-                    f"... and {hidden:,} more row{'s' if hidden != 1 else ''} with the same"
-                    f" problem as line {first_line[kind]} ({kind})"
-                )
-        return shown, more
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    """What an import did: the summary line the CLI prints."""
-
-    kind: ImportKind
-    rows_read: int
-    inserted: int
-    updated: int
-    unchanged: int
-    # Members no longer listed for the partners a ``replace`` import names; None otherwise.
-    removed: int | None = None
-
-    def summary(self) -> str:
-        rows = "row" if self.rows_read == 1 else "rows"
-        removed = "" if self.removed is None else f", {self.removed} removed"
-        return (
-            f"{self.kind}: {self.rows_read} {rows} read, {self.inserted} inserted,"
-            f" {self.updated} updated, {self.unchanged} unchanged{removed}"
-        )
 
 
 def import_csv(
@@ -144,6 +86,7 @@ def import_csv(
     on_progress: Callable[[int, int], None] | None = None,
     replace: bool = False,
     clock: Clock = system_clock,
+    amount_due_includes_applied: bool = False,
 ) -> ImportResult:
     """Upsert a CSV file of ``kind`` keyed by its first column, all or nothing.
 
@@ -154,6 +97,9 @@ def import_csv(
     names; members of those partners that it does not list are removed (and audited, one event
     each). Partners the file does not name keep their members.
     ``clock`` stamps the audit events and the messages the import owes.
+    ``amount_due_includes_applied`` (invoices only): each row's amount_due already counts the
+    allocations the ERP acknowledged booking (``slackbot import applied``), so they are added
+    back to make the amount due before this bot's allocations (the contract's rule).
     Raises :class:`ImportRejected` listing every bad row; the database is then unchanged.
     """
     kind = ImportKind(kind)
@@ -164,7 +110,9 @@ def import_csv(
     spec = _SPECS[kind]
     if chunk_rows is None:
         chunk_rows = CHUNK_ROWS if spec.money is None else STAGE_CHUNK_ROWS
-    run = _ImportRun(kind, spec, chunk_rows)
+    if amount_due_includes_applied and kind is not ImportKind.INVOICES:
+        raise ValueError("amount_due_includes_applied applies to invoices files only")
+    run = _ImportRun(kind, spec, chunk_rows, folded=amount_due_includes_applied)
     with db.transaction() as session, contextlib.closing(run):
         connection = session.connection()
         header = next(rows, None)
@@ -437,6 +385,8 @@ class _ImportRun:
     kind: ImportKind
     spec: _Spec
     chunk_rows: int
+    # An invoices file whose amount_due counts what the ERP booked (``fold_booked``).
+    folded: bool = False
     header: Header = field(default_factory=lambda: Header(()))
     bad: list[BadRow] = field(default_factory=list)
     rows_read: int = 0
@@ -484,6 +434,21 @@ class _ImportRun:
         if stage is None or spec.money is None:
             return
         key = spec.money.key
+        if self.folded:
+            for line, invoice, currency, exponent, amount, due, booked in stage.fold_booked():
+                figures = (amount, due, booked)
+                shown = [to_decimal_string(int(n), currency, exponent) for n in figures]
+                self.bad.append(
+                    BadRow(
+                        line,
+                        f"invoice {invoice}: amount_due {shown[1]} {currency} plus the {shown[2]}"
+                        f" the ERP booked from allocations here (slackbot import applied) is more"
+                        f" than its amount {shown[0]}; is the amount_due really after them?",
+                        "amount_due plus what the ERP booked is more than the amount",
+                    )
+                )
+            if self.bad:
+                return
         pairs = [
             (_Row(found.line, found.old[key], found.new, None, Problems()), found.old)
             for found in stage.candidates(

@@ -22,6 +22,14 @@ from sqlalchemy import Connection
 
 # The stage's name; one import runs per transaction, so one name is enough.
 STAGE = "import_stage"
+# What the ERP has booked of each invoice from allocations made here: the allocations it
+# acknowledged (``slackbot import applied``) less those whose reversal it acknowledged too.
+BOOKED_BY_INVOICE = (
+    "SELECT a.invoice_id AS invoice_id, SUM(a.amount) AS booked"
+    " FROM erp_allocations e JOIN allocations a ON a.allocation_id = e.allocation_id"
+    " WHERE e.acknowledged_at IS NOT NULL AND e.reversal_acknowledged_at IS NULL"
+    " GROUP BY a.invoice_id"
+)
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,26 @@ class Stage:
             for row in self._all(f"SELECT t.{money.key} {join} WHERE {self._changed()}{lock}")
         ]
         return existing, changed
+
+    def fold_booked(self) -> list[tuple[Any, ...]]:
+        """An invoices file whose amount_due already counts what the ERP booked of this bot's
+        allocations: each staged opening_due becomes amount_due + booked, so the allocations
+        are counted once. Returns the rows it cannot fold, as ``(line, invoice_id, currency,
+        exponent, amount, amount_due, booked)``: amount_due + booked over the invoice's amount
+        (the ERP's figure then counts something else); nothing is changed when there are any."""
+        stage = STAGE if self.postgres else f"temp.{STAGE}"
+        booked = f"JOIN ({BOOKED_BY_INVOICE}) b ON b.invoice_id = s.invoice_id"
+        over = self._all(
+            "SELECT s.line, s.invoice_id, s.currency, s.exponent, s.amount, s.opening_due,"
+            f" b.booked FROM {stage} s {booked} WHERE s.opening_due + b.booked > s.amount"
+            " ORDER BY s.line"
+        )
+        if not over:
+            self._execute(
+                f"UPDATE {stage} SET opening_due = opening_due + b.booked"
+                f" FROM ({BOOKED_BY_INVOICE}) b WHERE b.invoice_id = {STAGE}.invoice_id"
+            )
+        return over
 
     def candidates(self, *, exported_amount_due: bool) -> list[Candidate]:
         """Staged rows over stored ones that might break what allocations hold: a new partner or

@@ -4,7 +4,9 @@ Runs the bot (the real Bolt app on waitress, with its outbox sender) against the
 Web API of the test suite, which fails a chosen share of calls (500, 429 with Retry-After,
 timeouts, dropped connections). Simulated partners list payments, open the allocation modal,
 type into the invoice type-ahead and submit (sometimes with bad amounts), read their history and
-cancel; simulated approvers approve, reject with a reason, and double-click. About a third of
+cancel; simulated approvers approve, reject with a reason, and double-click; both open their
+App Home now and then, and requests left waiting are reminded and escalated (business time
+around the clock, seconds long, so a short run sees them). About a third of
 the submissions are requests of 2-5 lines built from the partner's open invoices (issue 11), some
 deliberately over an invoice's or the payment's room so the ledger refuses them by line. Then it
 waits for the outbox to drain and audits the ledger and every message Slack received, counting
@@ -43,6 +45,7 @@ from sqlalchemy import func, select  # noqa: E402
 from waitress.server import create_server  # noqa: E402
 
 from models.enums import AllocationStatus, Audience, OutboxKind  # noqa: E402
+from models.home_refresh import HomeRefresh  # noqa: E402
 from models.tables import (  # noqa: E402
     Allocation,
     Invoice,
@@ -53,13 +56,16 @@ from models.tables import (  # noqa: E402
     SlackMessageRef,
 )
 from slackbot.app import build_bot  # noqa: E402
+from slackbot.business_time import BusinessCalendar, ReminderRules  # noqa: E402
 from slackbot.db import Database  # noqa: E402
 from slackbot.ledger.books import check_books  # noqa: E402
 from slackbot.migrate import upgrade  # noqa: E402
+from slackbot.outbox.reminder_loop import ReminderLoop  # noqa: E402
 from slackbot.server import make_wsgi_app  # noqa: E402
 from slackbot.settings import Settings  # noqa: E402
 from slackbot.slack import views  # noqa: E402
 from slackbot.slack.sender import RetryPolicy  # noqa: E402
+from tests.support import home_payloads  # noqa: E402
 from tests.support import slack_payloads as payloads  # noqa: E402
 from tests.support.slack_stub import FakeSlack  # noqa: E402
 
@@ -72,6 +78,7 @@ FAULTED_METHODS = (
     "chat.update",
     "views.open",
     "views.update",
+    "views.publish",
     "usergroups.users.list",
 )
 ALLOCATION_REF = re.compile(r"#(\d+)\b")
@@ -95,6 +102,11 @@ class StressConfig:
     database_url: str | None = None
     pace_seconds: float = 0.002
     drain_timeout: float = 300.0
+    # Seconds a request waits before its reminder, and before its escalation (business time
+    # around the clock): short, so requests left waiting during the run are chased in it.
+    remind_after: float = 2.0
+    escalate_after: float = 5.0
+    home_share: float = 0.05
 
 
 @dataclass
@@ -110,6 +122,7 @@ class Counters:
     multi_line_accepted: int = 0
     multi_line_refused: int = 0
     tracebacks_seen: int = 0
+    home_opens: int = 0
 
     def record(self, kind: str, status: int, body: str) -> None:
         with self.lock:
@@ -150,6 +163,19 @@ class Simulation:
         )
         retry = RetryPolicy(base_seconds=0.05, cap_seconds=1.0, configuration_cap_seconds=1.0)
         self.bot = build_bot(settings, db=self.db, retry=retry)
+        # Reminders on a clock that never closes, in seconds, looked for every half second.
+        always_open = BusinessCalendar(opens=0, closes=24 * 60, days=frozenset(range(7)), tz=dt.UTC)
+        self.bot.reminders = ReminderLoop(
+            self.db,
+            ReminderRules(
+                calendar=always_open,
+                remind_after=dt.timedelta(seconds=config.remind_after),
+                escalate_after=dt.timedelta(seconds=config.escalate_after),
+            ),
+            clock=self.bot.ledger.clock,
+            wake=self.bot.delivery.wake,
+            interval=0.5,
+        )
         # A short sender timeout: a Slack call that hangs is given up on and retried quickly.
         self.bot.delivery.client = WebClient(
             token="xoxb-stress", base_url=self.slack.api_url, timeout=1, retry_handlers=[]
@@ -159,7 +185,7 @@ class Simulation:
         )
         self.base_url = f"http://127.0.0.1:{self.server.effective_port}"
         threading.Thread(target=self.server.run, daemon=True).start()
-        self.bot.delivery.start()
+        self.bot.start()  # the outbox's senders, the Home publisher, the reminders
         self.slack.set_fault_rate(
             config.fault_rate,
             kinds=("500", "429", "timeout", "disconnect"),
@@ -225,7 +251,9 @@ class Simulation:
     def partner(self, member: str, partner: str, rng: random.Random) -> None:
         while self._take():
             roll = rng.random()
-            if roll < 0.15:
+            if rng.random() < self.config.home_share:
+                self._open_home(member)
+            elif roll < 0.15:
                 self._post("list", payloads.slash_command(member, "", response_url=self._url()))
             elif roll < 0.22:
                 self._post(
@@ -401,7 +429,9 @@ class Simulation:
                 continue
             allocation_id = rng.choice(ids)
             roll = rng.random()
-            if roll < 0.7:
+            if rng.random() < self.config.home_share:
+                self._open_home(approver)
+            elif roll < 0.7:
                 clicks = 2 if roll < 0.1 else 1  # a double click
                 for _ in range(clicks):
                     self._click(approver, "approve_allocation", allocation_id)
@@ -422,6 +452,12 @@ class Simulation:
                 trigger_id=trigger,
             ),
         )
+
+    def _open_home(self, user: str) -> None:
+        """The person opens the app's Home tab (a signed ``app_home_opened`` event)."""
+        self._post("home opened", home_payloads.app_home_opened(user))
+        with self.counters.lock:
+            self.counters.home_opens += 1
 
     def _reject(self, approver: str, allocation_id: int) -> None:
         trigger = payloads.new_trigger_id()
@@ -454,7 +490,13 @@ class Simulation:
         load_seconds = time.monotonic() - started
         # Slack recovers: the outbox must now drain completely.
         self.slack.set_fault_rate(0.0)
-        drained = _wait(lambda: self.bot.delivery.pending_count() == 0, self.config.drain_timeout)
+        # Reminders stop first (a reminder decided during the drain would be owed after it).
+        if self.bot.reminders is not None:
+            self.bot.reminders.stop()
+        drained = _wait(
+            lambda: self.bot.delivery.pending_count() == 0 and self._homes_due() == 0,
+            self.config.drain_timeout,
+        )
         drain_seconds = time.monotonic() - started - load_seconds
         report = self.audit()
         report.update(load_seconds=load_seconds, drain_seconds=drain_seconds, drained=bool(drained))
@@ -486,7 +528,13 @@ class Simulation:
         for allocation_id, recipient, kind, sent_at in owed_rows:
             unsent += sent_at is None
             balance_edits += kind == OutboxKind.BALANCES_CHANGED
-            if recipient == Audience.BILLING:
+            if kind == OutboxKind.DAILY_DIGEST:
+                continue  # no request of its own; counted below from the channel
+            if kind in (OutboxKind.REQUEST_REMINDED, OutboxKind.REQUEST_ESCALATED):
+                key = "billing reminder"
+            elif kind == OutboxKind.REQUEST_CHASED:
+                key = "dm chase"
+            elif recipient == Audience.BILLING:
                 key = (
                     "billing post" if kind == OutboxKind.ALLOCATION_REQUESTED else "billing update"
                 )
@@ -507,9 +555,22 @@ class Simulation:
             in_billing = call.channel == BILLING_CHANNEL
             verb = "post" if call.method == "chat.postMessage" else "update"
             key = f"{'billing' if in_billing else 'dm'} {verb}"
+            text = str(call.params.get("text") or "")
+            if verb == "post" and in_billing and call.params.get("thread_ts"):
+                key = "billing reminder"
+            elif verb == "post" and not in_billing and "being chased" in text:
+                key = "dm chase"
             delivered[(int(match.group(1)), key)] += 1
         # A receipt edit that found no receipt to edit is owed but has nothing to deliver.
-        lost = sum(max(0, n - delivered[key]) for key, n in owed.items() if key[1] != "dm update")
+        # A reminder (or chase) of a request decided before it went out is dropped by the sender,
+        # by design: only those of requests still pending count as lost.
+        still_pending = {r for r, _n, s in request_sizes if s == AllocationStatus.PENDING}
+        lost = sum(
+            max(0, n - delivered[key])
+            for key, n in owed.items()
+            if key[1] != "dm update"
+            and (key[1] not in ("billing reminder", "dm chase") or key[0] in still_pending)
+        )
         lost_receipt_edits = sum(
             max(0, n - delivered[key]) for key, n in owed.items() if key[1] == "dm update"
         )
@@ -559,8 +620,65 @@ class Simulation:
             "duplicates": doubled,
             "requests not owed exactly one billing post and one receipt": not_once,
             "pending messages with stale balances": self._stale_pending(),
+            "reminders / escalations owed": self._reminders_owed(),
+            "reminders for requests decided before them, sent": self._late_reminders(),
+            "Home tabs opened / published": (c.home_opens, self._home_publishes()),
+            "Homes still due after the drain": self._homes_due(),
             "slack faults injected": dict(faults),
         }
+
+    def _reminders_owed(self) -> tuple[int, int]:
+        with self.db.transaction(read_only=True) as session:
+            kinds = dict(
+                session.execute(
+                    select(OutboxMessage.kind, func.count())
+                    .where(
+                        OutboxMessage.kind.in_(
+                            [OutboxKind.REQUEST_REMINDED, OutboxKind.REQUEST_ESCALATED]
+                        )
+                    )
+                    .group_by(OutboxMessage.kind)
+                ).all()
+            )
+        return (
+            kinds.get(OutboxKind.REQUEST_REMINDED, 0),
+            kinds.get(OutboxKind.REQUEST_ESCALATED, 0),
+        )
+
+    def _late_reminders(self) -> int:
+        """Reminder replies Slack received after their request was decided (never allowed)."""
+        with self.db.transaction(read_only=True) as session:
+            decided = dict(
+                session.execute(
+                    select(Allocation.allocation_id, Allocation.decided_at).where(
+                        Allocation.decided_at.is_not(None), Allocation.line_no == 1
+                    )
+                ).all()
+            )
+        late = 0
+        for call in self.slack.calls:
+            if not (call.delivered and call.params.get("thread_ts")):
+                continue
+            match = ALLOCATION_REF.search(str(call.params.get("text") or ""))
+            at = decided.get(int(match.group(1))) if match else None
+            # The stub stamps arrival with the monotonic clock; the ledger with the wall clock.
+            wall = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=time.monotonic() - call.at)
+            late += at is not None and wall > at + dt.timedelta(seconds=1)
+        return late
+
+    def _home_publishes(self) -> int:
+        return len(self.slack.deliveries("views.publish"))
+
+    def _homes_due(self) -> int:
+        with self.db.transaction(read_only=True) as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(HomeRefresh)
+                    .where(HomeRefresh.due_at.is_not(None))
+                )
+                or 0
+            )
 
     def _split_requests(self) -> int:
         """Requests whose lines are not all in one status (a request is decided whole)."""
@@ -627,6 +745,8 @@ def passed(report: dict[str, Any]) -> bool:
         and report["requests whose lines disagree on status"] == 0
         and report["requests not owed exactly one billing post and one receipt"] == 0
         and report["journal balance check"] == []
+        and report["reminders for requests decided before them, sent"] == 0
+        and report["Homes still due after the drain"] == 0
         and report["drained"]
     )
 

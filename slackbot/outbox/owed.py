@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from models.enums import AllocationStatus, Audience, OutboxKind
+from models.enums import REMINDER_KINDS, AllocationStatus, Audience, OutboxKind
 from models.tables import Allocation, OutboxMessage
 
 # Ids per IN (...) list, well under every driver's bound-parameter limit.
@@ -108,8 +108,9 @@ def owe_balance_refreshes(
     ``pending`` lists ``(allocation_id, requested_by)`` of lines awaiting a decision (any line
     of a request: an import passes each line whose payment or invoice it changed); each line
     is mapped to its request, and a request owes one edit however many of its lines are named.
-    A request whose billing message still has an unsent, unclaimed row needs nothing more,
-    since that row renders the balances when it goes out. A row already claimed may have
+    A request whose billing message still has an unsent, unclaimed row (an edit or the post, not a
+    reminder's thread reply) needs nothing more, since that row renders the balances when it goes
+    out. A row already claimed may have
     rendered the old figures, so a new one follows it. When the change is not ``committed`` yet
     (an import calls this in its own transaction), the unclaimed rows are locked (PostgreSQL)
     so no sender claims one and renders it before the change commits. Returns rows added.
@@ -153,6 +154,8 @@ def _owe_request_refreshes(
                 OutboxMessage.recipient == Audience.BILLING,
                 OutboxMessage.sent_at.is_(None),
                 OutboxMessage.claimed_by.is_(None),
+                # A reminder is a reply in the message's thread: it renders no balances.
+                OutboxMessage.kind.not_in(sorted(REMINDER_KINDS)),
             )
             # One global order (chunks go up by allocation id), so two transactions that lock
             # overlapping sets never wait on each other in a cycle.

@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from models.enums import Audience, OutboxKind, ReminderStage
 from models.home_refresh import EVERY_APPROVER, HomeRefresh
@@ -318,3 +318,33 @@ def test_two_bot_processes_at_the_same_frozen_moment_owe_each_reminder_once(
         ), request
     # Monday's and Wednesday's openings had passed: one digest each, not one per process.
     assert len([row for row in rows if row[0] == OutboxKind.DAILY_DIGEST]) == 2
+
+
+def test_a_waiting_reminder_does_not_stand_in_for_a_balance_edit(books: Database) -> None:
+    # Found by the stress run: a request with an unsent reminder (a reply in its billing
+    # thread) was owed no edit when another decision moved the balances its message shows,
+    # because "an unsent billing row renders the balances when it goes out". A reply renders
+    # no balances: the edit is owed all the same.
+    from slackbot.outbox.owed import owe_balance_refreshes
+
+    request = request_at(books, MONDAY_10)
+    with books.transaction() as session:  # the request's own billing post went out
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.kind == OutboxKind.ALLOCATION_REQUESTED)
+            .values(sent_at=MONDAY_10)
+        )
+    assert look(books, paris(2026, 11, 23, 14)).reminded == (request,)
+    assert [kind for kind, _, _ in reminder_rows(books)] == [OutboxKind.REQUEST_REMINDED]
+
+    with books.transaction() as session:
+        added = owe_balance_refreshes(session, [(request, "U1")], paris(2026, 11, 23, 15))
+
+    assert added == 1
+    with books.transaction(read_only=True) as session:
+        edits = session.scalars(
+            select(OutboxMessage.allocation_id).where(
+                OutboxMessage.kind == OutboxKind.BALANCES_CHANGED
+            )
+        ).all()
+    assert edits == [request]

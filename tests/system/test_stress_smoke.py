@@ -57,4 +57,13 @@ def test_stress_at_a_20_percent_fault_rate_loses_and_doubles_nothing(backend: st
     assert report["requests whose lines disagree on status"] == 0
     refused = report["multi-line submissions accepted / refused"][1]
     assert refused > 0, "some lines over an invoice's or the payment's room were refused"
+    # Homes were opened and published, and requests left waiting were reminded and escalated
+    # (issue 13), none after its decision, no Home left unpublished.
+    opened, published = report["Home tabs opened / published"]
+    assert opened > 0 and published > 0, report
+    reminded, escalated = report["reminders / escalations owed"]
+    assert reminded > 0 and escalated > 0, report
+    assert report["reminders for requests decided before them, sent"] == 0
+    assert report["Homes still due after the drain"] == 0
+    assert report["pending messages with stale balances"] == 0
     assert passed(report)

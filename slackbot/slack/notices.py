@@ -24,7 +24,7 @@ from slackbot.db import Database
 from slackbot.ledger import channels
 from slackbot.ledger.channels import NoticeRoute
 from slackbot.outbox.queue import NoticeWay, OutboxQueue, Owed
-from slackbot.slack.post_once import PostOnce
+from slackbot.slack.post_once import UNDMABLE, PostOnce, slack_error
 
 if TYPE_CHECKING:
     from slackbot.slack.tokens import BotTokens
@@ -33,41 +33,9 @@ __all__ = ["UNDMABLE", "Notices", "Unreachable", "naming", "slack_error"]
 
 log = logging.getLogger("slackbot.slack.sender")
 
-# What Slack answers when the bot cannot DM this person (chat.postMessage to their user id,
-# conversations.open): external people of a Slack Connect channel, people the token's workspace
-# cannot see, deactivated accounts, workspaces whose settings forbid it. No retry will help;
-# the partner's linked channel will.
-UNDMABLE = frozenset(
-    {
-        "cannot_dm_bot",
-        "channel_not_found",
-        "user_not_found",
-        "users_not_found",
-        "user_not_visible",
-        "user_disabled",
-        "not_allowed_token_type",
-        "restricted_action",
-        "team_access_not_granted",
-        "messages_tab_disabled",
-    }
-)
-
 
 class Unreachable(Exception):
     """Neither a DM nor a linked channel reaches the person: the operator must link a channel."""
-
-
-def slack_error(exc: SlackApiError) -> str:
-    """Slack's error code (``not_in_channel``), else ``http_<status>``."""
-    response = getattr(exc, "response", None)
-    try:
-        code = response.get("error") if response is not None else None
-    except Exception:
-        code = None
-    if code:
-        return str(code)
-    status = getattr(response, "status_code", None)
-    return f"http_{status}" if status else "slack_error"
 
 
 def naming(user: str, message: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ twice leaves the same message or Home.
 
 from __future__ import annotations
 
+import copy
 import http.client
 import time
 from typing import Any
@@ -25,12 +26,21 @@ from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from slackbot.db import Database
 from slackbot.outbox import maybe_posted
 from slackbot.outbox.queue import Owed
 
-__all__ = ["EVENT_TYPE", "LOOKBACK_SECONDS", "LookupFailed", "PostOnce", "is_ambiguous", "tag"]
+__all__ = [
+    "EVENT_TYPE",
+    "LOOKBACK_SECONDS",
+    "UNDMABLE",
+    "LookupFailed",
+    "PostOnce",
+    "is_ambiguous",
+    "tag",
+]
 
 EVENT_TYPE = "payments_outbox_message"
 # How far before the first attempt the look starts: our clock against Slack's (NTP keeps them
@@ -42,12 +52,45 @@ PAGE = 200
 MAX_PAGES = 200
 
 
+# What Slack answers when the bot cannot DM this person (chat.postMessage to their user id,
+# conversations.open): external people of a Slack Connect channel, people the token's workspace
+# cannot see, deactivated accounts, workspaces whose settings forbid it. No retry will help;
+# the partner's linked channel will.
+UNDMABLE = frozenset(
+    {
+        "cannot_dm_bot",
+        "channel_not_found",
+        "user_not_found",
+        "users_not_found",
+        "user_not_visible",
+        "user_disabled",
+        "not_allowed_token_type",
+        "restricted_action",
+        "team_access_not_granted",
+        "messages_tab_disabled",
+    }
+)
+
+
 class LookupFailed(Exception):
     """Looking for a possibly-landed post failed: the row waits and looks again."""
 
     def __init__(self, message: str, cause: Exception | None = None) -> None:
         super().__init__(message)
         self.cause = cause
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code (``not_in_channel``), else ``http_<status>``."""
+    response = getattr(exc, "response", None)
+    try:
+        code = response.get("error") if response is not None else None
+    except Exception:
+        code = None
+    if code:
+        return str(code)
+    status = getattr(response, "status_code", None)
+    return f"http_{status}" if status else "slack_error"
 
 
 def tag(owed: Owed) -> dict[str, Any]:
@@ -83,6 +126,18 @@ def is_ours(message: dict[str, Any], owed: Owed) -> bool:
     return isinstance(row, int | str) and str(row) == str(owed.message_id)
 
 
+def once_only(client: WebClient) -> WebClient:
+    """``client``, or a copy of it that does not re-send a post on a dropped connection by
+    itself (slack_sdk's ``ConnectionErrorRetryHandler`` would post blind, twice)."""
+    handlers = list(getattr(client, "retry_handlers", None) or [])
+    kept = [h for h in handlers if not isinstance(h, ConnectionErrorRetryHandler)]
+    if len(kept) == len(handlers):
+        return client
+    bare = copy.copy(client)
+    bare.retry_handlers = kept
+    return bare
+
+
 class PostOnce:
     """``chat.postMessage`` for an outbox row, at most once however its answers get lost."""
 
@@ -100,7 +155,9 @@ class PostOnce:
                 return {"ok": True, "channel": where, "ts": ts, "adopted": True}
         started = time.time()
         try:
-            return client.chat_postMessage(channel=channel, metadata=tag(owed), **message)
+            return once_only(client).chat_postMessage(
+                channel=channel, metadata=tag(owed), **message
+            )
         except Exception as exc:
             if is_ambiguous(exc):
                 maybe_posted.record(self.db, owed.message_id, channel, started)
@@ -120,7 +177,13 @@ class PostOnce:
             conversation = channel
             if channel[:1] in ("U", "W"):
                 # A post to a user id lands in the DM; its history is the DM channel's.
-                opened = client.conversations_open(users=channel)
+                try:
+                    opened = client.conversations_open(users=channel)
+                except SlackApiError as exc:
+                    if slack_error(exc) in UNDMABLE:
+                        # No DM with them can be opened: no post to them can have landed.
+                        return None
+                    raise
                 conversation = str(opened["channel"]["id"])
             oldest = f"{max(0.0, since - LOOKBACK_SECONDS):.6f}"
             cursor: str | None = None

@@ -9,6 +9,8 @@ including the ones it was told to fail, so tests can count attempts and deliveri
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import copy
 import email.parser
@@ -153,12 +155,18 @@ class _State:
     ts_counter: int = 0
     view_counter: int = 0
     views_by_trigger: dict[str, JsonDict] = field(default_factory=dict)
+    # user id -> the id of their Home view (views.publish), kept across publishes as Slack does.
+    homes: dict[str, str] = field(default_factory=dict)
     # user id -> the error Slack answers a DM to them with (an external person, say).
     undmable: dict[str, str] = field(default_factory=dict)
     # channel -> pinned message ts, in pin order.
     pins: dict[str, list[str]] = field(default_factory=dict)
     # Ephemeral messages posted with chat.postEphemeral: (channel, user, message).
     ephemerals: list[tuple[str, str, JsonDict]] = field(default_factory=list)
+    # lose_first_answers(): the methods whose first call per message loses its answer, and the
+    # messages already seen (an outbox row named in metadata, else channel + thread + text).
+    lose_first: frozenset[str] = frozenset()
+    lost_for: set[tuple[str, ...]] = field(default_factory=set)
 
 
 def _check_fault_kind(kind: str) -> None:
@@ -203,8 +211,11 @@ class FakeSlack:
             "views.open": self._views_open,
             "views.push": self._views_push,
             "views.update": self._views_update,
+            "views.publish": self._views_publish,
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "pins.add": self._pins_add,
             "users.info": self._users_info,
         }
@@ -291,6 +302,8 @@ class FakeSlack:
             self._state.random_faults = None
             self._state.rate_limits.clear()
             self._state.slow.clear()
+            self._state.lose_first = frozenset()
+            self._state.lost_for.clear()
 
     def message(self, channel: str, ts: str) -> JsonDict | None:
         """The message as it reads now (after any chat.update), or None if absent/deleted."""
@@ -316,6 +329,12 @@ class FakeSlack:
         """The modal as it is now (after views.update), as Slack would echo it back."""
         with self._lock:
             return copy.deepcopy(self._state.views.get(view_id))
+
+    def home_of(self, user_id: str) -> JsonDict | None:
+        """The Home tab ``user_id`` sees now (the last views.publish for them), or None."""
+        with self._lock:
+            view_id = self._state.homes.get(user_id)
+            return copy.deepcopy(self._state.views.get(view_id)) if view_id else None
 
     def view_opened_by(self, trigger_id: str) -> JsonDict | None:
         """The modal a views.open/push with this trigger_id opened, if one did."""
@@ -453,6 +472,34 @@ class FakeSlack:
         with self._lock:
             self._state.rate_limits[method] = per_second
 
+    def lose_first_answers(self, methods: Iterable[str] = ("chat.postMessage",)) -> None:
+        """The first call that posts each message takes effect and then loses its answer
+        (``timeout_after_delivery``); later calls for the same message are answered. A message
+        is the outbox row its metadata names (``event_payload.outbox_message_id``) in one
+        channel, else its channel, thread and text. Empty ``methods`` turns it off."""
+        with self._lock:
+            self._state.lose_first = frozenset(methods)
+            self._state.lost_for.clear()
+
+    def _first_of_its_message(self, method: str, params: JsonDict) -> bool:
+        state = self._state
+        if method not in state.lose_first:
+            return False
+        metadata = params.get("metadata")
+        payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
+        row = payload.get("outbox_message_id") if isinstance(payload, dict) else None
+        raw = params.get("channel")
+        channel = resolve_channel(raw) if isinstance(raw, str) and raw else ""
+        key: tuple[str, ...] = (
+            (method, "row", str(row), channel)
+            if row is not None
+            else (method, channel, str(params.get("thread_ts") or ""), str(params.get("text")))
+        )
+        if key in state.lost_for:
+            return False
+        state.lost_for.add(key)
+        return True
+
     # -- request handling (called from server threads) ---------------------------------------
 
     def _choose_fault(self, method: str, params: JsonDict, now: float) -> tuple[str, int] | None:
@@ -467,6 +514,8 @@ class FakeSlack:
                 if scheduled.remaining == 0:
                     state.scheduled.remove(scheduled)
                 return scheduled.kind, scheduled.retry_after
+        if self._first_of_its_message(method, params):
+            return LOST_RESPONSE_FAULT, 0
         limit = state.rate_limits.get(method)
         channel = params.get("channel")
         if limit is not None and isinstance(channel, str) and channel:
@@ -563,9 +612,11 @@ class FakeSlack:
         return {"ok": True, "url": url}
 
     def _next_ts(self) -> str:
-        self._state.ts_counter += 1
-        micros = self._state.ts_counter * 100
-        return f"{1_700_000_000 + micros // 1_000_000}.{micros % 1_000_000:06d}"
+        # Slack's ts is its clock's time of the message (microseconds), unique per channel: the
+        # wall clock here, moved on a microsecond when two messages fall in the same one.
+        micros = max(int(time.time() * 1_000_000), self._state.ts_counter + 1)
+        self._state.ts_counter = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _auth_test(self, params: JsonDict) -> JsonDict:
         return {
@@ -602,6 +653,9 @@ class FakeSlack:
         for key in ("blocks", "attachments", "metadata", "thread_ts"):
             if params.get(key):
                 message[key] = params[key]
+        if message.get("thread_ts") and _truthy(params.get("reply_broadcast")):
+            # Shown in the channel too: in its history as well as the thread's.
+            message["subtype"] = "thread_broadcast"
         self._state.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
@@ -764,6 +818,31 @@ class FakeSlack:
         self._state.views[current["id"]] = updated
         return {"ok": True, "view": updated}
 
+    def _views_publish(self, params: JsonDict) -> JsonDict:
+        """A person's Home: one view per user, replaced whole by each publish."""
+        view, user_id = self._view_param(params), str(params.get("user_id") or "")
+        if view is None or not user_id:
+            return {"ok": False, "error": "invalid_arguments"}
+        if view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        current = self._state.views.get(self._state.homes.get(user_id, ""))
+        if current is not None and params.get("hash") and params["hash"] != current["hash"]:
+            return {"ok": False, "error": "hash_conflict"}
+        if current is None:
+            current = self._new_view(view, None)
+            self._state.homes[user_id] = current["id"]
+        published: JsonDict = {
+            **current,
+            "blocks": [],
+            "private_metadata": "",
+            "callback_id": "",
+            **view,
+            "id": current["id"],
+            "hash": f"{int(time.time())}.{uuid.uuid4().hex[:8]}",
+        }
+        self._state.views[current["id"]] = published
+        return {"ok": True, "view": published}
+
     def _usergroups_users_list(self, params: JsonDict) -> JsonDict:
         users = self._state.usergroups.get(str(params.get("usergroup") or ""))
         if users is None:
@@ -782,6 +861,38 @@ class FakeSlack:
         channel_id = dm_channel_for(users[0]) if len(users) == 1 else "G" + "".join(users)
         return {"ok": True, "no_op": True, "already_open": True, "channel": {"id": channel_id}}
 
+    def _conversations_history(self, params: JsonDict) -> JsonDict:
+        """The channel's messages newest first, thread replies left out (but for those also
+        sent to the channel), between ``oldest`` and ``latest`` as Slack reads them."""
+        raw = params.get("channel")
+        if not isinstance(raw, str) or not raw or raw[:1] in ("U", "W"):
+            return {"ok": False, "error": "channel_not_found"}
+        channel = resolve_channel(raw)
+        found = [
+            m
+            for (where, _), m in self._state.messages.items()
+            if where == channel
+            and (m.get("thread_ts") in (None, m["ts"]) or m.get("subtype") == "thread_broadcast")
+        ]
+        return _page(found, params, newest_first=True)
+
+    def _conversations_replies(self, params: JsonDict) -> JsonDict:
+        """A thread: its parent, then its replies, oldest first."""
+        raw, parent = params.get("channel"), str(params.get("ts") or "")
+        if not isinstance(raw, str) or not raw:
+            return {"ok": False, "error": "channel_not_found"}
+        channel = resolve_channel(raw)
+        if not parent:
+            return {"ok": False, "error": "invalid_arguments"}
+        if (channel, parent) not in self._state.messages:
+            return {"ok": False, "error": "thread_not_found"}
+        found = [
+            m
+            for (where, ts), m in self._state.messages.items()
+            if where == channel and (ts == parent or m.get("thread_ts") == parent)
+        ]
+        return _page(found, params, newest_first=False)
+
     def _users_info(self, params: JsonDict) -> JsonDict:
         user_id = str(params.get("user") or "")
         if not re.fullmatch(r"[UW][A-Z0-9]+", user_id):
@@ -799,6 +910,82 @@ class FakeSlack:
         }
         user.update(self._state.users.get(user_id, {}))
         return {"ok": True, "user": user}
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("true", "1")
+
+
+def _ts_of(value: Any, default: float) -> float | None:
+    if value in (None, ""):
+        return default
+    try:
+        return float(str(value))
+    except ValueError:
+        return None
+
+
+def _page(found: list[JsonDict], params: JsonDict, *, newest_first: bool) -> JsonDict:
+    """One page of ``found`` as conversations.history/replies answer it: ``oldest``/``latest``
+    exclusive unless ``inclusive``; ``limit`` (default 100, at most 999); ``cursor`` from the
+    previous page's ``response_metadata.next_cursor``; ``metadata`` only with
+    ``include_all_metadata``."""
+    oldest = _ts_of(params.get("oldest"), 0.0)
+    latest = _ts_of(params.get("latest"), float("inf"))
+    if oldest is None or latest is None:
+        return {
+            "ok": False,
+            "error": "invalid_ts_oldest" if oldest is None else "invalid_ts_latest",
+        }
+    inclusive = _truthy(params.get("inclusive"))
+    try:
+        limit = int(params.get("limit") or 100)
+    except ValueError:
+        return {"ok": False, "error": "invalid_limit"}
+    limit = max(1, min(limit, 999))
+    chosen = sorted(
+        (
+            m
+            for m in found
+            if (oldest <= float(m["ts"]) if inclusive else oldest < float(m["ts"]))
+            and (float(m["ts"]) <= latest if inclusive else float(m["ts"]) < latest)
+        ),
+        key=lambda m: float(m["ts"]),
+        reverse=newest_first,
+    )
+    cursor = params.get("cursor")
+    if cursor:
+        try:
+            start = base64.b64decode(str(cursor), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return {"ok": False, "error": "invalid_cursor"}
+        if not start.startswith("next_ts:"):
+            return {"ok": False, "error": "invalid_cursor"}
+        try:
+            at = float(start[len("next_ts:") :])
+        except ValueError:
+            return {"ok": False, "error": "invalid_cursor"}
+        # The page starts at the message the cursor names (or where it was, if deleted since).
+        if newest_first:
+            chosen = [m for m in chosen if float(m["ts"]) <= at]
+        else:
+            chosen = [m for m in chosen if float(m["ts"]) >= at]
+    page, rest = chosen[:limit], chosen[limit:]
+    metadata = _truthy(params.get("include_all_metadata"))
+    messages = []
+    for message in page:
+        shown = copy.deepcopy(message)
+        if not metadata:
+            shown.pop("metadata", None)
+        messages.append(shown)
+    next_cursor = base64.b64encode(f"next_ts:{rest[0]['ts']}".encode()).decode() if rest else ""
+    return {
+        "ok": True,
+        "messages": messages,
+        "has_more": bool(rest),
+        "pin_count": 0,
+        "response_metadata": {"next_cursor": next_cursor},
+    }
 
 
 class _Server(ThreadingHTTPServer):

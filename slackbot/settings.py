@@ -32,7 +32,17 @@ INSTALLATION_SETTINGS = ("database_url", "slack_client_id", "token_encryption_ke
 SLACK_TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,31}", re.ASCII)
 _CLIENT_ID = re.compile(r"[0-9]{2,20}\.[0-9]{2,20}", re.ASCII)
 # The bot scopes manifest.yml asks for: what an installation through /slack/install grants.
-DEFAULT_SCOPES = ("commands", "chat:write", "pins:write", "usergroups:read")
+DEFAULT_SCOPES = (
+    "commands",
+    "chat:write",
+    "pins:write",
+    "usergroups:read",
+    # Exactly-once posting reads back the bot's own post after a lost answer (manifest.yml).
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "im:write",
+)
 _SCOPE = re.compile(r"[a-z][a-z0-9_.:-]{1,63}", re.ASCII)
 # The settings that turn on installation in many workspaces (OAuth); SLACK_SCOPES and
 # SLACK_REDIRECT_URI are optional refinements of it.

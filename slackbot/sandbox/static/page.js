@@ -74,11 +74,17 @@
     data.set("view_id", form.dataset.viewId);
     data.set("block_id", box.dataset.blockId);
     data.set("typed", query.value);
+    var asked = query.value;
+    var seq = (Number(list.dataset.seq) || 0) + 1;
+    list.dataset.seq = String(seq);
+    delete list.dataset.loadedFor;
     list.textContent = "Loading…";
     list.classList.add("open");
     fetch("/options", { method: "POST", body: new URLSearchParams(data) })
       .then(function (r) { return r.json(); })
       .then(function (answer) {
+        if (list.dataset.seq !== String(seq)) { return; }  // a later keystroke asked again
+        list.dataset.loadedFor = asked;
         list.textContent = "";
         (answer.problems || []).forEach(function (p) {
           var warning = document.createElement("div");

@@ -167,6 +167,8 @@ class _State:
     # messages already seen (an outbox row named in metadata, else channel + thread + text).
     lose_first: frozenset[str] = frozenset()
     lost_for: set[tuple[str, ...]] = field(default_factory=set)
+    lose_rate: float = 1.0
+    lose_rng: random.Random = field(default_factory=random.Random)
 
 
 def _check_fault_kind(kind: str) -> None:
@@ -472,14 +474,26 @@ class FakeSlack:
         with self._lock:
             self._state.rate_limits[method] = per_second
 
-    def lose_first_answers(self, methods: Iterable[str] = ("chat.postMessage",)) -> None:
+    def lose_first_answers(
+        self,
+        methods: Iterable[str] = ("chat.postMessage",),
+        *,
+        rate: float = 1.0,
+        seed: int = 0,
+    ) -> None:
         """The first call that posts each message takes effect and then loses its answer
         (``timeout_after_delivery``); later calls for the same message are answered. A message
         is the outbox row its metadata names (``event_payload.outbox_message_id``) in one
-        channel, else its channel, thread and text. Empty ``methods`` turns it off."""
+        channel, else its channel, thread and text. ``rate``: the chance that a message's first
+        call is the one lost (reproducible from ``seed``), to mix it among random faults.
+        Empty ``methods`` turns it off."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
         with self._lock:
             self._state.lose_first = frozenset(methods)
             self._state.lost_for.clear()
+            self._state.lose_rate = rate
+            self._state.lose_rng = random.Random(seed)
 
     def _first_of_its_message(self, method: str, params: JsonDict) -> bool:
         state = self._state
@@ -498,7 +512,7 @@ class FakeSlack:
         if key in state.lost_for:
             return False
         state.lost_for.add(key)
-        return True
+        return state.lose_rate >= 1.0 or state.lose_rng.random() < state.lose_rate
 
     # -- request handling (called from server threads) ---------------------------------------
 

@@ -678,3 +678,124 @@ def test_post_signed_is_accepted_and_stale_or_forged_requests_are_refused(
     status, _, _ = sp.post_signed(base_url, body, secret=SECRET)
     assert status == 200
     assert routed.seen == {"command": "list"}
+
+
+# -- conversations.history / replies, and the lost first answer ------------------------------
+
+
+def _post(client: WebClient, channel: str, text: str, **kwargs: Any) -> str:
+    return str(client.chat_postMessage(channel=channel, text=text, **kwargs)["ts"])
+
+
+def test_history_is_newest_first_without_thread_replies_and_metadata_only_when_asked(
+    slack: FakeSlack,
+) -> None:
+    client = client_for(slack)
+    tagged = {"event_type": "payments_outbox_message", "event_payload": {"outbox_message_id": 7}}
+    first = _post(client, "C1", "one", metadata=tagged)
+    _post(client, "C1", "reply", thread_ts=first)
+    _post(client, "C1", "broadcast", thread_ts=first, reply_broadcast=True)
+    _post(client, "C1", "two")
+    _post(client, "C2", "elsewhere")
+    page = client.conversations_history(channel="C1")
+    assert [m["text"] for m in page["messages"]] == ["two", "broadcast", "one"]
+    assert all("metadata" not in m for m in page["messages"])
+    assert page["has_more"] is False
+    shown = client.conversations_history(channel="C1", include_all_metadata=True)
+    assert shown["messages"][-1]["metadata"] == tagged
+    assert float(first) == pytest.approx(time.time(), abs=60)  # a ts is Slack's clock's time
+
+
+def test_history_oldest_and_latest_are_exclusive_unless_inclusive(slack: FakeSlack) -> None:
+    client = client_for(slack)
+    ts = [_post(client, "C1", f"m{n}") for n in range(4)]
+    between = client.conversations_history(channel="C1", oldest=ts[0], latest=ts[3])
+    assert [m["text"] for m in between["messages"]] == ["m2", "m1"]
+    inclusive = client.conversations_history(
+        channel="C1", oldest=ts[0], latest=ts[3], inclusive=True
+    )
+    assert [m["text"] for m in inclusive["messages"]] == ["m3", "m2", "m1", "m0"]
+
+
+def test_history_pages_with_limit_and_cursor_until_has_more_is_false(slack: FakeSlack) -> None:
+    client = client_for(slack)
+    for n in range(5):
+        _post(client, "C1", f"m{n}")
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = client.conversations_history(channel="C1", limit=2, cursor=cursor)
+        pages += 1
+        seen += [m["text"] for m in page["messages"]]
+        cursor = page["response_metadata"]["next_cursor"]
+        if not page["has_more"]:
+            assert cursor == ""
+            break
+    assert (pages, seen) == (3, ["m4", "m3", "m2", "m1", "m0"])
+    with pytest.raises(SlackApiError) as refused:
+        client.conversations_history(channel="C1", cursor="not-a-cursor")
+    assert refused.value.response["error"] == "invalid_cursor"
+
+
+def test_replies_are_the_thread_oldest_first_and_an_unknown_parent_is_not_found(
+    slack: FakeSlack,
+) -> None:
+    client = client_for(slack)
+    parent = _post(client, "C1", "parent")
+    _post(client, "C1", "r1", thread_ts=parent)
+    _post(client, "C1", "unrelated")
+    _post(client, "C1", "r2", thread_ts=parent)
+    thread = client.conversations_replies(channel="C1", ts=parent)
+    assert [m["text"] for m in thread["messages"]] == ["parent", "r1", "r2"]
+    after = client.conversations_replies(channel="C1", ts=parent, oldest=parent)
+    assert [m["text"] for m in after["messages"]] == ["r1", "r2"]
+    with pytest.raises(SlackApiError) as refused:
+        client.conversations_replies(channel="C1", ts="1.000001")
+    assert refused.value.response["error"] == "thread_not_found"
+
+
+def test_lose_first_answers_applies_each_messages_first_post_and_answers_the_rest(
+    slack: FakeSlack,
+) -> None:
+    client = client_for(slack, timeout=0.3)
+    slack.lose_first_answers()
+    row = {"event_type": "payments_outbox_message", "event_payload": {"outbox_message_id": 1}}
+    with pytest.raises((TimeoutError, URLError)):
+        client.chat_postMessage(channel="C1", text="hello", metadata=row)
+    again = client.chat_postMessage(channel="C1", text="hello", metadata=row)
+    assert again["ok"]
+    with pytest.raises((TimeoutError, URLError)):
+        client.chat_postMessage(channel="C1", text="another")  # a new message: lost first
+    assert [m["text"] for m in slack.messages_in("C1")] == ["hello", "hello", "another"]
+    faults = [c.fault for c in slack.calls_to("chat.postMessage")]
+    assert faults == ["timeout_after_delivery", None, "timeout_after_delivery"]
+    assert [c.delivered for c in slack.calls_to("chat.postMessage")] == [True, True, True]
+
+
+def test_lose_first_answers_at_a_rate_loses_some_reproducibly() -> None:
+    def lost(seed: int) -> list[bool]:
+        with FakeSlack(timeout_sleep=0.05) as stub:
+            stub.lose_first_answers(rate=0.5, seed=seed)
+            client = client_for(stub, timeout=1)
+            for n in range(12):
+                with contextlib.suppress(Exception):
+                    client.chat_postMessage(channel="C1", text=f"m{n}")
+            return [c.faulted for c in stub.calls_to("chat.postMessage")]
+
+    assert lost(3) == lost(3)
+    assert 0 < sum(lost(3)) < 12
+
+
+def test_views_publish_keeps_one_home_per_person_replaced_whole(slack: FakeSlack) -> None:
+    client = client_for(slack)
+    home = {
+        "type": "home",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "a"}}],
+    }
+    first = client.views_publish(user_id="U1", view=home)["view"]
+    second = client.views_publish(user_id="U1", view={"type": "home", "blocks": []})["view"]
+    assert first["id"] == second["id"]
+    shown = slack.home_of("U1")
+    assert shown is not None and shown["blocks"] == []
+    assert slack.home_of("U2") is None

@@ -239,7 +239,12 @@ def test_reverse_of_a_pending_or_missing_allocation_is_refused(
 def test_reverse_by_the_requester_is_refused(books: Database, ledger: Ledger) -> None:
     """Segregation of duties holds at this door too: the operator did not request it."""
     with books.transaction() as session:
-        session.execute(text(f"INSERT INTO partner_members VALUES ('P1', '{OPERATOR}')"))
+        session.execute(
+            text(
+                "INSERT INTO partner_members (partner_id, slack_user_id)"
+                f" VALUES ('P1', '{OPERATOR}')"
+            )
+        )
     mine = ledger.request_allocation(OPERATOR, "PAY-1", "INV-1", "10.00").allocation_id
     ledger.approve(mine, APPROVER)
     before = snapshot(books)

@@ -31,8 +31,16 @@ SLACK_LIBRARIES = ("slack_sdk", "slack_bolt")
 SLACK_LAYERS = ("slackbot.slack", "handlers")
 SERVICES = ("slackbot.ledger", "slackbot.outbox", "slackbot.erp")
 # What the services must never reach: the Slack layer, the listeners, and the doors (the
-# composition root, the HTTP edge, the command line), which call the services, never the reverse.
-ABOVE_SERVICES = ("slackbot.slack", "handlers", "slackbot.app", "slackbot.server", "slackbot.cli")
+# composition root, the HTTP edge, the command line, the sandbox that plays Slack on a local
+# page), which call the services, never the reverse.
+ABOVE_SERVICES = (
+    "slackbot.slack",
+    "handlers",
+    "slackbot.app",
+    "slackbot.server",
+    "slackbot.cli",
+    "slackbot.sandbox",
+)
 
 
 @dataclass(frozen=True)

@@ -241,7 +241,8 @@ def sandbox(
         for line in running.loaded:
             print(f"  {line}")
         print(f"Sandbox ready: {running.url}  (Ctrl-C stops it)", flush=True)
-        print(f"  bot log: {running.log_path}", flush=True)
+        pid = running.bot.pid if running.bot is not None else "?"
+        print(f"  bot: slackbot serve, pid {pid}, log {running.log_path}", flush=True)
         while not stopping.wait(0.5):
             if running.bot is not None and running.bot.poll() is not None:
                 print(

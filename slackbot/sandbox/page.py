@@ -174,19 +174,19 @@ class SandboxPage:
     def act(self, user: str, form: dict[str, str]) -> str:
         intent = json.loads(form["intent"])
         surface = form.get("surface", "")
-        action = self._action(intent, form)
         trigger = self.workspace.new_trigger(user)
         if surface == "home":
             with self.workspace.lock:
                 home = dict(self.workspace.homes.get(user) or {})
             if not home:
                 return "That Home is gone."
+            action = self._action(intent, form, home)
             status, answer = self.bot.interactive(
                 signed.view_action(user, action, view=home, trigger_id=trigger)
             )
             return _failure(status, answer)
         channel = form["channel"]
-        message = None
+        message, reply = None, None
         target = ResponseTarget(user, channel)
         if surface == "eph":
             reply = self.workspace.ephemeral(form.get("key", ""))
@@ -198,9 +198,10 @@ class SandboxPage:
             if message is None:
                 return "That message was deleted."
             target.message_ts = message["ts"]
+        shown = message if message is not None else reply.message if reply else None
         payload = signed.message_action(
             user,
-            action,
+            self._action(intent, form, shown),
             channel=channel,
             message=message,
             ephemeral_ts=None,

@@ -102,6 +102,8 @@ def build_bot(
         approver_ids=lambda: settings.billing_approver_ids,
         clock=ledger.clock,
         retry=retry,
+        # "What they decided today": the business day, in BUSINESS_TZ.
+        day_tz=settings.reminder_rules().calendar.tz,
     )
     bot = Bot(
         settings=settings,

@@ -52,11 +52,15 @@ PENDING = AllocationStatus.PENDING
 
 
 class HomeQueries:
-    """Reads a :class:`~models.home.Home`; ``clock`` decides ages and what "today" is (UTC)."""
+    """Reads a :class:`~models.home.Home`; ``clock`` decides ages, and ``day_tz`` (the business
+    time zone, BUSINESS_TZ) where "today" begins."""
 
-    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock | None = None, *, day_tz: dt.tzinfo = dt.UTC
+    ) -> None:
         self.db = db
         self.clock: Clock = clock or system_clock
+        self.day_tz = day_tz
         # The ledger's own snapshot builder, so a Home's request reads as /payments history's.
         self._snapshots = LedgerQueries(db, clock=self.clock)
 
@@ -216,7 +220,8 @@ class HomeQueries:
                 )
                 or 0
             )
-        today = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        local = now.astimezone(self.day_tz)
+        today = dt.datetime.combine(local.date(), dt.time(), tzinfo=self.day_tz)
         decided = (
             Allocation.decided_by == user_id,
             Allocation.decided_at >= today,

@@ -14,6 +14,7 @@ makes one small query per ``idle_poll``, never a busy loop.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -58,12 +59,13 @@ class HomePublisher:
         is_approver: Callable[[str], bool] = lambda _user: False,
         approver_ids: Callable[[], Iterable[str]] = tuple,
         clock: Clock = system_clock,
+        day_tz: dt.tzinfo = dt.UTC,
         retry: RetryPolicy | None = None,
         idle_poll: float = IDLE_POLL_SECONDS,
         lease_seconds: float = 30.0,
     ) -> None:
         self.db = db
-        self.homes = HomeQueries(db, clock=clock)
+        self.homes = HomeQueries(db, clock=clock, day_tz=day_tz)
         self.queue = HomeQueue(db, clock=clock, retry=retry, lease_seconds=lease_seconds)
         self.client_for = client_for
         self.is_approver = is_approver

@@ -189,3 +189,26 @@ def test_an_approvers_home_reads_a_queue_of_thousands_in_a_few_statements(
         for s in statements
         if "allocations" in s
     )
+
+
+def test_decided_today_is_the_business_day_in_business_tz(
+    db: Database, clock: FixedClock, ledger: Ledger
+) -> None:
+    # 23:30 UTC on the 23rd is already the 24th in Paris: decided "today" for a Paris business
+    # at 08:00 local on the 24th, and not for one that keeps UTC days.
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    two_partners(db)
+    request = ledger.request_allocation(GLOBEX_MEMBER, "PAY-G1", "INV-G1", "2.00")
+    clock.now = dt.datetime(2026, 11, 23, 23, 30, tzinfo=dt.UTC)
+    ledger.approve(request.allocation_id, APPROVE)
+    clock.now = dt.datetime(2026, 11, 24, 7, 0, tzinfo=dt.UTC)
+
+    paris = HomeQueries(db, clock=clock, day_tz=ZoneInfo("Europe/Paris"))
+    utc = HomeQueries(db, clock=clock)
+    in_paris = paris.home_of(APPROVER, approver=True).approver
+    in_utc = utc.home_of(APPROVER, approver=True).approver
+    assert in_paris is not None and in_utc is not None
+    assert [a.allocation_id for a in in_paris.decided_today] == [request.allocation_id]
+    assert in_utc.decided_today == ()

@@ -39,6 +39,7 @@ from slackbot.ledger import Ledger, channels
 from slackbot.ledger.books import BooksSummary, books_summary, check_books
 from slackbot.migrate import current_revision, upgrade
 from slackbot.money import format_amount
+from slackbot.sandbox.command import sandbox as sandbox_command
 from slackbot.settings import (
     DATABASE_SETTINGS,
     INSTALLATION_SETTINGS,
@@ -555,6 +556,10 @@ def installations_reencrypt() -> None:
         f"re-encrypted {changed} stored installation rows under the first TOKEN_ENCRYPTION_KEY;"
         " the other keys can now be removed from it"
     )
+
+
+# `slackbot sandbox`: the whole product on this machine, with a page that plays Slack (issue 17).
+app.command("sandbox")(sandbox_command)
 
 
 @app.command("serve")

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.imports import run as import_speeds  # noqa: E402
 from bench.latency import NOT_BUILT, PATHS, Requests, measure  # noqa: E402
 from bench.processes import own_peak_rss_mb, start_bot, start_floor  # noqa: E402
 from bench.seed import (  # noqa: E402
@@ -84,6 +85,7 @@ class BenchConfig:
     # None: the bot's own default (1 message per second per channel, as in production).
     pace_seconds: float | None = None
     throughput: bool = True
+    imports: bool = True
     approvers: int = 8
     clicks: int = 1600
     scale_out: tuple[int, ...] = (2, 4)
@@ -303,6 +305,20 @@ def run(config: BenchConfig, say: Callable[[str], None] = print) -> dict[str, An
                         result = measure_drain(url, slack, throughput, pace=pace, workdir=workdir)
                         result.update(database=database, rows=rows)
                         report["drain"].append(result)
+            if config.imports:
+                # Rows per second of payments and invoices imports (issue 16's disk-speed targets).
+                import_rows = (
+                    2_000 if config.quick else (1_000_000 if "large" in config.rows else 100_000)
+                )
+                report["imports"] = [
+                    {**asdict(m), "rows_per_second": round(m.rate)}
+                    for m in import_speeds(
+                        import_rows,
+                        databases=tuple(config.databases),
+                        postgres_url=config.postgres_url,
+                        say=say,
+                    )
+                ]
             for name, served in floors.items():
                 report.setdefault("floor_rss_mb", {})[name] = served.rss_mb()
         finally:
@@ -411,6 +427,14 @@ def render(report: dict[str, Any]) -> str:
                 f" (pace allows {d['pace_allows']}); {d['delivered']} delivered in"
                 f" {d['seconds']:.1f} s, {d['unsent_after']} still owed"
             )
+    if report.get("imports"):
+        lines.append("")
+        lines.append("Imports (rows per second; targets: SQLite 100,000, PostgreSQL 50,000)")
+        for m in report["imports"]:
+            lines.append(
+                f"  {m['database']:<10} {m['kind']:<8} {m['run']:<8} {m['rows']:>10,} rows:"
+                f" {m['rows_per_second']:>9,} rows/s"
+            )
     lines.append("")
     lines.append(
         f"load average at start {report['machine']['load_average']};"
@@ -433,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="seed the ledgers again")
     parser.add_argument("--pace", type=float, default=None, help="billing channel pace (s)")
     parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument("--no-imports", action="store_true", help="skip the import speeds")
     parser.add_argument("--clicks", type=int, default=None, help="approvals in the throughput run")
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {
@@ -442,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         "fresh": args.fresh,
         "pace_seconds": args.pace,
         "throughput": not args.no_throughput,
+        "imports": not args.no_imports,
     }
     if args.samples is not None:
         overrides["samples"] = max(1, args.samples)

@@ -58,6 +58,13 @@ def test_the_quick_benchmark_reports_every_row_and_leaves_the_books_balanced(
             assert title in table
         assert table.count("not built yet") == len(NOT_BUILT)
         assert "Approvals per second" in table and "Outbox drain" in table
+        assert "Imports (rows per second" in table
+        assert {(m["database"], m["kind"], m["run"]) for m in report["imports"]} >= {
+            (database, kind, "first")
+            for database in config.databases
+            for kind in ("payments", "invoices")
+        }
+        assert all(m["rows_per_second"] > 0 for m in report["imports"])
 
         parsed = json.loads(report_path.read_text())
         assert [(r["database"], r["rows"]) for r in parsed["latency"]] == [

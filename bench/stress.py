@@ -2,7 +2,7 @@
 
 Runs the bot (the real Bolt app on waitress, with its outbox sender) against the stand-in Slack
 Web API of the test suite, which fails a chosen share of calls (500, 429 with Retry-After,
-timeouts, dropped connections). Simulated partners list payments, open the allocation modal,
+timeouts, dropped connections, and posts Slack took whose answer was lost). Simulated partners list payments, open the allocation modal,
 type into the invoice type-ahead and submit (sometimes with bad amounts), read their history and
 cancel; simulated approvers approve, reject with a reason, and double-click; both open their
 App Home now and then, and requests left waiting are reminded and escalated (business time
@@ -191,6 +191,11 @@ class Simulation:
             kinds=("500", "429", "timeout", "disconnect"),
             seed=config.seed,
             methods=FAULTED_METHODS,
+        )
+        # Issue 14: Slack takes the post and its answer is lost; the sender must find it, not
+        # post it again (a lost chat.update answer is harmless: the same edit twice is one).
+        self.slack.lose_first_answers(
+            ("chat.postMessage",), rate=config.fault_rate, seed=config.seed + 1
         )
 
     # ------------------------------------------------------------------ data
@@ -490,6 +495,7 @@ class Simulation:
         load_seconds = time.monotonic() - started
         # Slack recovers: the outbox must now drain completely.
         self.slack.set_fault_rate(0.0)
+        self.slack.lose_first_answers(())
         # Reminders stop first (a reminder decided during the drain would be owed after it).
         if self.bot.reminders is not None:
             self.bot.reminders.stop()

@@ -1,0 +1,1 @@
+"""Tests of the languages: catalogs, the pseudo-locale, whose language, numbers and dates."""

@@ -141,7 +141,9 @@ def _load(language: str, locales_dir: Path) -> _gettext.NullTranslations:
         return pseudo_translations(locales_dir / f"{DOMAIN}.pot")
     folder = locales_dir / language / "LC_MESSAGES"
     po, mo = folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
-    if mo.is_file() and mo.stat().st_mtime >= po.stat().st_mtime:
+    # Strictly newer: a wheel gives every file the same timestamp, so a .mo that came along
+    # from a developer's tree (maybe from an older .po) is compiled again rather than trusted.
+    if mo.is_file() and mo.stat().st_mtime_ns > po.stat().st_mtime_ns:
         with mo.open("rb") as fp:
             return _gettext.GNUTranslations(fp)
     compiled = compile_po(po)

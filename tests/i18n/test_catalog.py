@@ -164,6 +164,19 @@ def test_an_mo_older_than_its_po_is_compiled_again(tmp_path):
     assert mo.stat().st_mtime >= po.stat().st_mtime
 
 
+def test_an_mo_as_old_as_its_po_is_not_trusted(tmp_path):
+    # A wheel stamps every file with one time: a stale .mo shipped beside the .po is rebuilt.
+    locales = _copy_locales(tmp_path)
+    po = locales / "fr" / "LC_MESSAGES" / "messages.po"
+    mo = po.with_suffix(".mo")
+    texts("fr-FR", locales_dir=locales)
+    catalog.forget_loaded()
+    po.write_text(po.read_text().replace('msgstr "quelqu’un"', 'msgstr "une personne"'))
+    os.utime(po, (1_580_601_600, 1_580_601_600))
+    os.utime(mo, (1_580_601_600, 1_580_601_600))
+    assert texts("fr-FR", locales_dir=locales).gettext(catalog.SOMEONE) == "une personne"
+
+
 def test_a_read_only_install_compiles_in_memory(tmp_path, monkeypatch):
     locales = _copy_locales(tmp_path)
 

@@ -1,16 +1,17 @@
 """Stress: many partners and approvers against the real HTTP server, with Slack failing often.
 
-Runs the bot (the real Bolt app on waitress, with its outbox sender) against the stand-in Slack
-Web API of the test suite, which fails a chosen share of calls (500, 429 with Retry-After,
-timeouts, dropped connections, and posts Slack took whose answer was lost). Simulated partners list payments, open the allocation modal,
-type into the invoice type-ahead and submit (sometimes with bad amounts), read their history and
-cancel; simulated approvers approve, reject with a reason, and double-click; both open their
-App Home now and then, and requests left waiting are reminded and escalated (business time
-around the clock, seconds long, so a short run sees them). About a third of
-the submissions are requests of 2-5 lines built from the partner's open invoices (issue 11), some
-deliberately over an invoice's or the payment's room so the ledger refuses them by line. Then it
-waits for the outbox to drain and audits the ledger and every message Slack received, counting
-messages per request (one billing message and one receipt whatever its line count).
+Runs the bot (the real Bolt app on waitress, with its outbox sender, Home publisher and
+reminders) against the stand-in Slack Web API of the test suite, which fails a chosen share of
+calls (500, 429 with Retry-After, timeouts, dropped connections, and posts Slack took whose
+answer was lost). Simulated partners list payments, open the allocation modal, type into the
+invoice type-ahead and submit (sometimes with bad amounts), read their history and cancel;
+simulated approvers approve, reject with a reason, and double-click; both open their App Home
+now and then, and requests left waiting are reminded and escalated (business time around the
+clock, seconds long, so a short run sees them). About a third of the submissions are requests
+of 2-5 lines built from the partner's open invoices (issue 11), some deliberately over an
+invoice's or the payment's room so the ledger refuses them by line. Then it waits for the
+outbox to drain and audits the ledger and every message Slack received, counting messages per
+request (one billing message and one receipt whatever its line count).
 
     python bench/stress.py --operations 10000 --fault-rate 0.2
     python bench/stress.py --database-url postgresql://postgres@127.0.0.1:5432/test

@@ -20,6 +20,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from slackbot.erp.temp_table import TempTable, run_sql
+
 # The stage's name; one import runs per transaction, so one name is enough.
 STAGE = "import_stage"
 # What the ERP has booked of each invoice from allocations made here: the allocations it
@@ -111,31 +113,20 @@ class Stage:
         self.money = money
         self.postgres = connection.dialect.name == "postgresql"
         self.driver: Any = connection.connection.driver_connection
-        self.rows = 0
         self._old_cache: int | None = None
-        columns = ", ".join(
-            f"{name} {kind if self.postgres else ''}".rstrip()
-            for name, kind in zip(money.columns, money.types, strict=True)
-        )
-        if self.postgres:
-            self._execute(
-                f"CREATE TEMP TABLE {STAGE} (line integer NOT NULL, {columns}) ON COMMIT DROP"
-            )
-        else:
+        if not self.postgres:
             self._old_cache = int(self._scalar("PRAGMA cache_size"))
             self._execute(f"PRAGMA cache_size = -{self.SQLITE_CACHE_KIB}")
-            self._execute(f"DROP TABLE IF EXISTS temp.{STAGE}")
-            self._execute(f"CREATE TEMP TABLE {STAGE} (line INTEGER NOT NULL, {columns})")
-        self._insert = (
-            f"INSERT INTO temp.{STAGE} VALUES ({', '.join('?' * (len(money.columns) + 1))})"
-        )
+        columns = [("line", "integer NOT NULL"), *zip(money.columns, money.types, strict=True)]
+        self.table = TempTable(connection, STAGE, columns)
+
+    @property
+    def rows(self) -> int:
+        """How many rows were staged."""
+        return self.table.rows
 
     def _execute(self, sql: str) -> None:
-        cursor = self.driver.cursor()
-        try:
-            cursor.execute(sql)
-        finally:
-            cursor.close()
+        run_sql(self.driver, sql)
 
     def _scalar(self, sql: str) -> Any:
         return self._all(sql)[0][0]
@@ -149,20 +140,8 @@ class Stage:
             cursor.close()
 
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Add checked rows to the stage."""
-        if not rows:
-            return
-        self.rows += len(rows)
-        if not self.postgres:
-            self.driver.executemany(self._insert, rows)
-            return
-        with (
-            self.driver.cursor() as cursor,
-            cursor.copy(f"COPY {STAGE} FROM STDIN") as copy,
-        ):
-            write_row = copy.write_row
-            for row in rows:
-                write_row(row)
+        """Add checked rows to the stage (COPY on PostgreSQL, executemany on SQLite)."""
+        self.table.write(rows)
 
     def _changed(self, stored: str = "t", staged: str = "s") -> str:
         return " OR ".join(f"{stored}.{name} <> {staged}.{name}" for name in self.money.compared)
@@ -269,6 +248,6 @@ class Stage:
         """Drop the stage (PostgreSQL drops it at commit) and give SQLite its cache size back."""
         if self.postgres:
             return
-        self._execute(f"DROP TABLE IF EXISTS temp.{STAGE}")
+        self.table.close()
         if self._old_cache is not None:
             self._execute(f"PRAGMA cache_size = {self._old_cache}")

@@ -1,4 +1,5 @@
-"""A temporary table of one transaction, filled as :mod:`slackbot.erp.staging` fills its stage.
+"""A temporary table of one transaction: the import's stage (:mod:`slackbot.erp.staging`) and the
+files ``import applied`` and ``reconcile`` compare.
 
 Rows go in by ``COPY`` on PostgreSQL and the driver's ``executemany`` on SQLite (no ORM, no
 per-row statement); the table lives in the transaction (``ON COMMIT DROP`` on PostgreSQL,
@@ -13,6 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection
+
+
+def run_sql(driver: Any, sql: str) -> None:
+    """One statement on the raw driver connection (the import's own transaction)."""
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
 
 
 class TempTable:
@@ -35,11 +45,7 @@ class TempTable:
         self._insert = f"INSERT INTO temp.{name} VALUES ({', '.join('?' * len(columns))})"
 
     def execute(self, sql: str) -> None:
-        cursor = self.driver.cursor()
-        try:
-            cursor.execute(sql)
-        finally:
-            cursor.close()
+        run_sql(self.driver, sql)
 
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Add rows, each a tuple in the columns' order."""

@@ -36,7 +36,7 @@ from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.ledger.matching import OpenInvoice, suggest_allocations
 from slackbot.ledger.membership import partner_ids_for
-from slackbot.ledger.queries import LedgerQueries, payment_summary
+from slackbot.ledger.queries import LedgerQueries, open_invoices_of, payment_summary
 
 # How much of each list is read; the views show as much of it as fits in 100 blocks.
 MAX_PARTNERS = 5
@@ -138,7 +138,7 @@ class HomeQueries:
         invoices: dict[str, list[OpenInvoice]] = {}
         for payment in looked_up:
             if payment.currency not in invoices:
-                invoices[payment.currency] = _open_invoices(session, partner_id, payment.currency)
+                invoices[payment.currency] = open_invoices_of(session, partner_id, payment.currency)
             found = suggest_allocations(payment, invoices[payment.currency])
             if found:
                 best = found[0]
@@ -298,25 +298,6 @@ def _names(session: Session, partner_ids: set[str]) -> dict[str, str]:
         select(Partner.partner_id, Partner.name).where(Partner.partner_id.in_(partner_ids))
     )
     return {row.partner_id: row.name for row in rows}
-
-
-def _open_invoices(session: Session, partner_id: str, currency: str) -> list[OpenInvoice]:
-    """The matcher's input: the partner's invoices in the currency with something open."""
-    rows = session.execute(
-        select(
-            Invoice.invoice_id,
-            Invoice.partner_id,
-            Invoice.currency,
-            Invoice.open_amount,
-            Invoice.due_on,
-            Invoice.issued_on,
-        ).where(
-            Invoice.partner_id == partner_id,
-            Invoice.currency == currency,
-            Invoice.open_amount > 0,
-        )
-    ).all()
-    return [OpenInvoice(*row) for row in rows]
 
 
 def _sum_totals(totals: Sequence[CurrencyTotal]) -> tuple[CurrencyTotal, ...]:

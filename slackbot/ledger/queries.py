@@ -172,7 +172,7 @@ class LedgerQueries:
         """
         with self.db.transaction(read_only=True) as session:
             payment = self._member_payment(session, user_id, payment_id)
-            invoices = _open_invoices(session, payment.partner_id, payment.currency)
+            invoices = open_invoices_of(session, payment.partner_id, payment.currency)
         return suggest_allocations(payment, invoices)
 
     def best_suggestions(
@@ -195,7 +195,7 @@ class LedgerQueries:
             for (partner_id, currency), group in sorted(groups.items()):
                 if partner_id not in partners:
                     continue
-                invoices = _open_invoices(session, partner_id, currency)
+                invoices = open_invoices_of(session, partner_id, currency)
                 for payment in group:
                     found = suggest_allocations(payment, invoices)
                     if found:
@@ -351,7 +351,7 @@ class LedgerQueries:
         )
 
 
-def _open_invoices(session: Session, partner_id: str, currency: str) -> list[OpenInvoice]:
+def open_invoices_of(session: Session, partner_id: str, currency: str) -> list[OpenInvoice]:
     """What the matcher reads: the partner's invoices in the currency with something open.
 
     No ORDER BY or LIMIT: the matcher sorts, and a limit would change its answer. Six columns,

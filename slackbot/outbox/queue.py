@@ -39,18 +39,17 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from models.enums import MOVES_NO_BALANCE, Audience, OutboxKind
-from models.tables import ChannelPace, OutboxMessage, SlackMessageRef
+from models.tables import OutboxMessage, SlackMessageRef
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.errors import Unavailable
 from slackbot.ledger import channels
 from slackbot.ledger.channels import NoticeRoute
 from slackbot.outbox.owed import owe_refreshes_beside
+from slackbot.outbox.pace import ChannelPacer
 
 log = logging.getLogger(__name__)
 
@@ -77,84 +76,6 @@ class RetryPolicy:
         return float(raw * (1 + random.uniform(-self.jitter, self.jitter)))
 
 
-# Two slot times this close are the same slot (a database may round to the microsecond).
-SAME_SLOT = dt.timedelta(milliseconds=1)
-
-
-class ChannelPacer:
-    """At most one call per ``interval`` seconds to a paced channel, across every bot process.
-
-    The next free slot of each channel lives in the ``channel_pace`` table and is taken under a
-    row lock (``BEGIN IMMEDIATE`` on SQLite), so two processes never take the same slot.
-    """
-
-    def __init__(self, db: Database, interval: float, *, clock: Clock = system_clock) -> None:
-        self.db = db
-        self.interval = dt.timedelta(seconds=interval)
-        self.clock = clock
-
-    def take(self, channel: str) -> float:
-        """Take the channel's next slot if it is free now (returns 0), else the seconds to wait."""
-        if not self.interval:
-            return 0.0
-        now = self.clock()
-        with self.db.transaction() as session:
-            pace = self.locked(session, channel, now)
-            wait = (pace.next_at - now).total_seconds()
-            if wait > 0:
-                return wait
-            pace.next_at = now + self.interval
-            return 0.0
-
-    def wait(self, channel: str) -> float:
-        """Seconds until the channel's next slot is free (0 when it is free now); takes nothing."""
-        with self.db.transaction(read_only=True) as session:
-            free_at = self.free_at(session, channel)
-        return 0.0 if free_at is None else max(0.0, (free_at - self.clock()).total_seconds())
-
-    def free_at(self, session: Session, channel: str) -> dt.datetime | None:
-        """When the channel's next slot is free (None: now, or pacing is off); takes nothing."""
-        if not self.interval:
-            return None
-        return session.scalar(select(ChannelPace.next_at).where(ChannelPace.channel == channel))
-
-    def move_on(self, channel: str, taken_until: dt.datetime) -> bool:
-        """A slot's call starts late: the channel's next slot moves to a pace from now.
-
-        Only while the channel's next slot is still the one that slot's claim wrote
-        (``taken_until``): when a later claim (another process) or a 429 has moved it since,
-        returns False and the late call must take a fresh slot instead.
-        """
-        if not self.interval:
-            return True
-        now = self.clock()
-        with self.db.transaction() as session:
-            pace = self.locked(session, channel, now)
-            if abs(pace.next_at - taken_until) > SAME_SLOT:
-                return False
-            pace.next_at = max(pace.next_at, now + self.interval)
-            return True
-
-    def hold(self, channel: str, seconds: float) -> None:
-        """The channel said wait (Slack's 429): nothing more to it until ``seconds`` have passed."""
-        until = self.clock() + dt.timedelta(seconds=seconds)
-        with self.db.transaction() as session:
-            pace = self.locked(session, channel, until)
-            pace.next_at = max(pace.next_at, until)
-
-    def locked(self, session: Session, channel: str, default: dt.datetime) -> ChannelPace:
-        """The channel's pace row, created at ``default`` if new, locked for this transaction."""
-        insert = sqlite_insert if self.db.dialect == "sqlite" else postgresql_insert
-        session.execute(
-            insert(ChannelPace)
-            .values(channel=channel, next_at=default)
-            .on_conflict_do_nothing(index_elements=["channel"])
-        )
-        return session.scalars(
-            select(ChannelPace).where(ChannelPace.channel == channel).with_for_update()
-        ).one()
-
-
 @dataclass(frozen=True)
 class Claim:
     """What one claim took: row ids, whether more was claimable, and which row got the slot."""
@@ -165,6 +86,8 @@ class Claim:
     # The channel's next free slot as this claim wrote it (None: it took no slot). A call that
     # starts late moves it on by as much (``ChannelPacer.move_on``) while it is still this one.
     slot_until: dt.datetime | None = None
+    # When (monotonic) the slot began: the moment the claim read the clock under the pace lock.
+    slot_taken: float | None = None
 
 
 @dataclass(frozen=True)
@@ -328,6 +251,11 @@ class OutboxQueue:
         paced = bool(self.pacer.interval)
         with self.db.transaction() as session:
             pace = self.pacer.locked(session, self.billing_channel, now) if paced else None
+            # The clock again once the pace lock is held: a claim that waited for it (another
+            # process's claim, SQLite's one write lock) must not write a slot that began before
+            # the wait, or the next call would land less than a pace after this one.
+            now = self.clock()
+            slot_taken = time.monotonic()
             billing_free = pace is None or pace.next_at <= now
             stmt = (
                 select(OutboxMessage.message_id, OutboxMessage.recipient)
@@ -365,7 +293,13 @@ class OutboxQueue:
                 slot_until = pace.next_at
             else:
                 slot_until = None
-        return Claim(ids, more=more, slot_for=slot_for, slot_until=slot_until)
+        return Claim(
+            ids,
+            more=more,
+            slot_for=slot_for,
+            slot_until=slot_until,
+            slot_taken=slot_taken if slot_until is not None else None,
+        )
 
     def begin_send(self, message_id: int, worker_id: str, *, fresh: bool = False) -> Held | None:
         """The row, its lease renewed for this send; None when it is no longer this worker's.

@@ -43,8 +43,8 @@ from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.errors import Unavailable
 from slackbot.ledger import Ledger
+from slackbot.outbox.pace import ChannelPacer
 from slackbot.outbox.queue import (
-    ChannelPacer,
     Claim,
     Failure,
     Held,
@@ -422,7 +422,9 @@ class Delivery:
         """The slot the claim took (None: it took none), and when this process's next comes."""
         if claim.slot_for is None:
             return None
-        taken = time.monotonic()
+        # The slot began when the claim read the clock under the pace lock, not when the claim
+        # returned: its commit (and any wait before the lock) counts as lateness.
+        taken = claim.slot_taken if claim.slot_taken is not None else time.monotonic()
         self._slot_due = taken + self.queue.pacer.interval.total_seconds()
         return Slot(taken=taken, until=claim.slot_until)
 

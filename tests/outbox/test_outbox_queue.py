@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -266,3 +269,54 @@ def test_a_late_call_moves_the_channels_next_slot_on_only_while_it_is_still_its_
     assert second.slot_until is not None
     assert not pace.move_on(BILLING_CHANNEL, second.slot_until)
     assert pace.wait(BILLING_CHANNEL) == pytest.approx(30.0)
+
+
+def _while_another_holds_the_pace_lock(
+    books: Database, queue: OutboxQueue, then: Callable[[], Any]
+) -> tuple[Any, dt.datetime]:
+    """Run ``then`` while another transaction (another process's claim) holds the billing
+    channel's pace row for 0.4 s; returns what ``then`` returned and when the holder let go."""
+    holding = threading.Event()
+    letting_go: list[dt.datetime] = []
+
+    def hold() -> None:
+        with books.transaction() as session:
+            queue.pacer.locked(session, BILLING_CHANNEL, system_clock())
+            holding.set()
+            time.sleep(0.4)
+            letting_go.append(system_clock())
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(5)
+    result = then()
+    holder.join()
+    return result, letting_go[0]
+
+
+def test_a_claim_that_waits_for_the_pace_lock_starts_its_slot_when_it_gets_the_lock(
+    books: Database,
+) -> None:
+    # CI caught two billing posts 0.56 s apart at the real 1 s pace: a claim read the clock,
+    # waited 0.44 s for the pace lock, and wrote the next slot a pace from the time it read, so
+    # the next call came less than a pace after this one. The slot starts when the lock is held.
+    Ledger(books).request_allocation(ALICE, "PAY-1", "INV-1", "1.00")
+    queue = OutboxQueue(books, billing_channel=BILLING_CHANNEL, pace_seconds=1.0)
+
+    claim, let_go = _while_another_holds_the_pace_lock(books, queue, lambda: queue.claim(WORKER))
+    assert claim.slot_for is not None and claim.slot_until is not None
+    assert claim.slot_until >= let_go + dt.timedelta(seconds=1), (
+        f"the next slot is {(let_go + dt.timedelta(seconds=1) - claim.slot_until).total_seconds()}"
+        " s early: the wait for the lock was counted as part of the pace"
+    )
+    assert claim.slot_taken is not None and claim.slot_taken <= time.monotonic()
+
+    # A fresh slot taken outside a claim (a late call whose slot was taken meanwhile) likewise.
+    time.sleep(queue.pacer.wait(BILLING_CHANNEL))  # the claim's slot runs out
+    taken, let_go = _while_another_holds_the_pace_lock(
+        books, queue, lambda: queue.pacer.take(BILLING_CHANNEL)
+    )
+    assert taken == 0.0
+    with books.transaction(read_only=True) as session:
+        next_free = queue.pacer.free_at(session, BILLING_CHANNEL)
+    assert next_free is not None and next_free >= let_go + dt.timedelta(seconds=1)

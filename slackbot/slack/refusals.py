@@ -27,6 +27,7 @@ from typing import Any, TypeVar, cast
 from slack_bolt import Ack, Respond
 
 from slackbot.errors import AlreadyDecided, DomainError, Unavailable
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.ledger.membership import Person
 from slackbot.slack import views
 from slackbot.slack.ids import BlockId
@@ -55,7 +56,7 @@ UNEXPECTED_TEXT = (
 )
 
 
-def refusal_text(error: Exception, *, plain: bool = False) -> str:
+def refusal_text(error: Exception, *, plain: bool = False, locale: str = DEFAULT_LOCALE) -> str:
     """What a person reads when the ledger says no (or cannot answer, or something failed).
 
     ``plain`` for places Slack shows as plain text (a modal's field errors), where a mention
@@ -63,7 +64,7 @@ def refusal_text(error: Exception, *, plain: bool = False) -> str:
     """
     if isinstance(error, AlreadyDecided):
         return views.already_decided_text(
-            error.status, error.decided_by, error.decided_at, plain=plain
+            error.status, error.decided_by, error.decided_at, plain=plain, locale=locale
         )
     if isinstance(error, DomainError):
         return error.message
@@ -72,7 +73,7 @@ def refusal_text(error: Exception, *, plain: bool = False) -> str:
     return UNEXPECTED_TEXT
 
 
-def not_linked_message(person: Person) -> dict[str, Any]:
+def not_linked_message(person: Person, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """The person acts for no partner: from where they came, and how to get linked.
 
     Someone whose payload names no team of theirs (an old payload, a test) reads the general
@@ -80,7 +81,7 @@ def not_linked_message(person: Person) -> dict[str, Any]:
     ids to send (their member id links just them; the workspace or org id, everyone there).
     """
     if not person.team_id and not person.enterprise_id:
-        return views.not_linked_message()
+        return views.not_linked_message(locale=locale)
     if person.team_id:
         named = (
             f"*{person.team_domain}* ({person.team_id})"
@@ -111,13 +112,18 @@ def not_linked_message(person: Person) -> dict[str, Any]:
     )
 
 
-def refusal_message(error: Exception) -> dict[str, Any]:
+def refusal_message(error: Exception, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """The refusal as an ephemeral message (an ack's body or a ``response_url`` reply)."""
-    return views.error_message(refusal_text(error))
+    return views.error_message(refusal_text(error, locale=locale), locale=locale)
 
 
 def modal_errors(
-    error: Exception, view: dict[str, Any], *, fields: Collection[str], default: str
+    error: Exception,
+    view: dict[str, Any],
+    *,
+    fields: Collection[str],
+    default: str,
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, str]:
     """``{block_id: text}`` for ``response_action: errors``: the block of the field at fault.
 
@@ -128,7 +134,18 @@ def modal_errors(
     block = field if isinstance(field, str) and field in fields else default
     if block == BlockId.AMOUNT:
         block = amount_entry(view, form_values(view))[0]
-    return {block: refusal_text(error, plain=True)}
+    return {block: refusal_text(error, plain=True, locale=locale)}
+
+
+def reader_locale(kwargs: dict[str, Any]) -> str:
+    """The reader's locale from Bolt's listener kwargs (``context["locale"]``), else the default.
+
+    The locale middleware puts it in the context; a listener run without it (an old test, a
+    request the middleware never saw) reads the default language.
+    """
+    context = kwargs.get("context")
+    locale = context.get("locale") if context is not None else None
+    return locale if isinstance(locale, str) and locale else DEFAULT_LOCALE
 
 
 def tell_privately(ack: Ack, respond: Respond, message: dict[str, Any]) -> None:
@@ -151,9 +168,12 @@ def answer_privately(listener: F) -> F:
         body, client = kwargs.get("body"), kwargs.get("client")
         if client is not None and _clicked_on_home(body):
             assert isinstance(body, dict)
-            _tell_in_modal(client, str(body.get("trigger_id") or ""), refusal)
+            _tell_in_modal(
+                client, str(body.get("trigger_id") or ""), refusal, reader_locale(kwargs)
+            )
             return
-        tell_privately(kwargs["ack"], kwargs["respond"], refusal_message(refusal))
+        message = refusal_message(refusal, locale=reader_locale(kwargs))
+        tell_privately(kwargs["ack"], kwargs["respond"], message)
 
     return _answering(listener, answer, needs=("ack", "respond"))
 
@@ -170,11 +190,13 @@ def _clicked_on_home(body: object) -> bool:
     )
 
 
-def _tell_in_modal(client: Any, trigger_id: str, refusal: Exception) -> None:
+def _tell_in_modal(client: Any, trigger_id: str, refusal: Exception, locale: str) -> None:
     try:
         client.views_open(
             trigger_id=trigger_id,
-            view=views.notice_modal("Nothing was changed", refusal_text(refusal)),
+            view=views.notice_modal(
+                "Nothing was changed", refusal_text(refusal, locale=locale), locale=locale
+            ),
         )
     except Exception as exc:  # Slack refused or is away: the refusal is logged, nothing else
         log.warning("views.open for a refusal on the Home tab failed: %s", exc)
@@ -185,7 +207,13 @@ def answer_in_modal(*, fields: Collection[str], default: str) -> Callable[[F], F
 
     def decorate(listener: F) -> F:
         def answer(refusal: Exception, kwargs: dict[str, Any]) -> None:
-            errors = modal_errors(refusal, kwargs["view"], fields=fields, default=default)
+            errors = modal_errors(
+                refusal,
+                kwargs["view"],
+                fields=fields,
+                default=default,
+                locale=reader_locale(kwargs),
+            )
             kwargs["ack"](response_action="errors", errors=errors)
 
         return _answering(listener, answer, needs=("ack", "view"))
@@ -252,7 +280,7 @@ def guarded(listener: F) -> F:
             respond = kwargs.get("respond")
             if respond is not None:
                 try:
-                    reply_privately(respond, refusal_message(exc))
+                    reply_privately(respond, refusal_message(exc, locale=reader_locale(kwargs)))
                 except Exception:
                     log.debug("could not tell the person about the failure", exc_info=True)
 

@@ -9,6 +9,7 @@ from typing import Any
 from models.enums import AllocationStatus, LineChoice
 from models.limits import MAX_REQUEST_LINES
 from models.schemas import AllocationLine, AllocationSummary
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.ledger.rules import left_to_pay_if_approved
 from slackbot.money import format_amount
 from slackbot.slack.ids import ActionId, suffixed
@@ -40,7 +41,10 @@ from slackbot.slack.views.text import (
 
 
 def billing_message(
-    allocation: AllocationSummary, *, invoice_url_template: str | None = None
+    allocation: AllocationSummary,
+    *,
+    invoice_url_template: str | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Any]:
     """The request as billing sees it: the facts, then Approve/Reject while it is pending.
 

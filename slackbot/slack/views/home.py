@@ -15,6 +15,7 @@ from typing import Any
 
 from models.home import ApproverHome, CurrencyTotal, Home, HomeSuggestion, PartnerHome
 from models.schemas import AllocationSummary
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.money import format_amount
 from slackbot.slack.ids import ActionId, RequestAction, suffixed
 from slackbot.slack.views.blocks import (
@@ -48,7 +49,7 @@ APPROVER_SHARE = 46
 LINES_NAMED = 10
 
 
-def home_view(home: Home) -> dict[str, Any]:
+def home_view(home: Home, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """The person's Home: totals, then the approver's queue, then each partner's section."""
     blocks: list[dict[str, Any]] = [
         context_block(
@@ -114,7 +115,7 @@ def _approver_blocks(queue: ApproverHome, now: dt.datetime, room: int) -> list[d
     return blocks
 
 
-def approve_reject_block(a: AllocationSummary) -> dict[str, Any]:
+def approve_reject_block(a: AllocationSummary, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """Approve and Reject as the billing message has them: same ids, values and confirm."""
     amount = format_amount(a.amount, a.currency)
     what = (
@@ -271,7 +272,9 @@ def _partner_blocks(
     return out, primary_given
 
 
-def suggestion_block(payment_id: str, currency: str, s: HomeSuggestion) -> dict[str, Any]:
+def suggestion_block(
+    payment_id: str, currency: str, s: HomeSuggestion, *, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
     """The payment list's suggestion line and its "Allocate as suggested" (same id, value)."""
     action_id = suffixed(RequestAction.ALLOCATE_SUGGESTED, payment_id)
     text = (
@@ -320,7 +323,7 @@ def _totals_text(title: str, totals: tuple[CurrencyTotal, ...]) -> str:
     return f"{title}\n" + "\n".join(parts)
 
 
-def age(delta: dt.timedelta) -> str:
+def age(delta: dt.timedelta, *, locale: str = DEFAULT_LOCALE) -> str:
     """How long something has waited, in the largest two units: "3 h 20 min", "2 days 4 h"."""
     minutes = max(0, int(delta.total_seconds() // 60))
     if minutes < 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.slack.views.blocks import button, context_block, plain_text, section
 from slackbot.slack.views.text import fallback, md_line
 
@@ -56,7 +57,7 @@ def _buttons() -> dict[str, Any]:
     }
 
 
-def launcher_message(partner_name: str) -> dict[str, Any]:
+def launcher_message(partner_name: str, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """The message pinned in a channel linked to a partner."""
     name = md_line(partner_name, 120)
     text = (
@@ -76,7 +77,7 @@ def launcher_message(partner_name: str) -> dict[str, Any]:
     }
 
 
-def launcher_modal() -> dict[str, Any]:
+def launcher_modal(*, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """What a shortcut opens: the launcher's choices."""
     return {
         "type": "modal",

@@ -10,6 +10,7 @@ from typing import Any
 from models.limits import MAX_ID, MAX_NOTE, MAX_REASON, MAX_REQUEST_LINES
 from models.schemas import AllocationSummary, InvoiceSummary, PaymentSummary
 from slackbot.errors import DomainError
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.ledger.matching import Suggestion
 from slackbot.money import currency_exponent, format_amount, parse_amount, to_decimal_string
 from slackbot.slack.ids import (
@@ -46,7 +47,7 @@ from slackbot.slack.views.text import (
 )
 
 
-def amount_hint(currency: str | None) -> str:
+def amount_hint(currency: str | None, *, locale: str = DEFAULT_LOCALE) -> str:
     """How to type an amount in this currency (a zero-decimal one has no decimals to mention)."""
     if currency is None:
         return "Digits with an optional decimal point, no commas or currency symbols."
@@ -161,6 +162,7 @@ def allocation_modal(
     lines: Sequence[ModalLine] = (),
     memory: ModalMemory | None = None,
     suggestion: Suggestion | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Any]:
     """The form to request an allocation: payment, one or more invoice lines, note.
 
@@ -529,7 +531,9 @@ def _selected_payment_summary(selected: PaymentSummary | None) -> str:
     return " · ".join(parts)
 
 
-def invoice_options(invoices: Sequence[InvoiceSummary]) -> dict[str, Any]:
+def invoice_options(
+    invoices: Sequence[InvoiceSummary], *, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
     """The invoice select's options load: at most 100, each "INV-1 · 820.00 USD due · due …"."""
     seen: set[str] = set()
     options: list[dict[str, Any]] = []
@@ -548,7 +552,7 @@ def invoice_options(invoices: Sequence[InvoiceSummary]) -> dict[str, Any]:
     return {"options": options}
 
 
-def invoice_label(invoice: InvoiceSummary) -> str:
+def invoice_label(invoice: InvoiceSummary, *, locale: str = DEFAULT_LOCALE) -> str:
     """The fullest wording that fits 75 characters; when none does, the id is what gets clipped."""
     currency = invoice.currency
     due_on = f"due {invoice.due_on.isoformat()}"
@@ -573,7 +577,10 @@ def invoice_label(invoice: InvoiceSummary) -> str:
 
 
 def reject_modal(
-    allocation: AllocationSummary, *, metadata: Mapping[str, str | int] | None = None
+    allocation: AllocationSummary,
+    *,
+    metadata: Mapping[str, str | int] | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Any]:
     """Asks the approver why; the requester reads the reason word for word.
 
@@ -623,7 +630,7 @@ def reject_modal(
     }
 
 
-def notice_modal(title: str, text: str) -> dict[str, Any]:
+def notice_modal(title: str, text: str, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """A modal that only tells the person something (no submit), e.g. inside a modal flow."""
     # Slack refuses a section with no text; a notice of nothing but control characters is one.
     body = as_mrkdwn(text, SECTION_TEXT_MAX)

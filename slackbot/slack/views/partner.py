@@ -7,6 +7,7 @@ from typing import Any
 
 from models.enums import AllocationStatus
 from models.schemas import AllocationSummary, PaymentSummary
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.ledger.matching import Suggestion
 from slackbot.money import format_amount
 from slackbot.slack.ids import ActionId, PageTurn, RequestAction, suffixed
@@ -43,6 +44,7 @@ def payments_message(
     *,
     page: int = 1,
     suggestions: Mapping[str, Suggestion] | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Any]:
     """The person's payments with money left, grouped by partner, each with an Allocate button.
 
@@ -223,7 +225,7 @@ def _payment_block(payment: PaymentSummary, *, primary: bool = False) -> dict[st
     return section("\n".join(lines), block_id=block_id, accessory=allocate)
 
 
-def not_linked_message() -> dict[str, Any]:
+def not_linked_message(*, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """The person belongs to no partner yet: how to get linked."""
     text = "Your Slack account is not linked to any partner yet, so there are no payments to show."
     how = (
@@ -240,7 +242,7 @@ def not_linked_message() -> dict[str, Any]:
     )
 
 
-def help_message() -> dict[str, Any]:
+def help_message(*, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """What ``/payments`` does and how approval works."""
     commands = (
         "*`/payments`* or *`/payments list`* — your payments with money left to allocate,"
@@ -268,13 +270,15 @@ def help_message() -> dict[str, Any]:
     )
 
 
-def error_message(text: str) -> dict[str, Any]:
+def error_message(text: str, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """Something went wrong that the person should know about (escaped unless :class:`Mrkdwn`)."""
     body = as_mrkdwn(text or "Something went wrong.", SECTION_TEXT_MAX - 4)
     return ephemeral(f"⚠️ {body}", [section(f"⚠️ {body}")])
 
 
-def history_message(allocations: Sequence[AllocationSummary]) -> dict[str, Any]:
+def history_message(
+    allocations: Sequence[AllocationSummary], *, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
     """The person's recent requests, newest first, with their outcome."""
     if not allocations:
         text = (

@@ -13,6 +13,7 @@ from typing import Any
 
 from models.limits import is_slack_group_id, is_slack_user_id
 from models.schemas import AllocationSummary
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.money import format_amount
 from slackbot.slack.views.blocks import context_block, header, section
 from slackbot.slack.views.text import (
@@ -45,7 +46,7 @@ DIGEST_LINES_MAX = 40
 _DIGEST_SECTION_BUDGET = SECTION_TEXT_MAX - 100
 
 
-def business_age(seconds: int) -> str:
+def business_age(seconds: int, *, locale: str = DEFAULT_LOCALE) -> str:
     """``4h``, ``1h 30m``, ``45m``, ``28h 5m``: business time in hours and minutes."""
     minutes = max(0, int(seconds)) // 60
     if minutes < 1:
@@ -77,7 +78,9 @@ def _what(a: AllocationSummary) -> str:
     )
 
 
-def reminder_reply(a: AllocationSummary, *, business_seconds: int) -> dict[str, Any]:
+def reminder_reply(
+    a: AllocationSummary, *, business_seconds: int, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
     """The thread reply on a request's billing message once it waited ``REMIND_AFTER``."""
     age = business_age(business_seconds)
     text = (
@@ -98,6 +101,7 @@ def escalation_reply(
     business_seconds: int,
     group_id: str | None = None,
     approver_ids: Sequence[str] = (),
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Any]:
     """The thread reply (also shown in the channel) once a request waited ``ESCALATE_AFTER``:
     it mentions the approver group, or the approvers, so someone is notified."""
@@ -116,7 +120,9 @@ def escalation_reply(
     return {"text": fallback(plain), "blocks": [section(text)]}
 
 
-def chase_notice(a: AllocationSummary, *, business_seconds: int) -> dict[str, Any]:
+def chase_notice(
+    a: AllocationSummary, *, business_seconds: int, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
     """What the requester reads when their request is escalated: billing is chasing it."""
     age = business_age(business_seconds)
     text = (
@@ -132,7 +138,7 @@ def chase_notice(a: AllocationSummary, *, business_seconds: int) -> dict[str, An
     return {"text": fallback(plain), "blocks": [section(text)]}
 
 
-def daily_digest(digest: Mapping[str, Any]) -> dict[str, Any]:
+def daily_digest(digest: Mapping[str, Any], *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """The billing channel's summary at opening: how many wait, the oldest, per partner.
 
     ``digest`` is the payload :func:`slackbot.ledger.reminders.waiting_digest` wrote (plain

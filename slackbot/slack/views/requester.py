@@ -7,6 +7,7 @@ from typing import Any
 
 from models.enums import AllocationStatus
 from models.schemas import AllocationSummary
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.money import format_amount
 from slackbot.slack.ids import ActionId, suffixed
 from slackbot.slack.views.blocks import (
@@ -124,7 +125,9 @@ def _notification_text(a: AllocationSummary) -> str:
     return f"Your {_plain_request_phrase(a)} is waiting for billing approval."
 
 
-def receipt_message(allocation: AllocationSummary) -> dict[str, Any]:
+def receipt_message(
+    allocation: AllocationSummary, *, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
     """The requester's confirmation: waiting (with Cancel), or, re-rendered, the outcome.
 
     Once decided it says all that :func:`decision_message` says (outcome, who, when, the
@@ -158,7 +161,9 @@ def receipt_message(allocation: AllocationSummary) -> dict[str, Any]:
     return {"text": fallback(_notification_text(a)), "blocks": blocks}
 
 
-def decision_message(allocation: AllocationSummary) -> dict[str, Any]:
+def decision_message(
+    allocation: AllocationSummary, *, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
     """The direct message telling the requester what became of their request.
 
     Sent only when there is no receipt to edit; complete on its own.
@@ -205,6 +210,7 @@ def already_decided_text(
     decided_at: dt.datetime | None,
     *,
     plain: bool = False,
+    locale: str = DEFAULT_LOCALE,
 ) -> str:
     """Why a click changed nothing: "Already approved by <@U2> at <date>. Nothing changed."
 
@@ -223,7 +229,7 @@ def already_decided_text(
     return Mrkdwn(f"Already {word}{who}{when}. Nothing changed.")
 
 
-def request_sent_text(allocation: AllocationSummary) -> str:
+def request_sent_text(allocation: AllocationSummary, *, locale: str = DEFAULT_LOCALE) -> str:
     """What the allocation modal says once the request is recorded (for :func:`notice_modal`)."""
     a = allocation
     return Mrkdwn(

@@ -53,6 +53,8 @@ def build_floor_app(
     app.options("invoice")(just_ack)
     app.view("allocation_modal")(just_ack)
     app.action(re.compile(r"^approve_allocation(:.*)?$"))(just_ack)
+    app.action("allocate_suggested")(just_ack)
+    app.event("app_home_opened")(just_ack)
     return app
 
 

@@ -16,6 +16,10 @@ class DomainError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def text_in(self, locale: str) -> str:
+        """The refusal as a reader of ``locale`` reads it (English for now: ``message``)."""
+        return self.message
+
 
 class InvalidInput(DomainError):
     """The value is malformed or out of range."""

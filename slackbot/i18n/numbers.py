@@ -52,9 +52,10 @@ from babel.core import get_global
 from babel.dates import format_date as _babel_format_date
 from babel.dates import format_time as _babel_format_time
 from babel.numbers import NumberPattern
+from babel.numbers import format_decimal as _babel_format_decimal
 
 from slackbot.errors import InvalidInput
-from slackbot.money import MAX_MAJOR_DIGITS, currency_exponent, normalize_currency
+from slackbot.money import MAX_MAJOR_DIGITS, currency_exponent, format_amount, normalize_currency
 
 DEFAULT_LOCALE = "en-US"
 # Longer than any amount anyone types (13 digits, groups, decimals, a symbol); past it we do not
@@ -440,3 +441,34 @@ def slack_date_token(moment: dt.datetime, fallback: str, *, locale: str | None =
     word = message("at", language_of(locale)) if locale else "at"
     shown = fallback.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return f"<!date^{stamp}^{{date_short_pretty}} {word} {{time}}|{shown}>"
+
+
+# --- What a person reads in Slack ------------------------------------------------------------
+
+
+def display_money(minor: int, currency: str, locale: str) -> str:
+    """An amount in a Slack view: the one rule for how money reads, per language.
+
+    English readers keep ``1,250.00 USD`` (``#,##0.00`` then the ISO code): in a billing
+    channel a bare ``$`` could be USD, CAD or AUD. Every other language reads CLDR's standard
+    form, whose symbols are unambiguous there (``1 250,00 $US``, ``1 250,00 €``).
+    """
+    if language_of(locale) == "en":
+        return format_amount(minor, currency)
+    return format_money(minor, currency, locale)
+
+
+def display_count(n: int, locale: str) -> str:
+    """A count as the locale groups it (``1,234`` / ``1 234``)."""
+    if language_of(locale) == "en":
+        return f"{n:,}"
+    formatted: str = _babel_format_decimal(n, locale=_babel(locale))
+    return formatted
+
+
+def utc_fallback(moment: dt.datetime, locale: str) -> str:
+    """A moment in UTC as the locale writes it, for clients that show no ``<!date>`` token."""
+    utc = _aware(moment).astimezone(dt.UTC)
+    if language_of(locale) == "en":
+        return f"{utc:%Y-%m-%d %H:%M} UTC"
+    return f"{format_datetime(utc, locale, 'UTC')} UTC"

@@ -27,7 +27,8 @@ from typing import Any, TypeVar, cast
 from slack_bolt import Ack, Respond
 
 from slackbot.errors import AlreadyDecided, DomainError, Unavailable
-from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n import DEFAULT_LOCALE, catalog
+from slackbot.i18n.catalog import texts
 from slackbot.ledger.membership import Person
 from slackbot.slack import views
 from slackbot.slack.ids import BlockId
@@ -45,15 +46,23 @@ REFUSALS: tuple[type[Exception], ...] = (DomainError, Unavailable)
 
 # "Nothing was changed" would be a promise we cannot keep: the database may have committed
 # just before the connection dropped. Retrying is safe either way (a decided request says who
-# decided it; a resubmitted modal finds its own earlier request).
-UNAVAILABLE_TEXT = (
-    "The payments ledger isn't answering right now, so this may not have gone through."
-    " Please try again in a minute; if it did go through, I'll tell you so."
-)
-UNEXPECTED_TEXT = (
-    "Something went wrong on our side and nothing was changed. Please try again;"
-    " if it keeps happening, tell the billing team."
-)
+# decided it; a resubmitted modal finds its own earlier request). The texts live in the catalog.
+UNAVAILABLE_TEXT = catalog.UNAVAILABLE_TEXT
+UNEXPECTED_TEXT = catalog.UNEXPECTED_TEXT
+
+
+def error_text(error: DomainError, locale: str) -> str:
+    """A refusal's words in the reader's language, where the error can say them (``text_in``)."""
+    text_in = getattr(error, "text_in", None)
+    if callable(text_in):
+        try:
+            translated = text_in(locale)
+        except Exception:  # a translation must never hide the refusal itself
+            log.debug("text_in(%s) failed for %r", locale, error, exc_info=True)
+        else:
+            if isinstance(translated, str) and translated:
+                return translated
+    return error.message
 
 
 def refusal_text(error: Exception, *, plain: bool = False, locale: str = DEFAULT_LOCALE) -> str:
@@ -67,10 +76,11 @@ def refusal_text(error: Exception, *, plain: bool = False, locale: str = DEFAULT
             error.status, error.decided_by, error.decided_at, plain=plain, locale=locale
         )
     if isinstance(error, DomainError):
-        return error.message
+        return error_text(error, locale)
+    t = texts(locale)
     if isinstance(error, Unavailable):
-        return UNAVAILABLE_TEXT
-    return UNEXPECTED_TEXT
+        return t.gettext(UNAVAILABLE_TEXT)
+    return t.gettext(UNEXPECTED_TEXT)
 
 
 def not_linked_message(person: Person, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
@@ -82,34 +92,43 @@ def not_linked_message(person: Person, *, locale: str = DEFAULT_LOCALE) -> dict[
     """
     if not person.team_id and not person.enterprise_id:
         return views.not_linked_message(locale=locale)
+    t = texts(locale)
+    member = f"`{person.user_id}`" if person.user_id else ""
     if person.team_id:
         named = (
             f"*{person.team_domain}* ({person.team_id})"
             if person.team_domain
             else (f"{person.team_id}")
         )
-        where = f"the Slack workspace {named}"
         if person.enterprise_id:
-            where += f" of the organization {person.enterprise_id}"
-        whole, whole_id = "workspace", person.team_id
+            where = t.gettext(catalog.NOT_LINKED_IN_WORKSPACE_OF_ORG).format(
+                workspace=named, organization=person.enterprise_id
+            )
+        else:
+            where = t.gettext(catalog.NOT_LINKED_IN_WORKSPACE).format(workspace=named)
+        how = (
+            t.gettext(catalog.HOW_TO_LINK_WORKSPACE).format(
+                member=member, workspace_id=person.team_id
+            )
+            if member
+            else t.gettext(catalog.HOW_TO_LINK_WORKSPACE_NO_ID).format(workspace_id=person.team_id)
+        )
+        short = t.gettext(catalog.NOT_LINKED_FALLBACK_WORKSPACE).format(
+            member_id=person.user_id or "", workspace_id=person.team_id
+        )
     else:
-        where = f"the Slack organization {person.enterprise_id}"
-        whole, whole_id = "organization", str(person.enterprise_id)
-    text = (
-        "Your Slack account is not linked to any partner yet, so there are no payments to show."
-        f" You are using {where}, which no partner account includes."
-    )
-    member = f"`{person.user_id}`" if person.user_id else "your Slack member ID"
-    how = (
-        "*How to get linked:* ask the billing team of the vendor you work with to add you to"
-        f" your company's partner account. Send them your member ID {member}, or the"
-        f" {whole} ID `{whole_id}` to link everyone in your {whole}."
-    )
-    return ephemeral(
-        f"Your Slack account is not linked to any partner yet. Ask the vendor's billing team to"
-        f" add your member ID {person.user_id or ''} or your {whole} {whole_id}.",
-        [section(f"🔗 {text}"), section(how)],
-    )
+        organization = str(person.enterprise_id)
+        where = t.gettext(catalog.NOT_LINKED_IN_ORG).format(organization=organization)
+        how = (
+            t.gettext(catalog.HOW_TO_LINK_ORG).format(member=member, organization_id=organization)
+            if member
+            else t.gettext(catalog.HOW_TO_LINK_ORG_NO_ID).format(organization_id=organization)
+        )
+        short = t.gettext(catalog.NOT_LINKED_FALLBACK_ORG).format(
+            member_id=person.user_id or "", organization_id=organization
+        )
+    text = f"{t.gettext(catalog.NOT_LINKED)} {where}"
+    return ephemeral(short, [section(f"🔗 {text}"), section(how)], locale=locale)
 
 
 def refusal_message(error: Exception, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
@@ -195,7 +214,9 @@ def _tell_in_modal(client: Any, trigger_id: str, refusal: Exception, locale: str
         client.views_open(
             trigger_id=trigger_id,
             view=views.notice_modal(
-                "Nothing was changed", refusal_text(refusal, locale=locale), locale=locale
+                texts(locale).gettext(catalog.NOTHING_CHANGED_TITLE),
+                refusal_text(refusal, locale=locale),
+                locale=locale,
             ),
         )
     except Exception as exc:  # Slack refused or is away: the refusal is logged, nothing else

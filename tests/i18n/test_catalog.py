@@ -44,6 +44,16 @@ def _extracted() -> dict[str, tuple[str, int]]:
     return found
 
 
+def _singular(msgid):
+    """A plural entry's key is its singular msgid (as Babel's extractor reports it)."""
+    return msgid[0] if isinstance(msgid, (list, tuple)) else msgid
+
+
+def _forms(text):
+    """Every form of a translation: one string, or each plural form."""
+    return list(text) if isinstance(text, (list, tuple)) else [text]
+
+
 def _po(path: Path):
     with path.open("rb") as fp:
         return read_po(fp)
@@ -67,7 +77,7 @@ def test_every_marked_message_is_translated_in_french():
     untranslated = [
         f"{where}:{line}: {msgid!r}"
         for msgid, (where, line) in extracted.items()
-        if fr.get(msgid) is not None and not fr[msgid].string
+        if fr.get(msgid) is not None and not all(_forms(fr[msgid].string))
     ]
     fuzzy = [msgid for msgid in extracted if fr.get(msgid) is not None and fr[msgid].fuzzy]
     assert not missing, "not in fr/messages.po (run pybabel extract + update):\n" + "\n".join(
@@ -78,7 +88,7 @@ def test_every_marked_message_is_translated_in_french():
 
 
 def test_the_template_holds_exactly_the_marked_messages():
-    template = {m.id for m in _po(POT) if m.id}
+    template = {_singular(m.id) for m in _po(POT) if m.id}
     extracted = set(_extracted())
     assert extracted - template == set(), "run pybabel extract (the .pot is behind the source)"
     assert template - extracted == set(), "the .pot holds messages the source no longer marks"
@@ -119,15 +129,17 @@ def test_french_typography_in_every_translation():
     for message in _po(FR_PO):
         if not message.id:
             continue
-        prose = PLACEHOLDERS.sub("", message.string)
-        for at, mark in enumerate(prose):
-            if mark in ":;?!":
-                assert prose[at - 1] in "\u00a0\u202f", (
-                    f"no espace insécable before {mark}: {prose!r}"
-                )
-        assert '"' not in prose, f"French quotes are « »: {prose!r}"
-        assert "'" not in prose, f"French apostrophes are ’: {prose!r}"
-        assert PLACEHOLDERS.findall(message.id) == PLACEHOLDERS.findall(message.string), message.id
+        for string in _forms(message.string):
+            prose = PLACEHOLDERS.sub("", string)
+            for at, mark in enumerate(prose):
+                if mark in ":;?!":
+                    assert prose[at - 1] in "\u00a0\u202f", (
+                        f"no espace insécable before {mark}: {prose!r}"
+                    )
+            assert '"' not in prose, f"French quotes are « »: {prose!r}"
+            assert "'" not in prose, f"French apostrophes are ’: {prose!r}"
+            expected = [PLACEHOLDERS.findall(form) for form in _forms(message.id)]
+            assert PLACEHOLDERS.findall(string) in expected, message.id
 
 
 def test_translations_are_cached_per_language():

@@ -24,14 +24,9 @@ from __future__ import annotations
 
 from slackbot.slack.ids import amount_block_id, is_amount_block
 from slackbot.slack.views.billing import billing_message, invoice_url
+from slackbot.slack.views.forms import invoice_options, notice_modal, reject_modal
 from slackbot.slack.views.launcher import launcher_message, launcher_modal
-from slackbot.slack.views.modal import (
-    allocation_modal,
-    amount_hint,
-    invoice_options,
-    notice_modal,
-    reject_modal,
-)
+from slackbot.slack.views.modal import allocation_modal, amount_hint
 from slackbot.slack.views.partner import (
     error_message,
     help_message,

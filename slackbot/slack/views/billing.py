@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import urllib.parse
 from typing import Any
@@ -10,11 +11,11 @@ from models.enums import AllocationStatus, LineChoice
 from models.limits import MAX_REQUEST_LINES
 from models.schemas import AllocationLine, AllocationSummary
 from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n.catalog import N_, Texts, texts
+from slackbot.i18n.numbers import display_count, display_money, format_date, language_of
 from slackbot.ledger.rules import left_to_pay_if_approved
-from slackbot.money import format_amount
 from slackbot.slack.ids import ActionId, suffixed
 from slackbot.slack.views.blocks import (
-    STATUS_WORD,
     button,
     confirm_dialog,
     context_block,
@@ -22,6 +23,7 @@ from slackbot.slack.views.blocks import (
     mrkdwn_text,
     outcome_line,
     section,
+    status_word,
 )
 from slackbot.slack.views.text import (
     NAME_BUDGET,
@@ -29,7 +31,6 @@ from slackbot.slack.views.text import (
     REASON_BUDGET,
     REFERENCE_BUDGET,
     clean,
-    count,
     fallback,
     local_time,
     md,
@@ -54,64 +55,107 @@ def billing_message(
     """
     a = allocation
     if len(a.lines) > 1:
-        return _request_message(a, invoice_url_template)
-    amount = format_amount(a.amount, a.currency)
+        return _request_message(a, invoice_url_template, locale)
+    t = texts(locale)
+    amount = display_money(a.amount, a.currency, locale)
+    requester = mention(a.requested_by, locale=locale)
     blocks: list[dict[str, Any]] = [
-        header(f"Allocation request #{a.allocation_id}"),
+        header(t.gettext("Allocation request #{id}").format(id=a.allocation_id)),
         {
             "type": "section",
             "fields": [
-                mrkdwn_text(f"*Partner*\n{md_line(a.partner_name, NAME_BUDGET)}"),
-                mrkdwn_text(f"*Requested by*\n{mention(a.requested_by)}"),
-                mrkdwn_text(f"*Amount*\n{amount}"),
-                mrkdwn_text(f"*Requested*\n{local_time(a.requested_at)}"),
-                mrkdwn_text(_payment_field(a)),
-                mrkdwn_text(_invoice_field(a, invoice_url_template)),
+                mrkdwn_text(_field(t.gettext("Partner"), md_line(a.partner_name, NAME_BUDGET))),
+                mrkdwn_text(_field(t.gettext("Requested by"), requester)),
+                mrkdwn_text(_field(t.gettext("Amount"), amount)),
+                mrkdwn_text(
+                    _field(t.gettext("Requested"), local_time(a.requested_at, locale=locale))
+                ),
+                mrkdwn_text(_payment_field(a, locale)),
+                mrkdwn_text(_invoice_field(a, invoice_url_template, locale)),
             ],
         },
     ]
-    balances = _balances_text(a)
+    balances = _balances_text(a, locale)
     if balances:
         blocks.append(section(balances))
     if a.note:
-        blocks.append(
-            section(f"*Note from {mention(a.requested_by)}*\n{quote(a.note, NOTE_BUDGET)}")
-        )
+        blocks.append(section(_note(t, requester, a.note)))
     if a.chosen is not None:
-        blocks.append(context_block(f"Chosen {CHOSEN_WORDS[a.chosen]}."))
-    blocks += _decision_blocks(a, f"{one_line(a.payment_id)} to {one_line(a.invoice_id)}")
-    status = STATUS_WORD.get(a.status, a.status)
-    text = (
-        f"Allocation request #{a.allocation_id} from {md_line(a.partner_name, NAME_BUDGET)}:"
-        f" {amount} from {md_line(a.payment_id, 64)} to {md_line(a.invoice_id, 64)}"
-        f" ({status})"
+        blocks.append(context_block(t.gettext(CHOSEN_WORDS[a.chosen])))
+    what = t.gettext("{payment} to {invoice}").format(
+        payment=one_line(a.payment_id), invoice=one_line(a.invoice_id)
     )
-    return {"text": fallback(text), "blocks": blocks}
+    blocks += _decision_blocks(a, what, locale)
+    text = t.gettext(
+        "Allocation request #{id} from {partner}: {amount} from {payment} to {invoice} ({status})"
+    ).format(
+        id=a.allocation_id,
+        partner=md_line(a.partner_name, NAME_BUDGET),
+        amount=amount,
+        payment=md_line(a.payment_id, 64),
+        invoice=md_line(a.invoice_id, 64),
+        status=status_word(a.status, locale=locale) or a.status,
+    )
+    return {"text": fallback(text, locale=locale), "blocks": blocks}
 
 
 CHOSEN_WORDS: dict[LineChoice, str] = {
-    LineChoice.SUGGESTED: "as suggested by the bot",
-    LineChoice.EDITED: "edited from the bot's suggestion",
-    LineChoice.BY_HAND: "by hand (no suggestion used)",
+    LineChoice.SUGGESTED: N_("Chosen as suggested by the bot."),
+    LineChoice.EDITED: N_("Chosen edited from the bot's suggestion."),
+    LineChoice.BY_HAND: N_("Chosen by hand (no suggestion used)."),
+}
+LINES_CHOSEN: dict[LineChoice, str] = {
+    LineChoice.SUGGESTED: N_("as suggested by the bot"),
+    LineChoice.EDITED: N_("edited from the bot's suggestion"),
+    LineChoice.BY_HAND: N_("by hand (no suggestion used)"),
 }
 
 
-def _decision_blocks(a: AllocationSummary, what: str) -> list[dict[str, Any]]:
+def _field(name: str, value: str) -> str:
+    return f"*{name}*\n{value}"
+
+
+def _note(t: Texts, requester: str, note: str) -> str:
+    title = t.gettext("*Note from {who}*").format(who=requester)
+    return f"{title}\n{quote(note, NOTE_BUDGET)}"
+
+
+def _invoices(t: Texts, n: int, locale: str) -> str:
+    return t.ngettext("{count} invoice", "{count} invoices", n).format(
+        count=display_count(n, locale)
+    )
+
+
+def _day(day: dt.date, locale: str) -> str:
+    """A due or received date: ISO in English (as the ERP writes it), the locale's elsewhere."""
+    return day.isoformat() if language_of(locale) == "en" else format_date(day, locale)
+
+
+def _overdue(t: Texts, late: int, locale: str) -> str:
+    return "⚠️ " + t.ngettext("*overdue* by {count} day", "*overdue* by {count} days", late).format(
+        count=display_count(late, locale)
+    )
+
+
+def _decision_blocks(a: AllocationSummary, what: str, locale: str) -> list[dict[str, Any]]:
     """Approve and Reject while pending (one pair for the whole request), else the outcome."""
-    amount = format_amount(a.amount, a.currency)
+    t = texts(locale)
+    amount = display_money(a.amount, a.currency, locale)
     blocks: list[dict[str, Any]] = []
     if a.status == AllocationStatus.PENDING:
-        blocks.append(context_block("🕒 Waiting for a billing approver."))
+        blocks.append(context_block("🕒 " + t.gettext("Waiting for a billing approver.")))
         # One actions block holds both buttons; its block_id repeats the approve action's name
         # (the block's first action), and each action carries the allocation id after a colon
         # because Slack wants action ids unique within a message.
         approve_id = suffixed(ActionId.APPROVE_ALLOCATION, a.allocation_id)
         reject_id = suffixed(ActionId.REJECT_ALLOCATION, a.allocation_id)
         confirm = confirm_dialog(
-            f"Approve request #{a.allocation_id}?",
-            f"Apply {amount} from {what} for {one_line(a.partner_name)}. This posts to the ledger.",
-            "Approve",
-            "Back",
+            t.gettext("Approve request #{id}?").format(id=a.allocation_id),
+            t.gettext("Apply {amount} from {what} for {partner}. This posts to the ledger.").format(
+                amount=amount, what=what, partner=one_line(a.partner_name)
+            ),
+            t.gettext("Approve"),
+            t.gettext("Back"),
         )
         blocks.append(
             {
@@ -119,83 +163,126 @@ def _decision_blocks(a: AllocationSummary, what: str) -> list[dict[str, Any]]:
                 "block_id": approve_id,
                 "elements": [
                     button(
-                        "Approve",
+                        t.gettext("Approve"),
                         approve_id,
                         str(a.allocation_id),
                         style="primary",
                         confirm=confirm,
                     ),
-                    button("Reject…", reject_id, str(a.allocation_id), style="danger"),
+                    button(t.gettext("Reject…"), reject_id, str(a.allocation_id), style="danger"),
                 ],
             }
         )
     else:
-        outcome = outcome_line(a, reason_budget=REASON_BUDGET)
+        outcome = outcome_line(a, reason_budget=REASON_BUDGET, locale=locale)
         if a.status in (AllocationStatus.REJECTED, AllocationStatus.CANCELLED):
-            where = (
-                md_line(a.invoice_id, 64)
-                if len(a.lines) <= 1
-                else f"its {count(len(a.lines), 'invoice')}"
-            )
-            outcome += (
-                f"\nNothing was posted: the {amount} held on {md_line(a.payment_id, 64)} and"
-                f" {where} was released."
-            )
+            if len(a.lines) <= 1:
+                released = t.gettext(
+                    "Nothing was posted: the {amount} held on {payment} and {invoice} was released."
+                ).format(
+                    amount=amount,
+                    payment=md_line(a.payment_id, 64),
+                    invoice=md_line(a.invoice_id, 64),
+                )
+            else:
+                released = t.ngettext(
+                    "Nothing was posted: the {amount} held on {payment} and its {count} invoice"
+                    " was released.",
+                    "Nothing was posted: the {amount} held on {payment} and its {count} invoices"
+                    " was released.",
+                    len(a.lines),
+                ).format(
+                    amount=amount,
+                    payment=md_line(a.payment_id, 64),
+                    count=display_count(len(a.lines), locale),
+                )
+            outcome += "\n" + released
         blocks.append(section(outcome))
     return blocks
 
 
-def _request_message(a: AllocationSummary, url_template: str | None) -> dict[str, Any]:
+def _request_message(
+    a: AllocationSummary, url_template: str | None, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
     """A request of several lines: one section per line, the total, one Approve and Reject."""
-    amount = format_amount(a.amount, a.currency)
-    chosen = CHOSEN_WORDS[a.chosen] if a.chosen is not None else "not recorded"
+    t = texts(locale)
+    amount = display_money(a.amount, a.currency, locale)
+    chosen = (
+        t.gettext(LINES_CHOSEN[a.chosen]) if a.chosen is not None else t.gettext("not recorded")
+    )
+    n = len(a.lines)
+    invoices = _invoices(t, n, locale)
+    requester = mention(a.requested_by, locale=locale)
+    total = t.ngettext("{amount} in {count} line", "{amount} in {count} lines", n).format(
+        amount=amount, count=display_count(n, locale)
+    )
     blocks: list[dict[str, Any]] = [
-        header(f"Allocation request #{a.allocation_id} · {count(len(a.lines), 'invoice')}"),
+        header(
+            t.gettext("Allocation request #{id} · {invoices}").format(
+                id=a.allocation_id, invoices=invoices
+            )
+        ),
         {
             "type": "section",
             "fields": [
-                mrkdwn_text(f"*Partner*\n{md_line(a.partner_name, NAME_BUDGET)}"),
-                mrkdwn_text(f"*Requested by*\n{mention(a.requested_by)}"),
-                mrkdwn_text(f"*Total*\n{amount} in {count(len(a.lines), 'line')}"),
-                mrkdwn_text(f"*Requested*\n{local_time(a.requested_at)}"),
-                mrkdwn_text(_payment_field(a)),
-                mrkdwn_text(f"*Lines chosen*\n{chosen}"),
+                mrkdwn_text(_field(t.gettext("Partner"), md_line(a.partner_name, NAME_BUDGET))),
+                mrkdwn_text(_field(t.gettext("Requested by"), requester)),
+                mrkdwn_text(_field(t.gettext("Total"), total)),
+                mrkdwn_text(
+                    _field(t.gettext("Requested"), local_time(a.requested_at, locale=locale))
+                ),
+                mrkdwn_text(_payment_field(a, locale)),
+                mrkdwn_text(_field(t.gettext("Lines chosen"), chosen)),
             ],
         },
     ]
     for number, line in enumerate(a.lines, start=1):
-        blocks.append(section(_line_text(a, number, line, url_template)))
-    balances = _request_balances_text(a)
+        blocks.append(section(_line_text(a, number, line, url_template, locale)))
+    balances = _request_balances_text(a, locale)
     if balances:
         blocks.append(section(balances))
     if a.note:
-        blocks.append(
-            section(f"*Note from {mention(a.requested_by)}*\n{quote(a.note, NOTE_BUDGET)}")
-        )
-    blocks += _decision_blocks(a, f"{one_line(a.payment_id)} to {count(len(a.lines), 'invoice')}")
-    status = STATUS_WORD.get(a.status, a.status)
-    named = ", ".join(md_line(line.invoice_id, 64) for line in a.lines[:MAX_REQUEST_LINES])
-    text = (
-        f"Allocation request #{a.allocation_id} from {md_line(a.partner_name, NAME_BUDGET)}:"
-        f" {amount} from {md_line(a.payment_id, 64)} to {count(len(a.lines), 'invoice')}"
-        f" ({named}) ({status})"
+        blocks.append(section(_note(t, requester, a.note)))
+    what = t.gettext("{payment} to {invoice}").format(
+        payment=one_line(a.payment_id), invoice=invoices
     )
-    return {"text": fallback(text), "blocks": blocks}
+    blocks += _decision_blocks(a, what, locale)
+    named = ", ".join(md_line(line.invoice_id, 64) for line in a.lines[:MAX_REQUEST_LINES])
+    text = t.gettext(
+        "Allocation request #{id} from {partner}: {amount} from {payment} to {invoices}"
+        " ({named}) ({status})"
+    ).format(
+        id=a.allocation_id,
+        partner=md_line(a.partner_name, NAME_BUDGET),
+        amount=amount,
+        payment=md_line(a.payment_id, 64),
+        invoices=invoices,
+        named=named,
+        status=status_word(a.status, locale=locale) or a.status,
+    )
+    return {"text": fallback(text, locale=locale), "blocks": blocks}
 
 
 def _line_text(
-    a: AllocationSummary, number: int, line: AllocationLine, url_template: str | None
+    a: AllocationSummary,
+    number: int,
+    line: AllocationLine,
+    url_template: str | None,
+    locale: str = DEFAULT_LOCALE,
 ) -> str:
     """One line as an approver checks it: the invoice (linked), the amount, its total, due
     date and whether it is overdue, what it has left and would have left."""
+    t = texts(locale)
     currency = a.currency
     invoice_id = md_line(line.invoice_id, 64)
     url = invoice_url(url_template, line.invoice_id)
     shown = f"<{url}|{invoice_id}>" if url else invoice_id
-    first = (
-        f"*{number}.* {shown} · *{format_amount(line.amount, currency)}*"
-        f" · total {format_amount(line.invoice_amount, currency)}"
-        f" · due {line.invoice_due_on.isoformat()}"
+    first = t.gettext("*{number}.* {invoice} · *{amount}* · total {total} · due {due}").format(
+        number=number,
+        invoice=shown,
+        amount=display_money(line.amount, currency, locale),
+        total=display_money(line.invoice_amount, currency, locale),
+        due=_day(line.invoice_due_on, locale),
     )
     late = (
         (a.as_of - line.invoice_due_on).days
@@ -205,55 +292,88 @@ def _line_text(
         else 0
     )
     if late > 0:
-        first += f" · ⚠️ *overdue* by {count(late, 'day')}"
+        first += " · " + _overdue(t, late, locale)
     if a.status in (AllocationStatus.REJECTED, AllocationStatus.CANCELLED):
         return first
-    left = f"{format_amount(line.invoice_amount_due, currency)} left to pay"
+    due = display_money(line.invoice_amount_due, currency, locale)
     if a.status == AllocationStatus.PENDING:
+        after = display_money(max(0, line.invoice_amount_due - line.amount), currency, locale)
         if line.invoice_pending > 0:
-            left += (
-                f" ({format_amount(line.invoice_pending, currency)} of it pending, this line"
-                " included)"
+            left = t.gettext(
+                "{due} left to pay ({pending} of it pending, this line included);"
+                " if approved, {after}"
+            ).format(
+                due=due, pending=display_money(line.invoice_pending, currency, locale), after=after
             )
-        after = max(0, line.invoice_amount_due - line.amount)
-        left += f"; if approved, {format_amount(after, currency)}"
+        else:
+            left = t.gettext("{due} left to pay; if approved, {after}").format(due=due, after=after)
+    else:
+        left = t.gettext("{due} left to pay").format(due=due)
     return f"{first}\n{left}"
 
 
-def _request_balances_text(a: AllocationSummary) -> str:
+def _payment_line(a: AllocationSummary, payment_id: str, locale: str) -> str:
+    t = texts(locale)
+    left = display_money(a.payment_unallocated, a.currency, locale)
+    if a.payment_pending <= 0:
+        return t.gettext("{payment} has *{left}* left to allocate").format(
+            payment=payment_id, left=left
+        )
+    pending = display_money(a.payment_pending, a.currency, locale)
+    if a.status == AllocationStatus.PENDING:
+        text = t.gettext(
+            "{payment} has *{left}* left to allocate, {pending} pending approval"
+            " (this request included)"
+        )
+    else:
+        text = t.gettext("{payment} has *{left}* left to allocate, {pending} pending approval")
+    return text.format(payment=payment_id, left=left, pending=pending)
+
+
+def _heading(a: AllocationSummary, t: Texts) -> str:
+    # A pending request's message is edited whenever another change moves these balances.
+    if a.status == AllocationStatus.PENDING:
+        return t.gettext("*Balances now*")
+    return t.gettext("*After this change*")
+
+
+def _request_balances_text(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> str:
     """What the payment has now (pending) or after the decision posted (approved, reversed)."""
     if a.status in (AllocationStatus.REJECTED, AllocationStatus.CANCELLED):
         return ""
-    payment_id = md_line(a.payment_id, 64)
-    included = " (this request included)" if a.status == AllocationStatus.PENDING else ""
-    payment_line = (
-        f"{payment_id} has *{format_amount(a.payment_unallocated, a.currency)}* left to allocate"
-    )
-    if a.payment_pending > 0:
-        payment_line += (
-            f", {format_amount(a.payment_pending, a.currency)} pending approval{included}"
-        )
-    heading = "*Balances now*" if a.status == AllocationStatus.PENDING else "*After this change*"
-    return f"{heading}\n{payment_line}."
+    payment_line = _payment_line(a, md_line(a.payment_id, 64), locale)
+    return f"{_heading(a, texts(locale))}\n{payment_line}."
 
 
-def _payment_field(a: AllocationSummary) -> str:
-    lines = [f"*Payment*\n{md_line(a.payment_id, 64)}"]
+def _payment_field(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> str:
+    t = texts(locale)
+    lines = [_field(t.gettext("Payment"), md_line(a.payment_id, 64))]
     if a.payment_received_on is not None:
-        lines.append(f"received {a.payment_received_on.isoformat()}")
+        lines.append(t.gettext("received {date}").format(date=_day(a.payment_received_on, locale)))
     reference = one_line(a.payment_reference)
-    lines.append(f"ref {md(reference, REFERENCE_BUDGET)}" if reference else "no reference")
+    lines.append(
+        t.gettext("ref {reference}").format(reference=md(reference, REFERENCE_BUDGET))
+        if reference
+        else t.gettext("no reference")
+    )
     return "\n".join(lines)
 
 
-def _invoice_field(a: AllocationSummary, url_template: str | None) -> str:
+def _invoice_field(
+    a: AllocationSummary, url_template: str | None, locale: str = DEFAULT_LOCALE
+) -> str:
+    t = texts(locale)
     invoice_id = md_line(a.invoice_id, 64)
     url = invoice_url(url_template, a.invoice_id)
-    lines = [f"*Invoice*\n<{url}|{invoice_id}>" if url else f"*Invoice*\n{invoice_id}"]
+    lines = [_field(t.gettext("Invoice"), f"<{url}|{invoice_id}>" if url else invoice_id)]
     if a.invoice_amount is not None:
-        lines.append(f"total {format_amount(a.invoice_amount, a.currency)}")
+        lines.append(
+            t.gettext("total {total}").format(
+                total=display_money(a.invoice_amount, a.currency, locale)
+            )
+        )
     if a.invoice_due_on is not None:
-        due = f"due {a.invoice_due_on.isoformat()}"
+        due = t.gettext("due {date}").format(date=_day(a.invoice_due_on, locale))
         late = (
             (a.as_of - a.invoice_due_on).days
             if a.as_of is not None
@@ -262,7 +382,7 @@ def _invoice_field(a: AllocationSummary, url_template: str | None) -> str:
             else 0
         )
         if late > 0:
-            due += f" · ⚠️ *overdue* by {count(late, 'day')}"
+            due += " · " + _overdue(t, late, locale)
         lines.append(due)
     return "\n".join(lines)
 
@@ -284,33 +404,35 @@ def invoice_url(template: str | None, invoice_id: str) -> str | None:
     return url if len(url) <= 1500 else None
 
 
-def _balances_text(a: AllocationSummary) -> str:
+def _balances_text(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> str:
     """What the payment and invoice have now (pending) or after the decision posted (approved,
     reversed). A rejection or a cancellation changed nothing, so it shows none."""
     if a.status in (AllocationStatus.REJECTED, AllocationStatus.CANCELLED):
         return ""
+    t = texts(locale)
     payment_id, invoice_id = md_line(a.payment_id, 64), md_line(a.invoice_id, 64)
-    included = " (this request included)" if a.status == AllocationStatus.PENDING else ""
-    payment_line = (
-        f"• {payment_id} has *{format_amount(a.payment_unallocated, a.currency)}* left to allocate"
-    )
-    if a.payment_pending > 0:
-        payment_line += (
-            f", {format_amount(a.payment_pending, a.currency)} pending approval{included}"
+    payment_line = "• " + _payment_line(a, payment_id, locale)
+    due = display_money(a.invoice_amount_due, a.currency, locale)
+    if a.invoice_pending <= 0:
+        invoice_line = t.gettext("{invoice} has *{due}* left to pay").format(
+            invoice=invoice_id, due=due
         )
-    invoice_line = (
-        f"• {invoice_id} has *{format_amount(a.invoice_amount_due, a.currency)}* left to pay"
-    )
-    if a.invoice_pending > 0:
-        invoice_line += (
-            f", {format_amount(a.invoice_pending, a.currency)} of it pending approval{included}"
-        )
-    # A pending request's message is edited whenever another change moves these balances.
-    heading = "*Balances now*" if a.status == AllocationStatus.PENDING else "*After this change*"
-    lines = [heading, payment_line, invoice_line]
+    else:
+        pending = display_money(a.invoice_pending, a.currency, locale)
+        if a.status == AllocationStatus.PENDING:
+            text = t.gettext(
+                "{invoice} has *{due}* left to pay, {pending} of it pending approval"
+                " (this request included)"
+            )
+        else:
+            text = t.gettext("{invoice} has *{due}* left to pay, {pending} of it pending approval")
+        invoice_line = text.format(invoice=invoice_id, due=due, pending=pending)
+    lines = [_heading(a, t), payment_line, "• " + invoice_line]
     if a.status == AllocationStatus.PENDING:
         after = left_to_pay_if_approved(a)
         lines.append(
-            f"If approved, {invoice_id} will have {format_amount(after, a.currency)} left to pay."
+            t.gettext("If approved, {invoice} will have {after} left to pay.").format(
+                invoice=invoice_id, after=display_money(after, a.currency, locale)
+            )
         )
     return "\n".join(lines)

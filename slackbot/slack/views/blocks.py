@@ -6,7 +6,9 @@ from typing import Any
 
 from models.enums import AllocationStatus
 from models.schemas import AllocationSummary
-from slackbot.money import format_amount
+from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n.catalog import N_, texts
+from slackbot.i18n.numbers import display_count, display_money
 from slackbot.slack.ids import ActionId, suffixed
 from slackbot.slack.views.text import (
     BUTTON_TEXT_MAX,
@@ -76,8 +78,10 @@ def confirm_dialog(title: str, text: str, confirm: str, deny: str) -> dict[str, 
     }
 
 
-def ephemeral(text: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"response_type": "ephemeral", "text": fallback(text), "blocks": blocks}
+def ephemeral(
+    text: str, blocks: list[dict[str, Any]], *, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
+    return {"response_type": "ephemeral", "text": fallback(text, locale=locale), "blocks": blocks}
 
 
 STATUS_EMOJI: dict[str, str] = {
@@ -90,48 +94,86 @@ STATUS_EMOJI: dict[str, str] = {
 
 
 STATUS_WORD: dict[str, str] = {
-    AllocationStatus.PENDING: "Waiting for approval",
-    AllocationStatus.APPROVED: "Approved",
-    AllocationStatus.REJECTED: "Rejected",
-    AllocationStatus.CANCELLED: "Cancelled",
-    AllocationStatus.REVERSED: "Reversed",
+    AllocationStatus.PENDING: N_("Waiting for approval"),
+    AllocationStatus.APPROVED: N_("Approved"),
+    AllocationStatus.REJECTED: N_("Rejected"),
+    AllocationStatus.CANCELLED: N_("Cancelled"),
+    AllocationStatus.REVERSED: N_("Reversed"),
 }
 
 
-def outcome_line(a: AllocationSummary, *, reason_budget: int, include_emoji: bool = True) -> str:
+def status_word(status: str, *, locale: str = DEFAULT_LOCALE) -> str | None:
+    """The status in the reader's language (None for a status this version does not know)."""
+    word = STATUS_WORD.get(status)
+    return texts(locale).gettext(word) if word else None
+
+
+def outcome_line(
+    a: AllocationSummary,
+    *,
+    reason_budget: int,
+    include_emoji: bool = True,
+    locale: str = DEFAULT_LOCALE,
+) -> str:
     """One status line: who decided, when, and why (for a rejection or a reversal)."""
+    t = texts(locale)
     emoji = f"{STATUS_EMOJI[a.status]} " if include_emoji and a.status in STATUS_EMOJI else ""
     if a.status == AllocationStatus.APPROVED:
-        return f"{emoji}Approved by {mention(a.decided_by)} at {local_time(a.decided_at)}"
+        return emoji + t.gettext("Approved by {who} at {when}").format(
+            who=mention(a.decided_by, locale=locale), when=local_time(a.decided_at, locale=locale)
+        )
     if a.status == AllocationStatus.REJECTED:
-        reason = md_line(a.reason, reason_budget) or "no reason given"
-        return f"{emoji}Rejected by {mention(a.decided_by)} at {local_time(a.decided_at)}: {reason}"
+        reason = md_line(a.reason, reason_budget) or t.gettext("no reason given")
+        return emoji + t.gettext("Rejected by {who} at {when}: {reason}").format(
+            who=mention(a.decided_by, locale=locale),
+            when=local_time(a.decided_at, locale=locale),
+            reason=reason,
+        )
     if a.status == AllocationStatus.CANCELLED:
-        return f"{emoji}Cancelled by the requester at {local_time(a.decided_at)}"
+        return emoji + t.gettext("Cancelled by the requester at {when}").format(
+            when=local_time(a.decided_at, locale=locale)
+        )
     if a.status == AllocationStatus.REVERSED:
-        reason = md_line(a.reversal_reason, reason_budget) or "no reason given"
-        line = (
-            f"{emoji}Reversed by {mention(a.reversed_by)} at {local_time(a.reversed_at)}: {reason}"
+        reason = md_line(a.reversal_reason, reason_budget) or t.gettext("no reason given")
+        line = emoji + t.gettext("Reversed by {who} at {when}: {reason}").format(
+            who=mention(a.reversed_by, locale=locale),
+            when=local_time(a.reversed_at, locale=locale),
+            reason=reason,
         )
         if a.decided_by:
-            line += f"\n(approved earlier by {mention(a.decided_by)} at {local_time(a.decided_at)})"
+            line += "\n" + t.gettext("(approved earlier by {who} at {when})").format(
+                who=mention(a.decided_by, locale=locale),
+                when=local_time(a.decided_at, locale=locale),
+            )
         return line
     if a.status == AllocationStatus.PENDING:
-        return f"{emoji}Waiting for billing approval"
-    return f"Status: {md_line(a.status, 32)}"
+        return emoji + t.gettext("Waiting for billing approval")
+    return t.gettext("Status: {status}").format(status=md_line(a.status, 32))
 
 
-def cancel_button(a: AllocationSummary) -> dict[str, Any]:
-    held_for = f"{len(a.lines)} invoices" if len(a.lines) > 1 else one_line(a.invoice_id)
+def cancel_button(a: AllocationSummary, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
+    t = texts(locale)
+    if len(a.lines) > 1:
+        held_for = t.ngettext("{count} invoice", "{count} invoices", len(a.lines)).format(
+            count=display_count(len(a.lines), locale)
+        )
+    else:
+        held_for = one_line(a.invoice_id)
     confirm = confirm_dialog(
-        f"Cancel request #{a.allocation_id}?",
-        f"The {format_amount(a.amount, a.currency)} held for {held_for} goes"
-        f" back to {one_line(a.payment_id)}, and billing no longer sees the request.",
-        "Cancel request",
-        "Keep it",
+        t.gettext("Cancel request #{id}?").format(id=a.allocation_id),
+        t.gettext(
+            "The {amount} held for {held_for} goes back to {payment}, and billing no longer"
+            " sees the request."
+        ).format(
+            amount=display_money(a.amount, a.currency, locale),
+            held_for=held_for,
+            payment=one_line(a.payment_id),
+        ),
+        t.gettext("Cancel request"),
+        t.gettext("Keep it"),
     )
     return button(
-        "Cancel request",
+        t.gettext("Cancel request"),
         suffixed(ActionId.CANCEL_ALLOCATION, a.allocation_id),
         str(a.allocation_id),
         style="danger",

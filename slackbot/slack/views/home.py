@@ -16,7 +16,8 @@ from typing import Any
 from models.home import ApproverHome, CurrencyTotal, Home, HomeSuggestion, PartnerHome
 from models.schemas import AllocationSummary
 from slackbot.i18n import DEFAULT_LOCALE
-from slackbot.money import format_amount
+from slackbot.i18n.catalog import Texts, texts
+from slackbot.i18n.numbers import display_count, display_money
 from slackbot.slack.ids import ActionId, RequestAction, suffixed
 from slackbot.slack.views.blocks import (
     STATUS_EMOJI,
@@ -34,7 +35,6 @@ from slackbot.slack.views.text import (
     MODAL_MAX_BLOCKS,
     NAME_BUDGET,
     SUGGESTION_BUDGET,
-    count,
     local_time,
     md_line,
     mention,
@@ -51,63 +51,95 @@ LINES_NAMED = 10
 
 def home_view(home: Home, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """The person's Home: totals, then the approver's queue, then each partner's section."""
+    t = texts(locale)
     blocks: list[dict[str, Any]] = [
         context_block(
-            f"Updated {local_time(home.as_of)} · this page follows every request and decision."
+            t.gettext("Updated {when} · this page follows every request and decision.").format(
+                when=local_time(home.as_of, locale=locale)
+            )
         )
     ]
     if not home.linked and home.approver is None:
-        blocks += not_linked_message()["blocks"]
+        blocks += not_linked_message(locale=locale)["blocks"]
         return {"type": "home", "blocks": blocks}
     if home.totals:
-        blocks.append(section(_totals_text("*Money left to allocate*", home.totals)))
+        title = t.gettext("*Money left to allocate*")
+        blocks.append(section(_totals_text(title, home.totals, locale)))
     room = HOME_MAX_BLOCKS - len(blocks)
     if home.approver is not None:
         share = min(room, APPROVER_SHARE) if home.linked else room
-        approver = _approver_blocks(home.approver, home.as_of, share)
+        approver = _approver_blocks(home.approver, home.as_of, share, locale)
         blocks += approver
         room -= len(approver)
     if home.linked:
-        blocks += _partners_blocks(home, room)
+        blocks += _partners_blocks(home, room, locale)
     return {"type": "home", "blocks": blocks[:HOME_MAX_BLOCKS]}
+
+
+def _n(t: Texts, singular: str, plural: str, n: int, locale: str, **values: str) -> str:
+    """``t.ngettext`` with ``{count}`` written the locale's way."""
+    return t.ngettext(singular, plural, n).format(count=display_count(n, locale), **values)
 
 
 # ------------------------------------------------------------------ approver
 
 
-def _approver_blocks(queue: ApproverHome, now: dt.datetime, room: int) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [header("Approvals waiting")]
+def _approver_blocks(
+    queue: ApproverHome, now: dt.datetime, room: int, locale: str = DEFAULT_LOCALE
+) -> list[dict[str, Any]]:
+    t = texts(locale)
+    blocks: list[dict[str, Any]] = [header(t.gettext("Approvals waiting"))]
     if queue.pending_count == 0:
-        blocks.append(section("✅ No requests are waiting for approval."))
+        blocks.append(section("✅ " + t.gettext("No requests are waiting for approval.")))
     else:
         oldest = queue.oldest_requested_at
-        summary = f"*{count(queue.pending_count, 'request')} waiting*"
+        summary = _n(
+            t,
+            "*{count} request waiting*",
+            "*{count} requests waiting*",
+            queue.pending_count,
+            locale,
+        )
         if oldest is not None:
-            summary += f" · oldest waiting {age(now - oldest)} (since {local_time(oldest)})"
+            summary += " · " + t.gettext("oldest waiting {age} (since {when})").format(
+                age=age(now - oldest, locale=locale), when=local_time(oldest, locale=locale)
+            )
         if queue.by_partner:
             parts = [
-                f"{md_line(p.name or p.partner_id, 80)} {p.pending:,}" for p in queue.by_partner
+                f"{md_line(p.name or p.partner_id, 80)} {display_count(p.pending, locale)}"
+                for p in queue.by_partner
             ]
             more = (
-                f" …and {count(queue.by_partner_more, 'more partner')}"
+                " "
+                + _n(
+                    t,
+                    "…and {count} more partner",
+                    "…and {count} more partners",
+                    queue.by_partner_more,
+                    locale,
+                )
                 if queue.by_partner_more
                 else ""
             )
-            summary += "\nBy partner: " + " · ".join(parts) + more
+            summary += "\n" + t.gettext("By partner: {partners}").format(
+                partners=" · ".join(parts) + more
+            )
         blocks.append(section(summary))
-    decided = _decided_today_block(queue)
+    decided = _decided_today_block(queue, locale)
     # header, summary, decided today, and "…and N more" keep their places.
     fit = max(0, (room - len(blocks) - 1 - (1 if decided else 0)) // 2)
     shown = queue.queue[:fit]
     for request in shown:
-        blocks.append(section(_queue_text(request, now)))
-        blocks.append(approve_reject_block(request))
+        blocks.append(section(_queue_text(request, now, locale)))
+        blocks.append(approve_reject_block(request, locale=locale))
     hidden = queue.pending_count - len(shown)
     if hidden > 0 and queue.pending_count:
         blocks.append(
             context_block(
-                f"…and {hidden:,} more waiting, newer than these: decide these first, or find"
-                " any of them in the billing channel."
+                t.gettext(
+                    "…and {count} more waiting, newer than these: decide these first, or find"
+                    " any of them in the billing channel."
+                ).format(count=display_count(hidden, locale))
             )
         )
     if decided:
@@ -117,59 +149,92 @@ def _approver_blocks(queue: ApproverHome, now: dt.datetime, room: int) -> list[d
 
 def approve_reject_block(a: AllocationSummary, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """Approve and Reject as the billing message has them: same ids, values and confirm."""
-    amount = format_amount(a.amount, a.currency)
-    what = (
-        f"{one_line(a.payment_id)} to {count(len(a.lines), 'invoice')}"
+    t = texts(locale)
+    amount = display_money(a.amount, a.currency, locale)
+    invoices = (
+        _n(t, "{count} invoice", "{count} invoices", len(a.lines), locale)
         if len(a.lines) > 1
-        else f"{one_line(a.payment_id)} to {one_line(a.invoice_id)}"
+        else one_line(a.invoice_id)
+    )
+    what = t.gettext("{payment} to {invoice}").format(
+        payment=one_line(a.payment_id), invoice=invoices
     )
     approve_id = suffixed(ActionId.APPROVE_ALLOCATION, a.allocation_id)
     reject_id = suffixed(ActionId.REJECT_ALLOCATION, a.allocation_id)
     confirm = confirm_dialog(
-        f"Approve request #{a.allocation_id}?",
-        f"Apply {amount} from {what} for {one_line(a.partner_name)}. This posts to the ledger.",
-        "Approve",
-        "Back",
+        t.gettext("Approve request #{id}?").format(id=a.allocation_id),
+        t.gettext("Apply {amount} from {what} for {partner}. This posts to the ledger.").format(
+            amount=amount, what=what, partner=one_line(a.partner_name)
+        ),
+        t.gettext("Approve"),
+        t.gettext("Back"),
     )
     return {
         "type": "actions",
         "block_id": approve_id,
         "elements": [
-            button("Approve", approve_id, str(a.allocation_id), style="primary", confirm=confirm),
-            button("Reject…", reject_id, str(a.allocation_id), style="danger"),
+            button(
+                t.gettext("Approve"),
+                approve_id,
+                str(a.allocation_id),
+                style="primary",
+                confirm=confirm,
+            ),
+            button(t.gettext("Reject…"), reject_id, str(a.allocation_id), style="danger"),
         ],
     }
 
 
-def _queue_text(a: AllocationSummary, now: dt.datetime) -> str:
+def _queue_text(a: AllocationSummary, now: dt.datetime, locale: str = DEFAULT_LOCALE) -> str:
+    t = texts(locale)
     currency = a.currency
-    first = (
-        f"*#{a.allocation_id}* · *{format_amount(a.amount, currency)}* ·"
-        f" {md_line(a.partner_name, NAME_BUDGET)} · from {mention(a.requested_by)} ·"
-        f" waiting {age(now - a.requested_at)}"
+
+    def money(minor: int) -> str:
+        return display_money(minor, currency, locale)
+
+    first = t.gettext("*#{id}* · *{amount}* · {partner} · from {who} · waiting {age}").format(
+        id=a.allocation_id,
+        amount=money(a.amount),
+        partner=md_line(a.partner_name, NAME_BUDGET),
+        who=mention(a.requested_by, locale=locale),
+        age=age(now - a.requested_at, locale=locale),
     )
     lines = [
-        f"{md_line(line.invoice_id, 64)} {format_amount(line.amount, currency)}"
-        f" (has {format_amount(line.invoice_amount_due, currency)} left to pay)"
+        t.gettext("{invoice} {amount} (has {due} left to pay)").format(
+            invoice=md_line(line.invoice_id, 64),
+            amount=money(line.amount),
+            due=money(line.invoice_amount_due),
+        )
         for line in a.lines[:LINES_NAMED]
     ]
     if len(a.lines) > LINES_NAMED:
-        lines.append(f"…and {count(len(a.lines) - LINES_NAMED, 'more line')}")
-    payment = (
-        f"{md_line(a.payment_id, 64)} has {format_amount(a.payment_unallocated, currency)} left"
-        f" to allocate, {format_amount(a.payment_pending, currency)} pending (this included)"
+        extra = len(a.lines) - LINES_NAMED
+        lines.append(_n(t, "…and {count} more line", "…and {count} more lines", extra, locale))
+    payment = t.gettext(
+        "{payment} has {left} left to allocate, {pending} pending (this included)"
+    ).format(
+        payment=md_line(a.payment_id, 64),
+        left=money(a.payment_unallocated),
+        pending=money(a.payment_pending),
     )
     return "\n".join([first, "→ " + " · ".join(lines), payment])
 
 
-def _decided_today_block(queue: ApproverHome) -> dict[str, Any] | None:
+def _decided_today_block(
+    queue: ApproverHome, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any] | None:
     if not queue.decided_today:
         return None
-    lines = [f"*You decided today* ({queue.decided_today_count:,})"]
+    t = texts(locale)
+    lines = [
+        t.gettext("*You decided today* ({count})").format(
+            count=display_count(queue.decided_today_count, locale)
+        )
+    ]
     for a in queue.decided_today:
         emoji = STATUS_EMOJI.get(a.status, "•")
         text = (
-            f"{emoji} #{a.allocation_id} · {format_amount(a.amount, a.currency)} ·"
+            f"{emoji} #{a.allocation_id} · {display_money(a.amount, a.currency, locale)} ·"
             f" {md_line(a.partner_name, 80)}"
         )
         if a.reason:
@@ -177,42 +242,54 @@ def _decided_today_block(queue: ApproverHome) -> dict[str, Any] | None:
         lines.append(text)
     hidden = queue.decided_today_count - len(queue.decided_today)
     if hidden > 0:
-        lines.append(f"…and {hidden:,} earlier today")
+        lines.append(
+            t.gettext("…and {count} earlier today").format(count=display_count(hidden, locale))
+        )
     return section("\n".join(lines))
 
 
 # ------------------------------------------------------------------ partners
 
 
-def _partners_blocks(home: Home, room: int) -> list[dict[str, Any]]:
+def _partners_blocks(home: Home, room: int, locale: str = DEFAULT_LOCALE) -> list[dict[str, Any]]:
+    t = texts(locale)
     blocks: list[dict[str, Any]] = []
     closing = 1 if home.partners_more else 0
     primary_given = False
     for number, partner in enumerate(home.partners):
         left = len(home.partners) - number
         share = (room - closing - len(blocks)) // left
-        own, primary_given = _partner_blocks(partner, share, primary_given)
+        own, primary_given = _partner_blocks(partner, share, primary_given, locale)
         blocks += own
     if home.partners_more:
         blocks.append(
             context_block(
-                f"…and {count(home.partners_more, 'more partner')} you act for: type `/payments`"
-                " to see all your payments."
+                _n(
+                    t,
+                    "…and {count} more partner you act for: type `/payments` to see all your"
+                    " payments.",
+                    "…and {count} more partners you act for: type `/payments` to see all your"
+                    " payments.",
+                    home.partners_more,
+                    locale,
+                )
             )
         )
     return blocks
 
 
 def _partner_blocks(
-    p: PartnerHome, room: int, primary_given: bool
+    p: PartnerHome, room: int, primary_given: bool, locale: str = DEFAULT_LOCALE
 ) -> tuple[list[dict[str, Any]], bool]:
     """One partner's section in at most ``room`` blocks (at least its header and totals)."""
+    t = texts(locale)
     top: list[dict[str, Any]] = [header(p.name or p.partner_id)]
     if p.totals:
-        top.append(section(_totals_text("*Payments with money left*", p.totals)))
+        title = t.gettext("*Payments with money left*")
+        top.append(section(_totals_text(title, p.totals, locale)))
     else:
-        top.append(section("🧾 No payments with money left to allocate."))
-    decisions = _decisions_block(p)
+        top.append(section("🧾 " + t.gettext("No payments with money left to allocate.")))
+    decisions = _decisions_block(p, locale)
     tail = [decisions] if decisions else []
     waiting_title = 1 if p.waiting else 0
     # Requests waiting first (a person cancels from here), then as many payments as fit.
@@ -231,10 +308,10 @@ def _partner_blocks(
             break
         primary = not primary_given and payment.unallocated > 0
         primary_given = primary_given or primary
-        payment_blocks.append(_payment_block(payment, primary=primary))
+        payment_blocks.append(_payment_block(payment, primary=primary, locale=locale))
         if suggestion is not None:
             payment_blocks.append(
-                suggestion_block(payment.payment_id, payment.currency, suggestion)
+                suggestion_block(payment.payment_id, payment.currency, suggestion, locale=locale)
             )
         shown += 1
     blocks = top + payment_blocks
@@ -242,27 +319,50 @@ def _partner_blocks(
     if hidden > 0:
         blocks.append(
             context_block(
-                f"…and {count(hidden, 'more payment')} with money left: type `/payments` to see"
-                " them all, or `/payments allocate PAYMENT_ID`."
+                _n(
+                    t,
+                    "…and {count} more payment with money left: type `/payments` to see them"
+                    " all, or `/payments allocate PAYMENT_ID`.",
+                    "…and {count} more payments with money left: type `/payments` to see them"
+                    " all, or `/payments allocate PAYMENT_ID`.",
+                    hidden,
+                    locale,
+                )
             )
         )
     elif p.suggestions_skipped:
         blocks.append(
             context_block(
-                "Suggestions are shown for the oldest payments only; *Allocate* on any other"
-                " opens the form, which suggests lines too."
+                t.gettext(
+                    "Suggestions are shown for the oldest payments only; *Allocate* on any other"
+                    " opens the form, which suggests lines too."
+                )
             )
         )
     if waiting:
         blocks.append(
-            section(f"*Your requests waiting for billing* ({len(p.waiting) + p.waiting_more:,})")
+            section(
+                t.gettext("*Your requests waiting for billing* ({count})").format(
+                    count=display_count(len(p.waiting) + p.waiting_more, locale)
+                )
+            )
         )
-        blocks += [section(_waiting_text(a), accessory=cancel_button(a)) for a in waiting]
+        blocks += [
+            section(_waiting_text(a, locale), accessory=cancel_button(a, locale=locale))
+            for a in waiting
+        ]
     if waiting_more:
         blocks.append(
             context_block(
-                f"…and {count(waiting_more, 'more request')} waiting: `/payments history` lists"
-                " them with their Cancel buttons."
+                _n(
+                    t,
+                    "…and {count} more request waiting: `/payments history` lists them with"
+                    " their Cancel buttons.",
+                    "…and {count} more requests waiting: `/payments history` lists them with"
+                    " their Cancel buttons.",
+                    waiting_more,
+                    locale,
+                )
             )
         )
     out = blocks + tail
@@ -276,36 +376,48 @@ def suggestion_block(
     payment_id: str, currency: str, s: HomeSuggestion, *, locale: str = DEFAULT_LOCALE
 ) -> dict[str, Any]:
     """The payment list's suggestion line and its "Allocate as suggested" (same id, value)."""
+    t = texts(locale)
     action_id = suffixed(RequestAction.ALLOCATE_SUGGESTED, payment_id)
-    text = (
-        f"💡 Suggested: {md_line(s.summary, SUGGESTION_BUDGET)}"
-        f" ({count(s.lines, 'invoice')}, {format_amount(s.total, currency)})"
+    text = "💡 " + _n(
+        t,
+        "Suggested: {summary} ({count} invoice, {total})",
+        "Suggested: {summary} ({count} invoices, {total})",
+        s.lines,
+        locale,
+        summary=md_line(s.summary, SUGGESTION_BUDGET),
+        total=display_money(s.total, currency, locale),
     )
-    allocate = button("Allocate as suggested", action_id, payment_id)
+    allocate = button(t.gettext("Allocate as suggested"), action_id, payment_id)
     return section(text, block_id=action_id, accessory=allocate)
 
 
-def _waiting_text(a: AllocationSummary) -> str:
+def _waiting_text(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> str:
+    t = texts(locale)
     target = " · ".join(
-        f"{md_line(line.invoice_id, 64)} {format_amount(line.amount, a.currency)}"
+        f"{md_line(line.invoice_id, 64)} {display_money(line.amount, a.currency, locale)}"
         for line in a.lines[:LINES_NAMED]
     ) or md_line(a.invoice_id, 64)
     if len(a.lines) > LINES_NAMED:
-        target += f" …and {count(len(a.lines) - LINES_NAMED, 'more line')}"
-    return (
-        f"🕒 *#{a.allocation_id}* · *{format_amount(a.amount, a.currency)}* from"
-        f" {md_line(a.payment_id, 64)} → {target}\nrequested {local_time(a.requested_at)}"
+        extra = len(a.lines) - LINES_NAMED
+        target += " " + _n(t, "…and {count} more line", "…and {count} more lines", extra, locale)
+    first = t.gettext("🕒 *#{id}* · *{amount}* from {payment} → {target}").format(
+        id=a.allocation_id,
+        amount=display_money(a.amount, a.currency, locale),
+        payment=md_line(a.payment_id, 64),
+        target=target,
     )
+    when = t.gettext("requested {when}").format(when=local_time(a.requested_at, locale=locale))
+    return f"{first}\n{when}"
 
 
-def _decisions_block(p: PartnerHome) -> dict[str, Any] | None:
+def _decisions_block(p: PartnerHome, locale: str = DEFAULT_LOCALE) -> dict[str, Any] | None:
     if not p.decisions:
         return None
-    lines = ["*Your last decisions*"]
+    lines = [texts(locale).gettext("*Your last decisions*")]
     for a in p.decisions:
+        outcome = outcome_line(a, reason_budget=HISTORY_REASON_BUDGET // 4, locale=locale)
         lines.append(
-            f"#{a.allocation_id} · {format_amount(a.amount, a.currency)} ·"
-            f" {outcome_line(a, reason_budget=HISTORY_REASON_BUDGET // 4)}"
+            f"#{a.allocation_id} · {display_money(a.amount, a.currency, locale)} · {outcome}"
         )
     return section("\n".join(lines))
 
@@ -313,25 +425,37 @@ def _decisions_block(p: PartnerHome) -> dict[str, Any] | None:
 # ------------------------------------------------------------------ words
 
 
-def _totals_text(title: str, totals: tuple[CurrencyTotal, ...]) -> str:
+def _totals_text(
+    title: str, totals: tuple[CurrencyTotal, ...], locale: str = DEFAULT_LOCALE
+) -> str:
+    t = texts(locale)
     parts = []
-    for t in totals:
-        text = f"*{format_amount(t.unallocated, t.currency)}* to allocate"
-        if t.pending:
-            text += f", {format_amount(t.pending, t.currency)} pending approval"
-        parts.append(f"{text} ({count(t.payments, 'payment')})")
+    for total in totals:
+        left = display_money(total.unallocated, total.currency, locale)
+        if total.pending:
+            text = t.gettext("*{left}* to allocate, {pending} pending approval").format(
+                left=left, pending=display_money(total.pending, total.currency, locale)
+            )
+        else:
+            text = t.gettext("*{left}* to allocate").format(left=left)
+        payments = _n(t, "{count} payment", "{count} payments", total.payments, locale)
+        parts.append(f"{text} ({payments})")
     return f"{title}\n" + "\n".join(parts)
 
 
 def age(delta: dt.timedelta, *, locale: str = DEFAULT_LOCALE) -> str:
     """How long something has waited, in the largest two units: "3 h 20 min", "2 days 4 h"."""
+    t = texts(locale)
     minutes = max(0, int(delta.total_seconds() // 60))
     if minutes < 1:
-        return "under a minute"
+        return t.gettext("under a minute")
     if minutes < 60:
-        return f"{minutes} min"
+        return t.gettext("{minutes} min").format(minutes=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+        if minutes:
+            return t.gettext("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+        return t.gettext("{hours} h").format(hours=hours)
     days, hours = divmod(hours, 24)
-    return f"{count(days, 'day')} {hours} h" if hours else count(days, "day")
+    day_text = _n(t, "{count} day", "{count} days", days, locale)
+    return t.gettext("{days} {hours} h").format(days=day_text, hours=hours) if hours else day_text

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n.catalog import FALLBACK_TEXT, texts
 from slackbot.slack.views.blocks import button, context_block, plain_text, section
 from slackbot.slack.views.text import fallback, md_line
 
@@ -45,33 +46,38 @@ class Shortcut(StrEnum):
     MESSAGE = "payments_message_shortcut"
 
 
-def _buttons() -> dict[str, Any]:
+def _buttons(locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
+    t = texts(locale)
     return {
         "type": "actions",
         "block_id": LAUNCHER_BLOCK,
         "elements": [
-            button("Show my payments", LauncherAction.LIST, "list", style="primary"),
-            button("Allocate", LauncherAction.ALLOCATE, "allocate"),
-            button("History", LauncherAction.HISTORY, "history"),
+            button(t.gettext("Show my payments"), LauncherAction.LIST, "list", style="primary"),
+            button(t.gettext("Allocate"), LauncherAction.ALLOCATE, "allocate"),
+            button(t.gettext("History"), LauncherAction.HISTORY, "history"),
         ],
     }
 
 
 def launcher_message(partner_name: str, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """The message pinned in a channel linked to a partner."""
+    t = texts(locale)
     name = md_line(partner_name, 120)
-    text = (
-        f"*Payments for {name}*: see your payments that still have money left to allocate,"
+    text = t.gettext(
+        "*Payments for {partner}*: see your payments that still have money left to allocate,"
         " ask our billing team to apply one to your invoices, and follow your requests."
-    )
+    ).format(partner=name)
+    short = t.gettext("Payments for {partner}: Show my payments, Allocate, History")
     return {
-        "text": fallback(f"Payments for {name}: Show my payments, Allocate, History"),
+        "text": fallback(short.format(partner=name), locale=locale),
         "blocks": [
             section(text),
-            _buttons(),
+            _buttons(locale),
             context_block(
-                "Only you see what these buttons show. Receipts and decisions come by direct"
-                " message, or here naming you when a direct message cannot reach you."
+                t.gettext(
+                    "Only you see what these buttons show. Receipts and decisions come by direct"
+                    " message, or here naming you when a direct message cannot reach you."
+                )
             ),
         ],
     }
@@ -79,13 +85,14 @@ def launcher_message(partner_name: str, *, locale: str = DEFAULT_LOCALE) -> dict
 
 def launcher_modal(*, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """What a shortcut opens: the launcher's choices."""
+    t = texts(locale)
     return {
         "type": "modal",
         "callback_id": LAUNCHER_MODAL,
-        "title": plain_text("Payments", 24),
-        "close": plain_text("Close", 24),
+        "title": plain_text(t.gettext(FALLBACK_TEXT), 24),
+        "close": plain_text(t.gettext("Close"), 24),
         "blocks": [
-            section("What would you like to do?"),
-            _buttons(),
+            section(t.gettext("What would you like to do?")),
+            _buttons(locale),
         ],
     }

@@ -7,12 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.limits import MAX_ID, MAX_NOTE, MAX_REASON, MAX_REQUEST_LINES
-from models.schemas import AllocationSummary, InvoiceSummary, PaymentSummary
+from models.limits import MAX_ID, MAX_NOTE, MAX_REQUEST_LINES
+from models.schemas import InvoiceSummary, PaymentSummary
 from slackbot.errors import DomainError
 from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n.catalog import texts
+from slackbot.i18n.numbers import display_count, display_money
 from slackbot.ledger.matching import Suggestion
-from slackbot.money import currency_exponent, format_amount, parse_amount, to_decimal_string
+from slackbot.money import currency_exponent, parse_amount, to_decimal_string
 from slackbot.slack.ids import (
     BlockId,
     CallbackId,
@@ -23,38 +25,38 @@ from slackbot.slack.ids import (
     suffixed,
 )
 from slackbot.slack.views.blocks import button, context_block, plain_text, section
-from slackbot.slack.views.partner import oldest_first, unique_payments
+from slackbot.slack.views.forms import invoice_label, notice_modal
+from slackbot.slack.views.partner import oldest_first, received_date, unique_payments
 from slackbot.slack.views.text import (
     MODAL_TITLE_MAX,
     NAME_BUDGET,
-    NOTE_BUDGET,
     OPTION_TEXT_MAX,
     OPTIONS_MAX,
     PRIVATE_METADATA_MAX,
     REFERENCE_BUDGET,
-    SECTION_TEXT_MAX,
     SUGGESTION_BUDGET,
-    as_mrkdwn,
     clip,
     clip_middle,
-    count,
     md,
     md_line,
-    mention,
     one_line,
-    quote,
     units,
 )
 
 
 def amount_hint(currency: str | None, *, locale: str = DEFAULT_LOCALE) -> str:
     """How to type an amount in this currency (a zero-decimal one has no decimals to mention)."""
+    t = texts(locale)
     if currency is None:
-        return "Digits with an optional decimal point, no commas or currency symbols."
+        return t.gettext("Digits with an optional decimal point, no commas or currency symbols.")
     exponent = currency_exponent(currency)
     if exponent == 0:
-        return f"A whole number of {currency} in digits, no commas or currency symbols."
-    return f"Digits with up to {exponent} decimals after a point, no commas or currency symbols."
+        return t.gettext(
+            "A whole number of {currency} in digits, no commas or currency symbols."
+        ).format(currency=currency)
+    return t.gettext(
+        "Digits with up to {count} decimals after a point, no commas or currency symbols."
+    ).format(count=exponent)
 
 
 @dataclass(frozen=True)
@@ -195,17 +197,21 @@ def allocation_modal(
             ]
         else:
             candidates.insert(0, selected)
+    t = texts(locale)
     if not candidates:
         return notice_modal(
-            "Allocate a payment",
-            "You have no payments with money left to allocate. Type `/payments` to see yours.",
+            t.gettext("Allocate a payment"),
+            t.gettext(
+                "You have no payments with money left to allocate. Type `/payments` to see yours."
+            ),
+            locale=locale,
         )
 
     offered = _first_payments(candidates, selected)
     payment_select: dict[str, Any] = {
         "type": "static_select",
         "action_id": BlockId.PAYMENT,
-        "placeholder": plain_text("Choose a payment", 150),
+        "placeholder": plain_text(t.gettext("Choose a payment"), 150),
     }
     partners: dict[str, str] = {}
     for payment in offered:
@@ -214,37 +220,44 @@ def allocation_modal(
         payment_select["option_groups"] = [
             {
                 "label": plain_text(one_line(name) or partner_id, OPTION_TEXT_MAX),
-                "options": [_payment_option(p) for p in offered if p.partner_id == partner_id],
+                "options": [
+                    _payment_option(p, locale) for p in offered if p.partner_id == partner_id
+                ],
             }
             for partner_id, name in partners.items()
         ]
     else:
-        payment_select["options"] = [_payment_option(p) for p in offered]
+        payment_select["options"] = [_payment_option(p, locale) for p in offered]
     if selected is not None:
-        payment_select["initial_option"] = _payment_option(selected)
+        payment_select["initial_option"] = _payment_option(selected, locale)
 
     blocks: list[dict[str, Any]] = [
         {
             "type": "input",
             "block_id": BlockId.PAYMENT,
             "dispatch_action": True,
-            "label": plain_text("Payment", 2000),
+            "label": plain_text(t.gettext("Payment"), 2000),
             "element": payment_select,
         },
-        context_block(_selected_payment_summary(selected)),
+        context_block(_selected_payment_summary(selected, locale)),
     ]
     if len(offered) < len(candidates):
         blocks.append(
             context_block(
-                f"Showing {len(offered):,} of {len(candidates):,} payments (the oldest). For"
-                " another one, close this and type `/payments allocate PAYMENT_ID`."
+                t.gettext(
+                    "Showing {shown} of {count} payments (the oldest). For another one, close"
+                    " this and type `/payments allocate PAYMENT_ID`."
+                ).format(
+                    shown=display_count(len(offered), locale),
+                    count=display_count(len(candidates), locale),
+                )
             )
         )
     if selected is not None and suggestion is not None and suggestion.lines:
         offered_lines = tuple((line.invoice_id, line.amount) for line in suggestion.lines)
         shown_lines = _typed_lines(lines, selected.currency)
         if shown_lines != offered_lines:
-            blocks.append(_suggestion_block(selected, suggestion))
+            blocks.append(_suggestion_block(selected, suggestion, locale))
 
     drawn = list(lines) or [
         ModalLine(
@@ -257,26 +270,30 @@ def allocation_modal(
     amounts = _typed_amounts(drawn, selected)
     for position, line in enumerate(drawn, start=1):
         others = sum(a for slot, a in amounts.items() if slot != line.slot)
-        blocks += _line_blocks(line, position, selected, others=others, several=several)
+        blocks += _line_blocks(
+            line, position, selected, others=others, several=several, locale=locale
+        )
     if len(drawn) < MAX_REQUEST_LINES and selected is not None:
         blocks.append(
             {
                 "type": "actions",
                 "block_id": RequestAction.ADD_INVOICE_LINE,
                 "elements": [
-                    button("➕ Add invoice", RequestAction.ADD_INVOICE_LINE, "add"),
+                    button(t.gettext("➕ Add invoice"), RequestAction.ADD_INVOICE_LINE, "add"),
                 ],
             }
         )
     if selected is not None and (several or lines):
-        blocks.append(context_block(_running_total(drawn, amounts, selected)))
+        blocks.append(context_block(_running_total(drawn, amounts, selected, locale)))
     blocks += [
         {
             "type": "input",
             "block_id": BlockId.NOTE,
             "optional": True,
-            "label": plain_text("Note for billing", 2000),
-            "hint": plain_text("Anything billing should know to approve this quickly.", 2000),
+            "label": plain_text(t.gettext("Note for billing"), 2000),
+            "hint": plain_text(
+                t.gettext("Anything billing should know to approve this quickly."), 2000
+            ),
             "element": {
                 "type": "plain_text_input",
                 "action_id": BlockId.NOTE,
@@ -285,32 +302,42 @@ def allocation_modal(
             },
         },
         context_block(
-            "Billing approves or rejects each request. Until then the amount is held; you get a"
-            " direct message with the decision."
+            t.gettext(
+                "Billing approves or rejects each request. Until then the amount is held; you get"
+                " a direct message with the decision."
+            )
         ),
     ]
     return {
         "type": "modal",
         "callback_id": CallbackId.ALLOCATION_MODAL,
-        "title": plain_text("Allocate a payment", MODAL_TITLE_MAX),
-        "submit": plain_text("Request", MODAL_TITLE_MAX),
-        "close": plain_text("Cancel", MODAL_TITLE_MAX),
+        "title": plain_text(t.gettext("Allocate a payment"), MODAL_TITLE_MAX),
+        "submit": plain_text(t.gettext("Request"), MODAL_TITLE_MAX),
+        "close": plain_text(t.gettext("Cancel"), MODAL_TITLE_MAX),
         "private_metadata": private_metadata,
         "blocks": blocks,
     }
 
 
-def _suggestion_block(selected: PaymentSummary, suggestion: Suggestion) -> dict[str, Any]:
-    total = format_amount(suggestion.total, selected.currency)
-    text = (
-        f"💡 *Suggested:* {md_line(suggestion.summary, SUGGESTION_BUDGET)}"
-        f" ({count(len(suggestion.lines), 'invoice')}, {total})"
+def _suggestion_block(
+    selected: PaymentSummary, suggestion: Suggestion, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
+    t = texts(locale)
+    n = len(suggestion.lines)
+    text = "💡 " + t.ngettext(
+        "*Suggested:* {summary} ({count} invoice, {total})",
+        "*Suggested:* {summary} ({count} invoices, {total})",
+        n,
+    ).format(
+        summary=md_line(suggestion.summary, SUGGESTION_BUDGET),
+        count=display_count(n, locale),
+        total=display_money(suggestion.total, selected.currency, locale),
     )
     return section(
         text,
         block_id=RequestAction.ALLOCATE_SUGGESTED,
         accessory=button(
-            "Allocate as suggested",
+            t.gettext("Allocate as suggested"),
             suffixed(RequestAction.ALLOCATE_SUGGESTED, selected.payment_id),
             selected.payment_id,
         ),
@@ -364,44 +391,68 @@ def _line_blocks(
     *,
     others: int,
     several: bool,
+    locale: str = DEFAULT_LOCALE,
 ) -> list[dict[str, Any]]:
     """A line's blocks: (for lines after the first) a heading with Remove, invoice, amount."""
+    t = texts(locale)
     invoice = line.invoice
-    invoice_hint = "Open invoices of the chosen payment's partner, in its currency."
+    invoice_hint = t.gettext("Open invoices of the chosen payment's partner, in its currency.")
     if selected is not None:
-        invoice_hint = (
-            f"Open invoices of {clip(one_line(selected.partner_name), NAME_BUDGET)}"
-            f" in {selected.currency}. Type part of the number or an amount to narrow the list."
+        invoice_hint = t.gettext(
+            "Open invoices of {partner} in {currency}. Type part of the number or an amount to"
+            " narrow the list."
+        ).format(
+            partner=clip(one_line(selected.partner_name), NAME_BUDGET), currency=selected.currency
         )
     amount_action = line_amount_block(line.slot)
     amount_element: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": amount_action,
-        "placeholder": plain_text("e.g. 1250.00", 150),
+        "placeholder": plain_text(t.gettext("e.g. 1250.00"), 150),
     }
-    amount_label = "Amount" if position == 1 else f"Amount {position}"
-    hint = amount_hint(selected.currency if selected is not None else None)
+    amount_label = (
+        t.gettext("Amount")
+        if position == 1
+        else t.gettext("Amount {number}").format(number=position)
+    )
+    hint = amount_hint(selected.currency if selected is not None else None, locale=locale)
     if selected is not None:
         amount_label = f"{amount_label} ({selected.currency})"
         currency = selected.currency
         room = max(0, selected.unallocated - others)
         suggested = room
-        limit = f"Up to {format_amount(room, currency)}."
+
+        def money(minor: int) -> str:
+            return display_money(minor, currency, locale)
+
+        payment_id = clip(one_line(selected.payment_id), 64)
+        limit = t.gettext("Up to {amount}.").format(amount=money(room))
         if several and others:
-            limit = (
-                f"Up to {format_amount(room, currency)} ({clip(one_line(selected.payment_id), 64)}"
-                f" has {format_amount(selected.unallocated, currency)} left, the other lines"
-                f" take {format_amount(others, currency)})."
+            limit = t.gettext(
+                "Up to {amount} ({payment} has {left} left, the other lines take {others})."
+            ).format(
+                amount=money(room),
+                payment=payment_id,
+                left=money(selected.unallocated),
+                others=money(others),
             )
         if invoice is not None and invoice.currency == currency:
             suggested = min(room, invoice.open_amount)
             limit = (
-                f"Up to {format_amount(suggested, currency)}:"
-                f" {clip(one_line(selected.payment_id), 64)} has"
-                f" {format_amount(room, currency)} left"
-                f"{' for this line' if several and others else ''} and"
-                f" {clip(one_line(invoice.invoice_id), 64)} has"
-                f" {format_amount(invoice.open_amount, currency)} open."
+                t.gettext(
+                    "Up to {amount}: {payment} has {left} left for this line and {invoice} has"
+                    " {open} open."
+                )
+                if several and others
+                else t.gettext(
+                    "Up to {amount}: {payment} has {left} left and {invoice} has {open} open."
+                )
+            ).format(
+                amount=money(suggested),
+                payment=payment_id,
+                left=money(room),
+                invoice=clip(one_line(invoice.invoice_id), 64),
+                open=money(invoice.open_amount),
             )
         hint = f"{limit} {hint}"
         if line.amount is not None:
@@ -410,19 +461,20 @@ def _line_blocks(
         elif suggested > 0 and (position == 1 or invoice is not None):
             amount_element["initial_value"] = to_decimal_string(suggested, currency)
             amount_element["placeholder"] = plain_text(
-                f"e.g. {to_decimal_string(suggested, currency)}", 150
+                t.gettext("e.g. {amount}").format(amount=to_decimal_string(suggested, currency)),
+                150,
             )
     invoice_action = line_invoice_block(line.slot)
     invoice_select: dict[str, Any] = {
         "type": "external_select",
         "action_id": invoice_action,
         "min_query_length": 0,
-        "placeholder": plain_text("Type an invoice number or amount", 150),
+        "placeholder": plain_text(t.gettext("Type an invoice number or amount"), 150),
     }
     if invoice is not None:
         # The choice survives the re-render; the options load offers the same option text.
         invoice_select["initial_option"] = {
-            "text": plain_text(invoice_label(invoice), OPTION_TEXT_MAX),
+            "text": plain_text(invoice_label(invoice, locale=locale), OPTION_TEXT_MAX),
             "value": invoice.invoice_id,
         }
     elif line.invoice_option is not None:
@@ -435,10 +487,10 @@ def _line_blocks(
     if position > 1:
         blocks.append(
             section(
-                f"*Line {position}*",
+                t.gettext("*Line {number}*").format(number=position),
                 block_id=suffixed(RequestAction.REMOVE_INVOICE_LINE, line.slot),
                 accessory=button(
-                    "Remove",
+                    t.gettext("Remove"),
                     suffixed(RequestAction.REMOVE_INVOICE_LINE, line.slot),
                     str(line.slot),
                 ),
@@ -461,7 +513,12 @@ def _line_blocks(
             "block_id": invoice_action,
             # Choosing an invoice redraws the modal so the amount follows it.
             "dispatch_action": True,
-            "label": plain_text("Invoice" if position == 1 else f"Invoice {position}", 2000),
+            "label": plain_text(
+                t.gettext("Invoice")
+                if position == 1
+                else t.gettext("Invoice {number}").format(number=position),
+                2000,
+            ),
             "hint": plain_text(invoice_hint, 2000),
             "element": invoice_select,
         },
@@ -471,22 +528,36 @@ def _line_blocks(
 
 
 def _running_total(
-    lines: Sequence[ModalLine], amounts: Mapping[int, int], selected: PaymentSummary
+    lines: Sequence[ModalLine],
+    amounts: Mapping[int, int],
+    selected: PaymentSummary,
+    locale: str = DEFAULT_LOCALE,
 ) -> str:
+    t = texts(locale)
     currency = selected.currency
     total = sum(amounts.get(line.slot, 0) for line in lines)
     left = selected.unallocated - total
     payment_id = md_line(selected.payment_id, 64)
     unread = sum(1 for line in lines if line.slot not in amounts)
-    text = f"*Total {format_amount(total, currency)}* in {count(len(lines), 'line')}"
+    n = len(lines)
+    text = t.ngettext("*Total {total}* in {count} line", "*Total {total}* in {count} lines", n)
+    text = text.format(total=display_money(total, currency, locale), count=display_count(n, locale))
     if left >= 0:
-        text += f" · {payment_id} will have *{format_amount(left, currency)}* left"
+        text += " · " + t.gettext("{payment} will have *{left}* left").format(
+            payment=payment_id, left=display_money(left, currency, locale)
+        )
     else:
-        text += f" · ⚠️ {format_amount(-left, currency)} more than {payment_id} has left"
+        text += " · ⚠️ " + t.gettext("{amount} more than {payment} has left").format(
+            amount=display_money(-left, currency, locale), payment=payment_id
+        )
     if unread:
-        text += f" · {count(unread, 'line')} without a readable amount yet"
-    if len(lines) > 1:
-        text += " · press Enter in an amount to update this"
+        text += " · " + t.ngettext(
+            "{count} line without a readable amount yet",
+            "{count} lines without a readable amount yet",
+            unread,
+        ).format(count=display_count(unread, locale))
+    if n > 1:
+        text += " · " + t.gettext("press Enter in an amount to update this")
     return text
 
 
@@ -504,139 +575,40 @@ def _first_payments(
     return [p for p in payments if p.payment_id in keep]
 
 
-def _payment_option(payment: PaymentSummary) -> dict[str, Any]:
-    suffix = f" · {format_amount(payment.unallocated, payment.currency)} left"
+def _payment_option(payment: PaymentSummary, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
+    left = display_money(payment.unallocated, payment.currency, locale)
+    suffix = " · " + texts(locale).gettext("{amount} left").format(amount=left)
     room = OPTION_TEXT_MAX - units(suffix)
     label = clip_middle(one_line(payment.payment_id), room) + suffix
     return {"text": plain_text(label, OPTION_TEXT_MAX), "value": payment.payment_id}
 
 
-def _selected_payment_summary(selected: PaymentSummary | None) -> str:
+def _selected_payment_summary(selected: PaymentSummary | None, locale: str = DEFAULT_LOCALE) -> str:
+    t = texts(locale)
     if selected is None:
-        return "Choose a payment to see its reference and what is already pending."
+        return t.gettext("Choose a payment to see its reference and what is already pending.")
     parts = [
         f"*{md_line(selected.partner_name, NAME_BUDGET)}*",
-        f"received {selected.received_on.isoformat()}",
+        t.gettext("received {date}").format(date=received_date(selected, locale)),
     ]
     reference = one_line(selected.reference)
-    parts.append(f"ref {md(reference, REFERENCE_BUDGET)}" if reference else "no reference")
+    parts.append(
+        t.gettext("ref {reference}").format(reference=md(reference, REFERENCE_BUDGET))
+        if reference
+        else t.gettext("no reference")
+    )
     if selected.pending > 0:
         parts.append(
-            f"🕒 {format_amount(selected.pending, selected.currency)} already pending in other"
-            " requests"
+            "🕒 "
+            + t.gettext("{amount} already pending in other requests").format(
+                amount=display_money(selected.pending, selected.currency, locale)
+            )
         )
     else:
-        parts.append("nothing pending")
-    parts.append(f"*{format_amount(selected.unallocated, selected.currency)}* left to allocate")
+        parts.append(t.gettext("nothing pending"))
+    parts.append(
+        t.gettext("*{amount}* left to allocate").format(
+            amount=display_money(selected.unallocated, selected.currency, locale)
+        )
+    )
     return " · ".join(parts)
-
-
-def invoice_options(
-    invoices: Sequence[InvoiceSummary], *, locale: str = DEFAULT_LOCALE
-) -> dict[str, Any]:
-    """The invoice select's options load: at most 100, each "INV-1 · 820.00 USD due · due …"."""
-    seen: set[str] = set()
-    options: list[dict[str, Any]] = []
-    for invoice in invoices:
-        if invoice.invoice_id in seen:
-            continue
-        seen.add(invoice.invoice_id)
-        options.append(
-            {
-                "text": plain_text(invoice_label(invoice), OPTION_TEXT_MAX),
-                "value": invoice.invoice_id,
-            }
-        )
-        if len(options) == OPTIONS_MAX:
-            break
-    return {"options": options}
-
-
-def invoice_label(invoice: InvoiceSummary, *, locale: str = DEFAULT_LOCALE) -> str:
-    """The fullest wording that fits 75 characters; when none does, the id is what gets clipped."""
-    currency = invoice.currency
-    due_on = f"due {invoice.due_on.isoformat()}"
-    if invoice.pending > 0:
-        # What can still be applied is the open amount; the rest is held by pending requests.
-        left = f"{format_amount(invoice.open_amount, currency)} open"
-        wordings = [
-            [left, f"{format_amount(invoice.pending, currency)} pending", due_on],
-            [left, "part pending", due_on],
-            [left, "part pending"],
-        ]
-    else:
-        left = f"{format_amount(invoice.open_amount, currency)} due"
-        wordings = [[left, due_on], [left]]
-    invoice_id = one_line(invoice.invoice_id)
-    for tail in wordings:
-        label = " · ".join([invoice_id, *tail])
-        if units(label) <= OPTION_TEXT_MAX:
-            return label
-    suffix = " · " + " · ".join(wordings[-1])
-    return clip_middle(invoice_id, OPTION_TEXT_MAX - units(suffix)) + suffix
-
-
-def reject_modal(
-    allocation: AllocationSummary,
-    *,
-    metadata: Mapping[str, str | int] | None = None,
-    locale: str = DEFAULT_LOCALE,
-) -> dict[str, Any]:
-    """Asks the approver why; the requester reads the reason word for word.
-
-    ``metadata`` lets the handler carry more (say, the billing message's channel and ts) in
-    ``private_metadata``; ``allocation_id`` is always the allocation's own.
-    """
-    a = allocation
-    carried: dict[str, str | int] = dict(metadata or {})
-    carried["allocation_id"] = a.allocation_id
-    private_metadata = json.dumps(carried, separators=(",", ":"), ensure_ascii=False)
-    if len(private_metadata) > PRIVATE_METADATA_MAX:
-        raise ValueError("reject_modal metadata does not fit Slack's 3000 characters")
-    summary = (
-        f"*Request #{a.allocation_id}* from {mention(a.requested_by)}"
-        f" ({md_line(a.partner_name, NAME_BUDGET)}): apply"
-        f" *{format_amount(a.amount, a.currency)}* from {md_line(a.payment_id, 64)} to"
-        f" {md_line(a.invoice_id, 64)}."
-    )
-    blocks: list[dict[str, Any]] = [section(summary)]
-    if a.note:
-        blocks.append(section(f"*Their note*\n{quote(a.note, NOTE_BUDGET)}"))
-    blocks.append(
-        {
-            "type": "input",
-            "block_id": BlockId.REASON,
-            "label": plain_text("Reason", 2000),
-            "hint": plain_text(
-                "The requester reads this in a direct message. Say what to fix or do instead.",
-                2000,
-            ),
-            "element": {
-                "type": "plain_text_input",
-                "action_id": BlockId.REASON,
-                "multiline": True,
-                "max_length": MAX_REASON,
-            },
-        }
-    )
-    return {
-        "type": "modal",
-        "callback_id": CallbackId.REJECT_MODAL,
-        "title": plain_text("Reject request", MODAL_TITLE_MAX),
-        "submit": plain_text("Reject", MODAL_TITLE_MAX),
-        "close": plain_text("Cancel", MODAL_TITLE_MAX),
-        "private_metadata": private_metadata,
-        "blocks": blocks,
-    }
-
-
-def notice_modal(title: str, text: str, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
-    """A modal that only tells the person something (no submit), e.g. inside a modal flow."""
-    # Slack refuses a section with no text; a notice of nothing but control characters is one.
-    body = as_mrkdwn(text, SECTION_TEXT_MAX)
-    return {
-        "type": "modal",
-        "title": plain_text(one_line(title) or "Payments", MODAL_TITLE_MAX),
-        "close": plain_text("Close", MODAL_TITLE_MAX),
-        "blocks": [section(body if body.strip() else "—")],
-    }

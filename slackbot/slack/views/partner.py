@@ -8,12 +8,12 @@ from typing import Any
 from models.enums import AllocationStatus
 from models.schemas import AllocationSummary, PaymentSummary
 from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n.catalog import NOT_LINKED, NOT_LINKED_ASK, NOT_LINKED_HOW, texts
+from slackbot.i18n.numbers import display_count, display_money, format_date, language_of
 from slackbot.ledger.matching import Suggestion
-from slackbot.money import format_amount
 from slackbot.slack.ids import ActionId, PageTurn, RequestAction, suffixed
 from slackbot.slack.views.blocks import (
     STATUS_EMOJI,
-    STATUS_WORD,
     button,
     cancel_button,
     context_block,
@@ -21,6 +21,7 @@ from slackbot.slack.views.blocks import (
     header,
     outcome_line,
     section,
+    status_word,
 )
 from slackbot.slack.views.text import (
     HISTORY_NOTE_BUDGET,
@@ -31,7 +32,6 @@ from slackbot.slack.views.text import (
     SECTION_TEXT_MAX,
     SUGGESTION_BUDGET,
     as_mrkdwn,
-    count,
     local_time,
     md,
     md_line,
@@ -57,13 +57,14 @@ def payments_message(
     more there are and how to reach any of them by id. Only the first Allocate button is
     primary (green), so the eye lands on one place, not on 35.
     """
+    t = texts(locale)
     unique = unique_payments(payments)
     if not unique:
-        text = (
+        text = t.gettext(
             "No payments with money left to allocate. When a new payment arrives it shows up"
             " here; type `/payments history` to see your earlier requests."
         )
-        return ephemeral(text, [section(f"🧾 {text}")])
+        return ephemeral(text, [section(f"🧾 {text}")], locale=locale)
 
     partner_order: dict[str, str] = {}
     for payment in unique:
@@ -85,13 +86,20 @@ def payments_message(
     shown = pages[number - 1]
     hidden = len(unique) - len(shown)
 
-    paging = f" · page {number} of {len(pages)}" if len(pages) > 1 else ""
+    paging = (
+        " · " + t.gettext("page {number} of {pages}").format(number=number, pages=len(pages))
+        if len(pages) > 1
+        else ""
+    )
+    title = t.gettext("*Your payments with money left to allocate* ({count})").format(
+        count=display_count(len(unique), locale)
+    )
     if several_partners:
-        intro = f"*Your payments with money left to allocate* ({len(unique):,}){paging}"
+        intro = f"{title}{paging}"
     else:
         only = unique[0]
         name = md_line(only.partner_name or only.partner_id, NAME_BUDGET)
-        intro = f"*Your payments with money left to allocate* ({len(unique):,}) · {name}{paging}"
+        intro = f"{title} · {name}{paging}"
     blocks: list[dict[str, Any]] = [section(intro)]
 
     headed: set[str] = set()
@@ -102,50 +110,79 @@ def payments_message(
             blocks.append(header(payment.partner_name or payment.partner_id))
         primary = not primary_given and payment.unallocated > 0
         primary_given = primary_given or primary
-        blocks.append(_payment_block(payment, primary=primary))
+        blocks.append(_payment_block(payment, primary=primary, locale=locale))
         if payment.payment_id in suggested:
-            blocks.append(_suggestion_block(payment, suggested[payment.payment_id]))
+            blocks.append(_suggestion_block(payment, suggested[payment.payment_id], locale))
 
     if hidden:
         blocks.append(
             context_block(
-                f"…and {hidden:,} more. Use `/payments allocate PAYMENT_ID` for any of them,"
-                " or the Next and Previous buttons."
+                t.gettext(
+                    "…and {count} more. Use `/payments allocate PAYMENT_ID` for any of them,"
+                    " or the Next and Previous buttons."
+                ).format(count=display_count(hidden, locale))
             )
         )
         nav: list[dict[str, Any]] = []
         if number > 1:
             nav.append(
                 button(
-                    "◀ Previous",
+                    t.gettext("◀ Previous"),
                     suffixed(ActionId.PAYMENTS_PAGE, PageTurn.PREVIOUS),
                     str(number - 1),
                 )
             )
         if number < len(pages):
             nav.append(
-                button("Next ▶", suffixed(ActionId.PAYMENTS_PAGE, PageTurn.NEXT), str(number + 1))
+                button(
+                    t.gettext("Next ▶"),
+                    suffixed(ActionId.PAYMENTS_PAGE, PageTurn.NEXT),
+                    str(number + 1),
+                )
             )
         blocks.append({"type": "actions", "block_id": ActionId.PAYMENTS_PAGE, "elements": nav})
     blocks.append(
         context_block(
-            "Billing approves each request; you get a direct message with the decision."
-            " `/payments history` shows your recent requests."
+            t.gettext(
+                "Billing approves each request; you get a direct message with the decision."
+                " `/payments history` shows your recent requests."
+            )
         )
     )
     # Slack shows ``text`` only in notifications, where a list of ids would be noise.
-    partners = f" from {len(partner_order):,} partners" if several_partners else ""
-    text = f"You have {count(len(unique), 'payment')}{partners} with money left to allocate."
-    return ephemeral(text, blocks)
+    n = len(unique)
+    if several_partners:
+        text = t.ngettext(
+            "You have {count} payment from {partners} partners with money left to allocate.",
+            "You have {count} payments from {partners} partners with money left to allocate.",
+            n,
+        ).format(count=display_count(n, locale), partners=display_count(len(partner_order), locale))
+    else:
+        text = t.ngettext(
+            "You have {count} payment with money left to allocate.",
+            "You have {count} payments with money left to allocate.",
+            n,
+        ).format(count=display_count(n, locale))
+    return ephemeral(text, blocks, locale=locale)
 
 
-def _suggestion_block(payment: PaymentSummary, suggestion: Suggestion) -> dict[str, Any]:
+def _suggestion_block(
+    payment: PaymentSummary, suggestion: Suggestion, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
     """What the bot suggests for ``payment``, with the button that opens it filled in."""
+    t = texts(locale)
     action_id = suffixed(RequestAction.ALLOCATE_SUGGESTED, payment.payment_id)
-    total = format_amount(suggestion.total, payment.currency)
-    lines = count(len(suggestion.lines), "invoice")
-    text = f"💡 Suggested: {md_line(suggestion.summary, SUGGESTION_BUDGET)} ({lines}, {total})"
-    allocate = button("Allocate as suggested", action_id, payment.payment_id)
+    n = len(suggestion.lines)
+    text = "💡 " + t.ngettext(
+        "Suggested: {summary} ({count} invoice, {total})",
+        "Suggested: {summary} ({count} invoices, {total})",
+        n,
+    ).format(
+        summary=md_line(suggestion.summary, SUGGESTION_BUDGET),
+        count=display_count(n, locale),
+        total=display_money(suggestion.total, payment.currency, locale),
+    )
+    allocate = button(t.gettext("Allocate as suggested"), action_id, payment.payment_id)
     return section(text, block_id=action_id, accessory=allocate)
 
 
@@ -197,54 +234,61 @@ def oldest_first(payments: Iterable[PaymentSummary]) -> list[PaymentSummary]:
     return sorted(payments, key=lambda p: (p.received_on, p.payment_id))
 
 
-def _payment_block(payment: PaymentSummary, *, primary: bool = False) -> dict[str, Any]:
+def _payment_block(
+    payment: PaymentSummary, *, primary: bool = False, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
+    t = texts(locale)
     currency = payment.currency
-    first = f"*{md_line(payment.payment_id, 64)}* · received {payment.received_on.isoformat()}"
+    first = t.gettext("*{payment}* · received {date}").format(
+        payment=md_line(payment.payment_id, 64), date=received_date(payment, locale)
+    )
     reference = one_line(payment.reference)
     if reference:
-        first += f" · ref {md(reference, REFERENCE_BUDGET)}"
-    amount = format_amount(payment.amount, currency)
-    pending = format_amount(payment.pending, currency)
+        first += " · " + t.gettext("ref {reference}").format(
+            reference=md(reference, REFERENCE_BUDGET)
+        )
+    amount = display_money(payment.amount, currency, locale)
+    pending = display_money(payment.pending, currency, locale)
     block_id = suffixed(ActionId.OPEN_ALLOCATION, payment.payment_id)
     if payment.unallocated <= 0:
         # Nothing to allocate, but the money is not gone either: say where it is, no button.
-        held = (
-            f"Nothing left to allocate of {amount}: 🕒 {pending} is held by pending requests"
+        held = t.gettext(
+            "Nothing left to allocate of {amount}: 🕒 {pending} is held by pending requests"
             " until billing decides."
-        )
+        ).format(amount=amount, pending=pending)
         return section(f"{first}\n{held}")
     lines = [
         first,
-        f"*{format_amount(payment.unallocated, currency)}* left to allocate of {amount}",
+        t.gettext("*{left}* left to allocate of {amount}").format(
+            left=display_money(payment.unallocated, currency, locale), amount=amount
+        ),
     ]
     if payment.pending > 0:
-        lines.append(f"🕒 {pending} pending billing approval")
+        lines.append(t.gettext("🕒 {pending} pending billing approval").format(pending=pending))
     allocate = button(
-        "Allocate", block_id, payment.payment_id, style="primary" if primary else None
+        t.gettext("Allocate"), block_id, payment.payment_id, style="primary" if primary else None
     )
     return section("\n".join(lines), block_id=block_id, accessory=allocate)
 
 
 def not_linked_message(*, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """The person belongs to no partner yet: how to get linked."""
-    text = "Your Slack account is not linked to any partner yet, so there are no payments to show."
-    how = (
-        "*How to get linked:* ask the billing team of the vendor you work with to add your Slack"
-        " user to your company's partner account. They need your Slack member ID: open your"
-        " Slack profile, click ⋮ (More), then *Copy member ID*, and send it to them."
-    )
+    t = texts(locale)
+    text = t.gettext(NOT_LINKED)
     return ephemeral(
-        f"{text} Ask the vendor's billing team to add your Slack member ID.",
+        f"{text} {t.gettext(NOT_LINKED_ASK)}",
         [
             section(f"🔗 {text}"),
-            section(how),
+            section(t.gettext(NOT_LINKED_HOW)),
         ],
+        locale=locale,
     )
 
 
 def help_message(*, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """What ``/payments`` does and how approval works."""
-    commands = (
+    t = texts(locale)
+    commands = t.gettext(
         "*`/payments`* or *`/payments list`* — your payments with money left to allocate,"
         " each with an *Allocate* button.\n"
         "*`/payments allocate`* — open the allocation form.\n"
@@ -252,7 +296,7 @@ def help_message(*, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
         "*`/payments history`* — your recent requests and what billing decided.\n"
         "*`/payments help`* — this message."
     )
-    approval = (
+    approval = t.gettext(
         "*How approval works:* when you request an allocation, the amount is held on the"
         " payment and the invoice and the billing team gets the request. You get a direct"
         " message with a *Cancel* button while it waits, and another when billing approves or"
@@ -260,85 +304,125 @@ def help_message(*, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
         " left to pay."
     )
     return ephemeral(
-        "/payments applies your payments to your invoices: list, allocate [PAYMENT_ID],"
-        " history, help.",
+        t.gettext(
+            "/payments applies your payments to your invoices: list, allocate [PAYMENT_ID],"
+            " history, help."
+        ),
         [
-            header("/payments: apply payments to invoices"),
+            header(t.gettext("/payments: apply payments to invoices")),
             section(commands),
             section(approval),
         ],
+        locale=locale,
     )
 
 
 def error_message(text: str, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     """Something went wrong that the person should know about (escaped unless :class:`Mrkdwn`)."""
-    body = as_mrkdwn(text or "Something went wrong.", SECTION_TEXT_MAX - 4)
-    return ephemeral(f"⚠️ {body}", [section(f"⚠️ {body}")])
+    body = as_mrkdwn(text or texts(locale).gettext("Something went wrong."), SECTION_TEXT_MAX - 4)
+    return ephemeral(f"⚠️ {body}", [section(f"⚠️ {body}")], locale=locale)
 
 
 def history_message(
     allocations: Sequence[AllocationSummary], *, locale: str = DEFAULT_LOCALE
 ) -> dict[str, Any]:
     """The person's recent requests, newest first, with their outcome."""
+    t = texts(locale)
     if not allocations:
-        text = (
+        text = t.gettext(
             "You have not requested any allocations yet. Type `/payments` to see your payments"
             " and allocate one to an invoice."
         )
-        return ephemeral(text, [section(f"🗂️ {text}")])
+        return ephemeral(text, [section(f"🗂️ {text}")], locale=locale)
     # header + closing context, and one more for "…and K more".
     room = MESSAGE_MAX_BLOCKS - 2
     if len(allocations) > room:
         room -= 1
     shown = list(allocations[:room])
     hidden = len(allocations) - len(shown)
-    blocks: list[dict[str, Any]] = [header("Your recent allocation requests")]
-    blocks.extend(_history_block(a) for a in shown)
+    blocks: list[dict[str, Any]] = [header(t.gettext("Your recent allocation requests"))]
+    blocks.extend(_history_block(a, locale) for a in shown)
     if hidden:
-        blocks.append(context_block(f"…and {hidden:,} older requests not shown."))
+        blocks.append(
+            context_block(
+                t.ngettext(
+                    "…and {count} older request not shown.",
+                    "…and {count} older requests not shown.",
+                    hidden,
+                ).format(count=display_count(hidden, locale))
+            )
+        )
     if any(a.status == AllocationStatus.PENDING for a in shown):
         blocks.append(
             context_block(
-                "*Cancel request* withdraws a request still waiting for billing; the amount"
-                " goes back to the payment."
+                t.gettext(
+                    "*Cancel request* withdraws a request still waiting for billing; the amount"
+                    " goes back to the payment."
+                )
             )
         )
     else:
         blocks.append(
-            context_block("Type `/payments` to see your payments and make a new request.")
+            context_block(
+                t.gettext("Type `/payments` to see your payments and make a new request.")
+            )
         )
     lines = [
-        f"#{a.allocation_id} {STATUS_WORD.get(a.status, a.status)}:"
-        f" {format_amount(a.amount, a.currency)}"
+        f"#{a.allocation_id} {status_word(a.status, locale=locale) or a.status}:"
+        f" {display_money(a.amount, a.currency, locale)}"
         for a in shown[:20]
     ]
-    text = f"Your recent allocation requests: {'; '.join(lines)}"
-    return ephemeral(text, blocks)
+    text = t.gettext("Your recent allocation requests: {requests}").format(
+        requests="; ".join(lines)
+    )
+    return ephemeral(text, blocks, locale=locale)
 
 
-def _history_block(allocation: AllocationSummary) -> dict[str, Any]:
+def _history_block(allocation: AllocationSummary, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
+    t = texts(locale)
     a = allocation
     emoji = STATUS_EMOJI.get(a.status, "•")
-    word = STATUS_WORD.get(a.status, md_line(a.status, 32))
-    target = count(len(a.lines), "invoice") if len(a.lines) > 1 else md_line(a.invoice_id, 64)
+    word = status_word(a.status, locale=locale) or md_line(a.status, 32)
+    n = len(a.lines)
+    target = (
+        t.ngettext("{count} invoice", "{count} invoices", n).format(count=display_count(n, locale))
+        if n > 1
+        else md_line(a.invoice_id, 64)
+    )
     lines = [
-        f"{emoji} *#{a.allocation_id} · {word}* · *{format_amount(a.amount, a.currency)}* ·"
+        f"{emoji} *#{a.allocation_id} · {word}* · *{display_money(a.amount, a.currency, locale)}* ·"
         f" {md_line(a.payment_id, 64)} → {target}",
     ]
     if len(a.lines) > 1:
         lines.append(
             " · ".join(
-                f"{md_line(line.invoice_id, 64)} {format_amount(line.amount, a.currency)}"
+                f"{md_line(line.invoice_id, 64)} {display_money(line.amount, a.currency, locale)}"
                 for line in a.lines
             )
         )
-    lines.append(f"{md_line(a.partner_name, NAME_BUDGET)} · requested {local_time(a.requested_at)}")
-    outcome = outcome_line(a, reason_budget=HISTORY_REASON_BUDGET, include_emoji=False)
+    lines.append(
+        t.gettext("{partner} · requested {when}").format(
+            partner=md_line(a.partner_name, NAME_BUDGET),
+            when=local_time(a.requested_at, locale=locale),
+        )
+    )
+    outcome = outcome_line(
+        a, reason_budget=HISTORY_REASON_BUDGET, include_emoji=False, locale=locale
+    )
     if a.status != AllocationStatus.PENDING:
         lines.append(outcome)
     if a.note:
-        lines.append(f"Your note: {md_line(a.note, HISTORY_NOTE_BUDGET)}")
+        lines.append(
+            t.gettext("Your note: {note}").format(note=md_line(a.note, HISTORY_NOTE_BUDGET))
+        )
     if a.status == AllocationStatus.PENDING:
         # The receipt's own button (same action id and confirm), so either one withdraws it.
-        return section("\n".join(lines), accessory=cancel_button(a))
+        return section("\n".join(lines), accessory=cancel_button(a, locale=locale))
     return section("\n".join(lines))
+
+
+def received_date(payment: PaymentSummary, locale: str = DEFAULT_LOCALE) -> str:
+    """The day a payment arrived: ISO in English (as the ERP writes it), the locale's elsewhere."""
+    if language_of(locale) == "en":
+        return payment.received_on.isoformat()
+    return format_date(payment.received_on, locale)

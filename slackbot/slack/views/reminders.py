@@ -14,12 +14,12 @@ from typing import Any
 from models.limits import is_slack_group_id, is_slack_user_id
 from models.schemas import AllocationSummary
 from slackbot.i18n import DEFAULT_LOCALE
-from slackbot.money import format_amount
+from slackbot.i18n.catalog import Texts, texts
+from slackbot.i18n.numbers import display_count, display_money
 from slackbot.slack.views.blocks import context_block, header, section
 from slackbot.slack.views.text import (
     NAME_BUDGET,
     SECTION_TEXT_MAX,
-    count,
     fallback,
     local_time,
     md_line,
@@ -46,35 +46,58 @@ DIGEST_LINES_MAX = 40
 _DIGEST_SECTION_BUDGET = SECTION_TEXT_MAX - 100
 
 
+def _n(t: Texts, singular: str, plural: str, n: int, locale: str) -> str:
+    return t.ngettext(singular, plural, n).format(count=display_count(n, locale))
+
+
 def business_age(seconds: int, *, locale: str = DEFAULT_LOCALE) -> str:
     """``4h``, ``1h 30m``, ``45m``, ``28h 5m``: business time in hours and minutes."""
+    t = texts(locale)
     minutes = max(0, int(seconds)) // 60
     if minutes < 1:
-        return "under a minute"
+        return t.gettext("under a minute")
     hours, minutes = divmod(minutes, 60)
     if not hours:
-        return f"{minutes}m"
-    return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+        return t.gettext("{minutes}m").format(minutes=minutes)
+    if minutes:
+        return t.gettext("{hours}h {minutes}m").format(hours=hours, minutes=minutes)
+    return t.gettext("{hours}h").format(hours=hours)
 
 
-def approver_mentions(group_id: str | None, user_ids: Sequence[str]) -> str:
+def approver_mentions(
+    group_id: str | None, user_ids: Sequence[str], *, locale: str = DEFAULT_LOCALE
+) -> str:
     """The approver group (``<!subteam^S…>``), else each approver (``<@U…>``), else words."""
     if group_id and is_slack_group_id(group_id):
         return f"<!subteam^{group_id}>"
+    t = texts(locale)
     people = [user for user in dict.fromkeys(user_ids) if is_slack_user_id(user)]
     if not people:
-        return "Billing approvers"
+        return t.gettext("Billing approvers")
     named = " ".join(f"<@{user}>" for user in people[:MENTIONS_MAX])
     if len(people) > MENTIONS_MAX:
-        named += f" and {count(len(people) - MENTIONS_MAX, 'other approver')}"
+        named += " " + _n(
+            t,
+            "and {count} other approver",
+            "and {count} other approvers",
+            len(people) - MENTIONS_MAX,
+            locale,
+        )
     return named
 
 
-def _what(a: AllocationSummary) -> str:
-    invoices = md_line(a.invoice_id, 64) if len(a.lines) <= 1 else count(len(a.lines), "invoice")
-    return (
-        f"*{format_amount(a.amount, a.currency)}* from *{md_line(a.payment_id, 64)}* to"
-        f" *{invoices}* for {md_line(a.partner_name, NAME_BUDGET)}"
+def _what(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> str:
+    t = texts(locale)
+    invoices = (
+        md_line(a.invoice_id, 64)
+        if len(a.lines) <= 1
+        else _n(t, "{count} invoice", "{count} invoices", len(a.lines), locale)
+    )
+    return t.gettext("*{amount}* from *{payment}* to *{invoices}* for {partner}").format(
+        amount=display_money(a.amount, a.currency, locale),
+        payment=md_line(a.payment_id, 64),
+        invoices=invoices,
+        partner=md_line(a.partner_name, NAME_BUDGET),
     )
 
 
@@ -82,17 +105,22 @@ def reminder_reply(
     a: AllocationSummary, *, business_seconds: int, locale: str = DEFAULT_LOCALE
 ) -> dict[str, Any]:
     """The thread reply on a request's billing message once it waited ``REMIND_AFTER``."""
-    age = business_age(business_seconds)
-    text = (
-        f"⏰ Request #{a.allocation_id} has been waiting {age} of business time"
-        f" (requested by {mention(a.requested_by)} {local_time(a.requested_at)}): {_what(a)}."
-        " It needs an approver's decision: Approve or Reject on the message above."
+    t = texts(locale)
+    age = business_age(business_seconds, locale=locale)
+    text = "⏰ " + t.gettext(
+        "Request #{id} has been waiting {age} of business time (requested by {who} {when}):"
+        " {what}. It needs an approver's decision: Approve or Reject on the message above."
+    ).format(
+        id=a.allocation_id,
+        age=age,
+        who=mention(a.requested_by, locale=locale),
+        when=local_time(a.requested_at, locale=locale),
+        what=_what(a, locale),
     )
-    plain = (
-        f"Reminder: request #{a.allocation_id} has been waiting {age} of business time"
-        f" for a decision ({md_line(a.partner_name, NAME_BUDGET)})"
-    )
-    return {"text": fallback(plain), "blocks": [section(text)]}
+    plain = t.gettext(
+        "Reminder: request #{id} has been waiting {age} of business time for a decision ({partner})"
+    ).format(id=a.allocation_id, age=age, partner=md_line(a.partner_name, NAME_BUDGET))
+    return {"text": fallback(plain, locale=locale), "blocks": [section(text)]}
 
 
 def escalation_reply(
@@ -105,37 +133,49 @@ def escalation_reply(
 ) -> dict[str, Any]:
     """The thread reply (also shown in the channel) once a request waited ``ESCALATE_AFTER``:
     it mentions the approver group, or the approvers, so someone is notified."""
-    age = business_age(business_seconds)
-    who = approver_mentions(group_id, approver_ids)
-    text = (
-        f"🚨 {who}: request #{a.allocation_id} has been waiting {age} of business time"
-        f" with no decision (requested by {mention(a.requested_by)}"
-        f" {local_time(a.requested_at)}): {_what(a)}. Please approve or reject it on the request's"
+    t = texts(locale)
+    age = business_age(business_seconds, locale=locale)
+    who = approver_mentions(group_id, approver_ids, locale=locale)
+    text = "🚨 " + t.gettext(
+        "{approvers}: request #{id} has been waiting {age} of business time with no decision"
+        " (requested by {who} {when}): {what}. Please approve or reject it on the request's"
         " message; the partner has been told it is being chased."
+    ).format(
+        approvers=who,
+        id=a.allocation_id,
+        age=age,
+        who=mention(a.requested_by, locale=locale),
+        when=local_time(a.requested_at, locale=locale),
+        what=_what(a, locale),
     )
-    plain = (
-        f"{who}: request #{a.allocation_id} has been waiting {age} of business time with no"
-        f" decision ({md_line(a.partner_name, NAME_BUDGET)})"
+    plain = t.gettext(
+        "{approvers}: request #{id} has been waiting {age} of business time with no"
+        " decision ({partner})"
+    ).format(
+        approvers=who, id=a.allocation_id, age=age, partner=md_line(a.partner_name, NAME_BUDGET)
     )
-    return {"text": fallback(plain), "blocks": [section(text)]}
+    return {"text": fallback(plain, locale=locale), "blocks": [section(text)]}
 
 
 def chase_notice(
     a: AllocationSummary, *, business_seconds: int, locale: str = DEFAULT_LOCALE
 ) -> dict[str, Any]:
     """What the requester reads when their request is escalated: billing is chasing it."""
-    age = business_age(business_seconds)
-    text = (
-        f"🔔 Billing has been reminded: your request #{a.allocation_id}"
-        f" of {local_time(a.requested_at)}"
-        f" ({_what(a)}) is being chased. It has waited {age} of business time; you will hear"
-        " here as soon as it is decided."
+    t = texts(locale)
+    age = business_age(business_seconds, locale=locale)
+    text = "🔔 " + t.gettext(
+        "Billing has been reminded: your request #{id} of {when} ({what}) is being chased."
+        " It has waited {age} of business time; you will hear here as soon as it is decided."
+    ).format(
+        id=a.allocation_id,
+        when=local_time(a.requested_at, locale=locale),
+        what=_what(a, locale),
+        age=age,
     )
-    plain = (
-        f"Billing has been reminded: your request #{a.allocation_id} of"
-        f" {utc_time(a.requested_at)} is being chased"
-    )
-    return {"text": fallback(plain), "blocks": [section(text)]}
+    plain = t.gettext(
+        "Billing has been reminded: your request #{id} of {when} is being chased"
+    ).format(id=a.allocation_id, when=utc_time(a.requested_at, locale=locale))
+    return {"text": fallback(plain, locale=locale), "blocks": [section(text)]}
 
 
 def daily_digest(digest: Mapping[str, Any], *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
@@ -144,20 +184,32 @@ def daily_digest(digest: Mapping[str, Any], *, locale: str = DEFAULT_LOCALE) -> 
     ``digest`` is the payload :func:`slackbot.ledger.reminders.waiting_digest` wrote (plain
     JSON values): figures as they stood when the day's digest was decided.
     """
+    t = texts(locale)
     waiting = int(digest.get("waiting") or 0)
     as_of = _moment(digest.get("as_of"))
+    title = t.gettext("Waiting for approval: {requests}").format(
+        requests=_n(t, "{count} request", "{count} requests", waiting, locale)
+    )
     blocks: list[dict[str, Any]] = [
-        header(f"Waiting for approval: {count(waiting, 'request')}"),
-        context_block(f"As of {local_time(as_of)}. Ages are business time."),
+        header(title),
+        context_block(
+            t.gettext("As of {when}. Ages are business time.").format(
+                when=local_time(as_of, locale=locale)
+            )
+        ),
     ]
     oldest = digest.get("oldest")
     if isinstance(oldest, Mapping):
         blocks.append(
             section(
-                f"*Oldest:* request #{int(oldest.get('request_id') or 0)} from"
-                f" {md_line(str(oldest.get('partner_name') or ''), NAME_BUDGET)}, waiting"
-                f" {business_age(int(oldest.get('business_seconds') or 0))}"
-                f" (since {local_time(_moment(oldest.get('requested_at')))})"
+                t.gettext(
+                    "*Oldest:* request #{id} from {partner}, waiting {age} (since {when})"
+                ).format(
+                    id=int(oldest.get("request_id") or 0),
+                    partner=md_line(str(oldest.get("partner_name") or ""), NAME_BUDGET),
+                    age=business_age(int(oldest.get("business_seconds") or 0), locale=locale),
+                    when=local_time(_moment(oldest.get("requested_at")), locale=locale),
+                )
             )
         )
     partners = [p for p in digest.get("partners") or [] if isinstance(p, Mapping)]
@@ -165,7 +217,7 @@ def daily_digest(digest: Mapping[str, Any], *, locale: str = DEFAULT_LOCALE) -> 
     left_out = len(partners) - len(shown) + int(digest.get("more_partners") or 0)
     chunk: list[str] = []
     for partner in shown:
-        line = _partner_line(partner)
+        line = _partner_line(partner, locale)
         if chunk and units("\n".join([*chunk, line])) > _DIGEST_SECTION_BUDGET:
             blocks.append(section("\n".join(chunk)))
             chunk = []
@@ -175,30 +227,44 @@ def daily_digest(digest: Mapping[str, Any], *, locale: str = DEFAULT_LOCALE) -> 
     if left_out > 0:
         blocks.append(
             context_block(
-                f"…and {count(left_out, 'more partner')} with requests waiting (not listed)."
+                _n(
+                    t,
+                    "…and {count} more partner with requests waiting (not listed).",
+                    "…and {count} more partners with requests waiting (not listed).",
+                    left_out,
+                    locale,
+                )
             )
         )
-    plain = f"Waiting for approval: {count(waiting, 'request')}"
+    plain = title
     if isinstance(oldest, Mapping):
-        plain += f"; the oldest has waited {business_age(int(oldest.get('business_seconds') or 0))}"
-    return {"text": fallback(plain), "blocks": blocks}
+        plain += "; " + t.gettext("the oldest has waited {age}").format(
+            age=business_age(int(oldest.get("business_seconds") or 0), locale=locale)
+        )
+    return {"text": fallback(plain, locale=locale), "blocks": blocks}
 
 
-def _partner_line(partner: Mapping[str, Any]) -> str:
+def _partner_line(partner: Mapping[str, Any], locale: str = DEFAULT_LOCALE) -> str:
+    t = texts(locale)
     totals = ", ".join(
-        format_amount(int(total.get("amount") or 0), str(total.get("currency") or ""))
+        display_money(int(total.get("amount") or 0), str(total.get("currency") or ""), locale)
         for total in partner.get("totals") or []
         if isinstance(total, Mapping)
     )
-    line = (
-        f"• *{md_line(str(partner.get('name') or partner.get('partner_id') or ''), NAME_BUDGET)}*"
-        f" · {count(int(partner.get('waiting') or 0), 'request')}"
+    name = md_line(str(partner.get("name") or partner.get("partner_id") or ""), NAME_BUDGET)
+    requests = _n(
+        t, "{count} request", "{count} requests", int(partner.get("waiting") or 0), locale
     )
+    line = f"• *{name}* · {requests}"
     if totals:
         line += f" · {totals}"
-    return line + (
-        f" · oldest waiting {business_age(int(partner.get('business_seconds') or 0))}"
-        f" (since {local_time(_moment(partner.get('since')))})"
+    return (
+        line
+        + " · "
+        + t.gettext("oldest waiting {age} (since {when})").format(
+            age=business_age(int(partner.get("business_seconds") or 0), locale=locale),
+            when=local_time(_moment(partner.get("since")), locale=locale),
+        )
     )
 
 

@@ -8,11 +8,11 @@ from typing import Any
 from models.enums import AllocationStatus
 from models.schemas import AllocationSummary
 from slackbot.i18n import DEFAULT_LOCALE
-from slackbot.money import format_amount
+from slackbot.i18n.catalog import N_, texts
+from slackbot.i18n.numbers import display_count, display_money
 from slackbot.slack.ids import ActionId, suffixed
 from slackbot.slack.views.blocks import (
     STATUS_EMOJI,
-    STATUS_WORD,
     cancel_button,
     context_block,
     outcome_line,
@@ -23,7 +23,6 @@ from slackbot.slack.views.text import (
     NAME_BUDGET,
     REASON_BUDGET,
     Mrkdwn,
-    count,
     fallback,
     local_time,
     md_line,
@@ -33,96 +32,140 @@ from slackbot.slack.views.text import (
     utc_time,
 )
 
+# Why a click changed nothing, one sentence per outcome so every language agrees its words.
+ALREADY_DECIDED: dict[str, str] = {
+    AllocationStatus.APPROVED: N_("Already approved{who}{when}. Nothing changed."),
+    AllocationStatus.REJECTED: N_("Already rejected{who}{when}. Nothing changed."),
+    AllocationStatus.CANCELLED: N_("Already cancelled{who}{when}. Nothing changed."),
+    AllocationStatus.REVERSED: N_("Already reversed{who}{when}. Nothing changed."),
+}
 
-def _invoices(a: AllocationSummary) -> str:
+
+def _invoices(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> str:
     """What the request pays: its one invoice, or how many (the lines are listed apart)."""
-    if len(a.lines) > 1:
-        return count(len(a.lines), "invoice")
+    n = len(a.lines)
+    if n > 1:
+        return (
+            texts(locale)
+            .ngettext("{count} invoice", "{count} invoices", n)
+            .format(count=display_count(n, locale))
+        )
     return md_line(a.invoice_id, 64)
 
 
-def _request_phrase(a: AllocationSummary) -> str:
+def _request_phrase(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> str:
     return (
-        f"request #{a.allocation_id} to apply *{format_amount(a.amount, a.currency)}* from"
-        f" *{md_line(a.payment_id, 64)}* to *{_invoices(a)}*"
+        texts(locale)
+        .gettext("request #{id} to apply *{amount}* from *{payment}* to *{invoices}*")
+        .format(
+            id=a.allocation_id,
+            amount=display_money(a.amount, a.currency, locale),
+            payment=md_line(a.payment_id, 64),
+            invoices=_invoices(a, locale),
+        )
     )
 
 
-def _plain_request_phrase(a: AllocationSummary) -> str:
+def _plain_request_phrase(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> str:
     """The same words for a notification: Slack shows ``text`` there with no markup applied."""
     return (
-        f"request #{a.allocation_id} to apply {format_amount(a.amount, a.currency)} from"
-        f" {md_line(a.payment_id, 64)} to {_invoices(a)}"
+        texts(locale)
+        .gettext("request #{id} to apply {amount} from {payment} to {invoices}")
+        .format(
+            id=a.allocation_id,
+            amount=display_money(a.amount, a.currency, locale),
+            payment=md_line(a.payment_id, 64),
+            invoices=_invoices(a, locale),
+        )
     )
 
 
-def lines_text(a: AllocationSummary) -> str:
+def lines_text(a: AllocationSummary, *, locale: str = DEFAULT_LOCALE) -> str:
     """The request's lines, one per row: the invoice, the amount, and (once approved or
     reversed) what the invoice has left to pay."""
+    t = texts(locale)
     rows = []
     for number, line in enumerate(a.lines, start=1):
-        row = (
-            f"{number}. {md_line(line.invoice_id, 64)} · *{format_amount(line.amount, a.currency)}*"
-        )
+        amount = display_money(line.amount, a.currency, locale)
+        row = f"{number}. {md_line(line.invoice_id, 64)} · *{amount}*"
         if a.status in (AllocationStatus.APPROVED, AllocationStatus.REVERSED):
             if line.invoice_amount_due <= 0:
-                row += " · now paid in full"
+                row += " · " + t.gettext("now paid in full")
             else:
-                row += f" · {format_amount(line.invoice_amount_due, a.currency)} left to pay"
+                row += " · " + t.gettext("{due} left to pay").format(
+                    due=display_money(line.invoice_amount_due, a.currency, locale)
+                )
         rows.append(row)
     return "\n".join(rows)
 
 
-def _lines_blocks(a: AllocationSummary) -> list[dict[str, Any]]:
-    return [section(lines_text(a))] if len(a.lines) > 1 else []
+def _lines_blocks(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> list[dict[str, Any]]:
+    return [section(lines_text(a, locale=locale))] if len(a.lines) > 1 else []
 
 
-def _aftermath(a: AllocationSummary) -> str | None:
+def _aftermath(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> str | None:
     """What the decision left: what the invoice has to pay, or that the money is back."""
-    amount = format_amount(a.amount, a.currency)
+    t = texts(locale)
+    amount = display_money(a.amount, a.currency, locale)
     payment_id, invoice_id = md_line(a.payment_id, 64), md_line(a.invoice_id, 64)
+    left = display_money(a.payment_unallocated, a.currency, locale)
+    due = display_money(a.invoice_amount_due, a.currency, locale)
     if len(a.lines) > 1 and a.status in (AllocationStatus.APPROVED, AllocationStatus.REVERSED):
         # Each line says what its invoice has left (:func:`lines_text`).
-        left = format_amount(a.payment_unallocated, a.currency)
-        return f"{payment_id} has {left} left to allocate."
+        return t.gettext("{payment} has {left} left to allocate.").format(
+            payment=payment_id, left=left
+        )
     if a.status == AllocationStatus.APPROVED:
         if a.invoice_amount_due <= 0:
-            return f"{invoice_id} is now paid in full."
-        return f"{invoice_id} has *{format_amount(a.invoice_amount_due, a.currency)}* left to pay."
+            return t.gettext("{invoice} is now paid in full.").format(invoice=invoice_id)
+        return t.gettext("{invoice} has *{due}* left to pay.").format(invoice=invoice_id, due=due)
     if a.status == AllocationStatus.REJECTED:
-        return (
-            f"The {amount} is available on {payment_id} again. Type `/payments` to make a"
-            " new request."
-        )
+        return t.gettext(
+            "The {amount} is available on {payment} again. Type `/payments` to make a new request."
+        ).format(amount=amount, payment=payment_id)
     if a.status == AllocationStatus.CANCELLED:
-        return f"The {amount} is available on {payment_id} again."
-    if a.status == AllocationStatus.REVERSED:
-        return (
-            f"{invoice_id} has {format_amount(a.invoice_amount_due, a.currency)} left to pay"
-            f" again; {payment_id} has {format_amount(a.payment_unallocated, a.currency)}"
-            " left to allocate."
+        return t.gettext("The {amount} is available on {payment} again.").format(
+            amount=amount, payment=payment_id
         )
+    if a.status == AllocationStatus.REVERSED:
+        return t.gettext(
+            "{invoice} has {due} left to pay again; {payment} has {left} left to allocate."
+        ).format(invoice=invoice_id, due=due, payment=payment_id, left=left)
     return None
 
 
-def _notification_text(a: AllocationSummary) -> str:
+def _notification_text(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> str:
     """A DM's ``text``: what a phone notification shows, so plain words (no bold, no tokens)."""
-    amount = format_amount(a.amount, a.currency)
-    payment_id, invoice_id = md_line(a.payment_id, 64), _invoices(a)
+    t = texts(locale)
+    amount = display_money(a.amount, a.currency, locale)
+    payment_id, invoice_id = md_line(a.payment_id, 64), _invoices(a, locale)
     if a.status == AllocationStatus.APPROVED:
-        return (
-            f"Request #{a.allocation_id} approved at {utc_time(a.decided_at)}: {amount} from"
-            f" {payment_id} now pays {invoice_id}."
+        return t.gettext(
+            "Request #{id} approved at {when}: {amount} from {payment} now pays {invoices}."
+        ).format(
+            id=a.allocation_id,
+            when=utc_time(a.decided_at, locale=locale),
+            amount=amount,
+            payment=payment_id,
+            invoices=invoice_id,
         )
     if a.status == AllocationStatus.REJECTED:
-        reason = md_line(a.reason, 500) or "no reason given"
-        return f"Request #{a.allocation_id} rejected at {utc_time(a.decided_at)}: {reason}"
+        reason = md_line(a.reason, 500) or t.gettext("no reason given")
+        return t.gettext("Request #{id} rejected at {when}: {reason}").format(
+            id=a.allocation_id, when=utc_time(a.decided_at, locale=locale), reason=reason
+        )
     if a.status == AllocationStatus.REVERSED:
-        reason = md_line(a.reversal_reason, 500) or "no reason given"
-        return f"Request #{a.allocation_id} reversed at {utc_time(a.reversed_at)}: {reason}"
+        reason = md_line(a.reversal_reason, 500) or t.gettext("no reason given")
+        return t.gettext("Request #{id} reversed at {when}: {reason}").format(
+            id=a.allocation_id, when=utc_time(a.reversed_at, locale=locale), reason=reason
+        )
     if a.status == AllocationStatus.CANCELLED:
-        return f"Request #{a.allocation_id} cancelled; {amount} is available on {payment_id}."
-    return f"Your {_plain_request_phrase(a)} is waiting for billing approval."
+        return t.gettext("Request #{id} cancelled; {amount} is available on {payment}.").format(
+            id=a.allocation_id, amount=amount, payment=payment_id
+        )
+    return t.gettext("Your {request} is waiting for billing approval.").format(
+        request=_plain_request_phrase(a, locale)
+    )
 
 
 def receipt_message(
@@ -134,31 +177,46 @@ def receipt_message(
     reason, what the invoice or payment has now): the decision edits this message in place and
     is then the only thing the requester reads about it.
     """
+    t = texts(locale)
     a = allocation
-    phrase = _request_phrase(a)
-    details = f"{md_line(a.partner_name, NAME_BUDGET)} · requested {local_time(a.requested_at)}"
+    phrase = _request_phrase(a, locale)
+    details = t.gettext("{partner} · requested {when}").format(
+        partner=md_line(a.partner_name, NAME_BUDGET), when=local_time(a.requested_at, locale=locale)
+    )
     if a.note:
-        details += f" · your note: {md_line(a.note, HISTORY_NOTE_BUDGET)}"
+        details += " · " + t.gettext("your note: {note}").format(
+            note=md_line(a.note, HISTORY_NOTE_BUDGET)
+        )
+    text = fallback(_notification_text(a, locale), locale=locale)
     if a.status == AllocationStatus.PENDING:
-        headline = f"🕒 Your {phrase} is waiting for billing approval."
+        headline = "🕒 " + t.gettext("Your {request} is waiting for billing approval.").format(
+            request=phrase
+        )
         cancel_id = suffixed(ActionId.CANCEL_ALLOCATION, a.allocation_id)
         blocks: list[dict[str, Any]] = [
             section(headline),
-            *_lines_blocks(a),
+            *_lines_blocks(a, locale),
             context_block(details),
-            {"type": "actions", "block_id": cancel_id, "elements": [cancel_button(a)]},
+            {
+                "type": "actions",
+                "block_id": cancel_id,
+                "elements": [cancel_button(a, locale=locale)],
+            },
         ]
-        return {"text": fallback(_notification_text(a)), "blocks": blocks}
-    outcome = outcome_line(a, reason_budget=REASON_BUDGET)
+        return {"text": text, "blocks": blocks}
+    outcome = outcome_line(a, reason_budget=REASON_BUDGET, locale=locale)
     if a.status == AllocationStatus.CANCELLED:
         emoji = STATUS_EMOJI[AllocationStatus.CANCELLED]
-        outcome = f"{emoji} You cancelled it at {local_time(a.decided_at)}."
-    blocks = [section(f"Your {phrase}:\n{outcome}"), *_lines_blocks(a)]
-    aftermath = _aftermath(a)
+        outcome = f"{emoji} " + t.gettext("You cancelled it at {when}.").format(
+            when=local_time(a.decided_at, locale=locale)
+        )
+    mine = t.gettext("Your {request}:").format(request=phrase)
+    blocks = [section(f"{mine}\n{outcome}"), *_lines_blocks(a, locale)]
+    aftermath = _aftermath(a, locale)
     if aftermath:
         blocks.append(section(aftermath))
     blocks.append(context_block(details))
-    return {"text": fallback(_notification_text(a)), "blocks": blocks}
+    return {"text": text, "blocks": blocks}
 
 
 def decision_message(
@@ -168,40 +226,57 @@ def decision_message(
 
     Sent only when there is no receipt to edit; complete on its own.
     """
+    t = texts(locale)
     a = allocation
-    amount = format_amount(a.amount, a.currency)
-    payment_id, invoice_id = md_line(a.payment_id, 64), _invoices(a)
-    aftermath = _aftermath(a) or ""
+    amount = display_money(a.amount, a.currency, locale)
+    payment_id, invoice_id = md_line(a.payment_id, 64), _invoices(a, locale)
+    aftermath = _aftermath(a, locale) or ""
+    reason_title = t.gettext("*Reason*")
     blocks: list[dict[str, Any]]
     if a.status == AllocationStatus.APPROVED:
-        headline = (
-            f"✅ Your request #{a.allocation_id} was approved by {mention(a.decided_by)} at"
-            f" {local_time(a.decided_at)}: *{amount}* from {payment_id} now pays {invoice_id}."
+        headline = "✅ " + t.gettext(
+            "Your request #{id} was approved by {who} at {when}: *{amount}* from {payment}"
+            " now pays {invoices}."
+        ).format(
+            id=a.allocation_id,
+            who=mention(a.decided_by, locale=locale),
+            when=local_time(a.decided_at, locale=locale),
+            amount=amount,
+            payment=payment_id,
+            invoices=invoice_id,
         )
         blocks = [section(f"{headline}\n{aftermath}")]
     elif a.status == AllocationStatus.REJECTED:
-        headline = (
-            f"❌ Your {_request_phrase(a)} was rejected by {mention(a.decided_by)} at"
-            f" {local_time(a.decided_at)}."
+        headline = "❌ " + t.gettext("Your {request} was rejected by {who} at {when}.").format(
+            request=_request_phrase(a, locale),
+            who=mention(a.decided_by, locale=locale),
+            when=local_time(a.decided_at, locale=locale),
         )
-        reason = quote(a.reason or "No reason given.", REASON_BUDGET)
-        blocks = [section(headline), section(f"*Reason*\n{reason}"), context_block(aftermath)]
+        reason = quote(a.reason or t.gettext("No reason given."), REASON_BUDGET)
+        blocks = [section(headline), section(f"{reason_title}\n{reason}"), context_block(aftermath)]
     elif a.status == AllocationStatus.REVERSED:
-        headline = (
-            f"⏪ Your approved {_request_phrase(a)} was reversed by {mention(a.reversed_by)}"
-            f" at {local_time(a.reversed_at)}."
+        headline = "⏪ " + t.gettext(
+            "Your approved {request} was reversed by {who} at {when}."
+        ).format(
+            request=_request_phrase(a, locale),
+            who=mention(a.reversed_by, locale=locale),
+            when=local_time(a.reversed_at, locale=locale),
         )
-        reason = quote(a.reversal_reason or "No reason given.", REASON_BUDGET)
-        blocks = [section(headline), section(f"*Reason*\n{reason}"), context_block(aftermath)]
+        reason = quote(a.reversal_reason or t.gettext("No reason given."), REASON_BUDGET)
+        blocks = [section(headline), section(f"{reason_title}\n{reason}"), context_block(aftermath)]
     elif a.status == AllocationStatus.CANCELLED:
-        headline = f"↩️ You cancelled your {_request_phrase(a)} at {local_time(a.decided_at)}."
+        headline = "↩️ " + t.gettext("You cancelled your {request} at {when}.").format(
+            request=_request_phrase(a, locale), when=local_time(a.decided_at, locale=locale)
+        )
         blocks = [section(headline), context_block(aftermath)]
     else:
-        headline = f"🕒 Your {_request_phrase(a)} is waiting for billing approval."
+        headline = "🕒 " + t.gettext("Your {request} is waiting for billing approval.").format(
+            request=_request_phrase(a, locale)
+        )
         blocks = [section(headline)]
     # The lines go right after the headline, whatever the outcome.
-    blocks[1:1] = _lines_blocks(a)
-    return {"text": fallback(_notification_text(a)), "blocks": blocks}
+    blocks[1:1] = _lines_blocks(a, locale)
+    return {"text": fallback(_notification_text(a, locale), locale=locale), "blocks": blocks}
 
 
 def already_decided_text(
@@ -217,24 +292,55 @@ def already_decided_text(
     ``plain=True`` gives the same without mentions or date tokens, for places Slack shows as
     plain text (a modal's ``response_action: errors``), where ``<@U2>`` would show raw.
     """
+    t = texts(locale)
     if status == AllocationStatus.PENDING:
-        return Mrkdwn("This request is still waiting for billing approval. Nothing changed.")
+        return Mrkdwn(
+            t.gettext("This request is still waiting for billing approval. Nothing changed.")
+        )
+    known = ALREADY_DECIDED.get(status)
     if plain:
-        word = STATUS_WORD.get(status, one_line(status)[:32]).lower()
-        when = f" at {utc_time(decided_at)}" if decided_at else ""
-        return f"Already {word}{when}. Nothing changed."
-    word = STATUS_WORD.get(status, md_line(status, 32)).lower()
-    who = f" by {mention(decided_by)}" if decided_by else ""
-    when = f" at {local_time(decided_at)}" if decided_at else ""
-    return Mrkdwn(f"Already {word}{who}{when}. Nothing changed.")
+        when = (
+            t.gettext(" at {when}").format(when=utc_time(decided_at, locale=locale))
+            if decided_at
+            else ""
+        )
+        if known is None:
+            return t.gettext("Already {status}{who}{when}. Nothing changed.").format(
+                status=one_line(status)[:32].lower(), who="", when=when
+            )
+        return t.gettext(known).format(who="", when=when)
+    who = (
+        t.gettext(" by {who}").format(who=mention(decided_by, locale=locale)) if decided_by else ""
+    )
+    when = (
+        t.gettext(" at {when}").format(when=local_time(decided_at, locale=locale))
+        if decided_at
+        else ""
+    )
+    if known is None:
+        return Mrkdwn(
+            t.gettext("Already {status}{who}{when}. Nothing changed.").format(
+                status=md_line(status, 32).lower(), who=who, when=when
+            )
+        )
+    return Mrkdwn(t.gettext(known).format(who=who, when=when))
 
 
 def request_sent_text(allocation: AllocationSummary, *, locale: str = DEFAULT_LOCALE) -> str:
     """What the allocation modal says once the request is recorded (for :func:`notice_modal`)."""
     a = allocation
     return Mrkdwn(
-        f"✅ Request #{a.allocation_id} sent: *{format_amount(a.amount, a.currency)}* from"
-        f" *{md_line(a.payment_id, 64)}* to *{_invoices(a)}* is waiting for"
-        " billing approval. The amount is held until they decide.\n\nI've sent you a direct"
-        " message with a *Cancel* button, and I'll message you again with their decision."
+        "✅ "
+        + texts(locale)
+        .gettext(
+            "Request #{id} sent: *{amount}* from *{payment}* to *{invoices}* is waiting for"
+            " billing approval. The amount is held until they decide.\n\nI've sent you a direct"
+            " message with a *Cancel* button, and I'll message you again with their decision."
+        )
+        .format(
+            id=a.allocation_id,
+            amount=display_money(a.amount, a.currency, locale),
+            payment=md_line(a.payment_id, 64),
+            invoices=_invoices(a, locale),
+        )
     )

@@ -14,6 +14,9 @@ import unicodedata
 from collections.abc import Iterable
 
 from models.limits import is_slack_user_id
+from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n.catalog import AN_EARLIER_TIME, DATE_AT_TIME, FALLBACK_TEXT, SOMEONE, texts
+from slackbot.i18n.numbers import utc_fallback
 
 # Slack's documented limits (https://docs.slack.dev/reference/block-kit/).
 MESSAGE_MAX_BLOCKS = 50
@@ -207,40 +210,45 @@ def clip_markup(text: str, n: int) -> str:
     return body + "…"
 
 
-def fallback(text: str) -> str:
+def fallback(text: str, *, locale: str = DEFAULT_LOCALE) -> str:
     """The message's ``text``: read by notifications and screen readers, parsed as mrkdwn."""
-    return clip_markup(text, _FALLBACK_BUDGET) or "Payments"
+    return clip_markup(text, _FALLBACK_BUDGET) or texts(locale).gettext(FALLBACK_TEXT)
 
 
-def mention(user_id: str | None) -> str:
+def mention(user_id: str | None, *, locale: str = DEFAULT_LOCALE) -> str:
     """``<@U123>`` for a Slack user id; anything else is shown as escaped text, never a link."""
     if not user_id:
-        return "someone"
+        return texts(locale).gettext(SOMEONE)
     if is_slack_user_id(user_id):
         return f"<@{user_id}>"
     return md_line(user_id, 64)
 
 
-def local_time(moment: dt.datetime | None) -> str:
-    """A time each reader sees in their own time zone, with a UTC fallback for old clients."""
+def local_time(moment: dt.datetime | None, *, locale: str = DEFAULT_LOCALE) -> str:
+    """A time each reader sees in their own time zone, with a UTC fallback for old clients.
+
+    The words around Slack's tokens (``{date_short_pretty} at {time}``) and the fallback are in
+    the reader's language.
+    """
+    t = texts(locale)
     if moment is None:
-        return "an earlier time"
+        return t.gettext(AN_EARLIER_TIME)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     utc = moment.astimezone(dt.UTC)
-    return (
-        f"<!date^{int(utc.timestamp())}^{{date_short_pretty}} at {{time}}|{utc:%Y-%m-%d %H:%M} UTC>"
-    )
+    shown = utc_fallback(utc, locale).replace("&", "&amp;").replace("<", "&lt;")
+    return f"<!date^{int(utc.timestamp())}^{t.gettext(DATE_AT_TIME)}|{shown.replace('>', '&gt;')}>"
 
 
-def utc_time(moment: dt.datetime | None) -> str:
+def utc_time(moment: dt.datetime | None, *, locale: str = DEFAULT_LOCALE) -> str:
     """The same time for places that show no date tokens (notifications, plain text)."""
     if moment is None:
-        return "an earlier time"
+        return texts(locale).gettext(AN_EARLIER_TIME)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    return utc_fallback(moment, locale)
 
 
 def count(n: int, noun: str) -> str:
+    """English-only plural (kept for callers not yet translated); views use ``t.ngettext``."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

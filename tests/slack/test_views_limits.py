@@ -9,6 +9,8 @@ note that fits here fits Slack. slack_sdk's own model validation runs as a secon
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import inspect
 import json
 import re
 import unicodedata
@@ -16,13 +18,50 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from babel.messages.pofile import read_po
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from models.schemas import AllocationSummary, InvoiceSummary, PaymentSummary
-from slackbot.slack import views
+from slackbot.i18n.catalog import LOCALES_DIR, PSEUDO_LOCALE, pseudo
+from slackbot.slack import views as _views
+
+POT = LOCALES_DIR / "messages.pot"
+# Every render below runs in English, in French and in the pseudo-locale (every text 40% longer).
+LOCALES = ["en-US", "fr-FR", PSEUDO_LOCALE]
+_reader = ["en-US"]
+
+
+class _InReadersLocale:
+    """``views`` whose builders are called with ``locale=`` the locale of the running test.
+
+    The cases below are written once (``views.billing_message(...)``); the locale is read when a
+    builder is called, so each test picks it by setting ``_reader``.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(_views, name)
+        if not callable(found) or "locale" not in inspect.signature(found).parameters:
+            return found
+
+        @functools.wraps(found)
+        def in_locale(*args: Any, **kwargs: Any) -> Any:
+            return found(*args, locale=_reader[0], **kwargs)
+
+        return in_locale
+
+
+views = _InReadersLocale()
+
+
+@pytest.fixture
+def reader(request: pytest.FixtureRequest) -> Any:
+    _reader[0] = request.param
+    yield request.param
+    _reader[0] = "en-US"
+
 
 # ------------------------------------------------------------------------------ the checker
 
@@ -439,8 +478,8 @@ MESSAGE_CASES: dict[str, Callable[[], dict[str, Any]]] = {
     "payments_one": lambda: views.payments_message(many_payments(1, 1)),
     "payments_fifty_one_partner": lambda: views.payments_message(many_payments(48, 1)),
     "payments_none": lambda: views.payments_message([]),
-    "not_linked": views.not_linked_message,
-    "help": views.help_message,
+    "not_linked": lambda: views.not_linked_message(),
+    "help": lambda: views.help_message(),
     "error_long_nasty": lambda: views.error_message(NASTY * 100),
     "error_already_decided": lambda: views.error_message(
         views.already_decided_text("rejected", "U1", WHEN)
@@ -456,9 +495,9 @@ MESSAGE_CASES: dict[str, Callable[[], dict[str, Any]]] = {
 for _status in STATUSES:
     for _currency in CURRENCIES:
         for _i, _text in enumerate(TEXTS):
-            for _builder in (views.billing_message, views.receipt_message, views.decision_message):
-                MESSAGE_CASES[f"{_builder.__name__}_{_status}_{_currency}_text{_i}"] = (
-                    lambda b=_builder, s=_status, c=_currency, t=_text: b(  # type: ignore[misc]
+            for _builder in ("billing_message", "receipt_message", "decision_message"):
+                MESSAGE_CASES[f"{_builder}_{_status}_{_currency}_text{_i}"] = (
+                    lambda b=_builder, s=_status, c=_currency, t=_text: getattr(views, b)(  # type: ignore[misc]
                         allocation(s, currency=c, text=t)
                     )
                 )
@@ -529,20 +568,23 @@ for _status in STATUSES:
         )
 
 
+@pytest.mark.parametrize("reader", LOCALES, indirect=True)
 @pytest.mark.parametrize("case", sorted(MESSAGE_CASES))
-def test_message_stays_within_slack_limits(case: str) -> None:
+def test_message_stays_within_slack_limits(case: str, reader: str) -> None:
     check_message(MESSAGE_CASES[case]())
 
 
+@pytest.mark.parametrize("reader", LOCALES, indirect=True)
 @pytest.mark.parametrize("case", sorted(VIEW_CASES))
-def test_modal_stays_within_slack_limits(case: str) -> None:
+def test_modal_stays_within_slack_limits(case: str, reader: str) -> None:
     check_view(VIEW_CASES[case]())
 
 
+@pytest.mark.parametrize("reader", LOCALES, indirect=True)
 @pytest.mark.parametrize("currency", CURRENCIES)
 @pytest.mark.parametrize("pending", [0, 1])
 def test_invoice_options_for_300_invoices_stay_within_slack_limits(
-    currency: str, pending: int
+    currency: str, pending: int, reader: str
 ) -> None:
     response = views.invoice_options(
         [invoice(n, currency=currency, pending=pending) for n in range(300)]
@@ -551,7 +593,8 @@ def test_invoice_options_for_300_invoices_stay_within_slack_limits(
     assert len(response["options"]) == 100
 
 
-def test_already_decided_text_with_extreme_values_is_escaped() -> None:
+@pytest.mark.parametrize("reader", LOCALES, indirect=True)
+def test_already_decided_text_with_extreme_values_is_escaped(reader: str) -> None:
     for status in [*STATUSES, "<weird & status>"]:
         check_escaped(views.already_decided_text(status, "<@U1>&", WHEN), "already_decided")
         plain = views.already_decided_text(status, "U1", WHEN, plain=True)
@@ -792,3 +835,93 @@ def test_checker_refuses_more_than_100_invoice_options() -> None:
 def test_reject_modal_metadata_is_the_allocation_id_as_json_even_for_extreme_ids() -> None:
     view = views.reject_modal(allocation("pending"))
     assert json.loads(view["private_metadata"]) == {"allocation_id": 9_223_372_036_854_775_807}
+
+
+# ------------------------------------------------- the pseudo-locale: longer texts, none cut
+
+# A pseudo-localized text is "[…words… ~~~~]": its padding is one word at its end, so a text of
+# the bot's that was clipped has lost its closing "]".
+_TITLE_FIELDS = ("title.text", "submit.text", "close.text")
+
+
+def _shown_texts(obj: Any, path: str = "") -> dict[str, str]:
+    """Every string a person may read in a payload, by path (text objects, fallbacks, labels)."""
+    found: dict[str, str] = {}
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            where = f"{path}.{key}" if path else key
+            if key == "text" and isinstance(value, str):
+                found[where] = value
+            elif key not in ("private_metadata", "value", "action_id", "block_id"):
+                found.update(_shown_texts(value, where))
+    elif isinstance(obj, list):
+        for at, value in enumerate(obj):
+            found.update(_shown_texts(value, f"{path}[{at}]"))
+    return found
+
+
+def _lost_its_end(text: str) -> bool:
+    return text.count("[") > text.count("]")
+
+
+def _pseudo_texts() -> list[str]:
+    with POT.open("rb") as fp:
+        template = read_po(fp)
+    ids = [m.id for m in template if m.id]
+    return [pseudo(one) for msgid in ids for one in ([msgid] if isinstance(msgid, str) else msgid)]
+
+
+def _cut_between_words(text: str, whole_texts: list[str]) -> bool:
+    """``text`` is a whole text of the bot's cut right before a space (then "…")."""
+    kept = text.removesuffix("…")
+    return text.endswith("…") and any(
+        whole.startswith(kept) and whole[len(kept) : len(kept) + 1] == " " for whole in whole_texts
+    )
+
+
+def clipped_by_growth(english: Any, pseudo_payload: Any) -> list[str]:
+    """Paths where the pseudo-locale cut a text of the bot's that English did not need to cut.
+
+    Outside data (300-character names, 1000-character notes) is clipped in every language, at
+    the same budgets; what must not happen is that a translation 40% longer is what gets cut.
+    A modal's title, submit and close (24 characters) may be cut, between words only.
+    """
+    before = _shown_texts(english)
+    whole_texts = _pseudo_texts()
+    found = []
+    for where, text in _shown_texts(pseudo_payload).items():
+        if not _lost_its_end(text) or before.get(where, "").endswith("…"):
+            continue
+        if where.endswith(_TITLE_FIELDS) and _cut_between_words(text, whole_texts):
+            continue
+        found.append(f"{where}: {text[-80:]!r}")
+    return found
+
+
+def test_the_growth_check_sees_a_clipped_pseudo_text() -> None:
+    english = {"text": {"type": "mrkdwn", "text": "Your request"}}
+    whole = {"text": {"type": "mrkdwn", "text": "[Ŷöûŕ ŕéǫûéšţ ~~~~]"}}
+    cut = {"text": {"type": "mrkdwn", "text": "[Ŷöûŕ ŕéǫûéšţ ~~…"}}
+    assert clipped_by_growth(english, whole) == []
+    assert clipped_by_growth(english, cut) == ["text.text: '[Ŷöûŕ ŕéǫûéšţ ~~…'"]
+    # Clipped in English too (outside data too long for any language): not the growth's doing.
+    assert clipped_by_growth({"text": {"type": "mrkdwn", "text": "Your requ…"}}, cut) == []
+    # A title cut mid-word is caught; one cut between words is Slack's 24 characters at work.
+    allocate = pseudo("Allocate a payment")
+    between = allocate[: allocate.rindex(" ")] + "…"
+    assert clipped_by_growth({}, {"title": {"type": "plain_text", "text": between}}) == []
+    mid_word = allocate[: allocate.rindex(" ") - 2] + "…"
+    assert clipped_by_growth({}, {"title": {"type": "plain_text", "text": mid_word}})
+
+
+@pytest.mark.parametrize("case", sorted(MESSAGE_CASES) + sorted(VIEW_CASES))
+def test_pseudo_locale_texts_are_not_cut_by_their_growth(case: str) -> None:
+    build = MESSAGE_CASES.get(case) or VIEW_CASES[case]
+    _reader[0] = "en-US"
+    english = build()
+    _reader[0] = PSEUDO_LOCALE
+    try:
+        grown = build()
+    finally:
+        _reader[0] = "en-US"
+    assert clipped_by_growth(english, grown) == [], "a text of the bot's must fit 40% longer"

@@ -110,10 +110,20 @@ def units(text: str) -> int:
 
 
 def clip(text: str, n: int) -> str:
-    """``text`` cut to at most ``n`` units, ending in "…" when anything was cut."""
+    """``text`` cut to at most ``n`` units, ending in "…" when anything was cut.
+
+    The cut falls between words when there is a space in the second half of what fits (a word
+    cut in two can read as another word, and translations make texts longer); text with no
+    such space (an id, a run of emoji) is cut where the limit falls.
+    """
     if units(text) <= n:
         return text
-    return _take(text, n - 1) + "…"
+    kept = _take(text, n - 1)
+    if kept and not text[len(kept)].isspace() and not kept[-1].isspace():
+        space = max(kept.rfind(" "), kept.rfind("\n"))
+        if space >= len(kept) // 2:
+            kept = kept[:space]
+    return kept.rstrip() + "…"
 
 
 def _take(chars: Iterable[str], n: int) -> str:
@@ -247,8 +257,3 @@ def utc_time(moment: dt.datetime | None, *, locale: str = DEFAULT_LOCALE) -> str
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return utc_fallback(moment, locale)
-
-
-def count(n: int, noun: str) -> str:
-    """English-only plural (kept for callers not yet translated); views use ``t.ngettext``."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

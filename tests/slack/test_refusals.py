@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from slack_bolt import Ack, Respond
 
 from slackbot.errors import AlreadyDecided, InsufficientFunds, InvalidInput, Unavailable
+from slackbot.ledger.membership import Person
 from slackbot.slack import refusals
 from slackbot.slack.refusals import UNAVAILABLE_TEXT, UNEXPECTED_TEXT, modal_errors, refusal_text
 from tests.support.slack_stub import FakeSlack
@@ -133,3 +135,75 @@ def test_an_unforeseen_failure_is_logged_and_the_person_still_reads_a_sentence(
     assert "a bug" not in _texts(reply.params)
     [record] = [r for r in caplog.records if r.name == "handlers"]
     assert record.getMessage() == "listener listener failed" and record.exc_info
+
+
+# ------------------------------------------------------------------ in the reader's language
+
+
+class _Bilingual(InvalidInput):
+    """A refusal that can say itself in French, as DomainError.text_in does."""
+
+    def __init__(self) -> None:
+        super().__init__("amount", "Enter an amount.")
+
+    def text_in(self, locale: str) -> str:
+        return "Saisissez un montant." if locale.startswith("fr") else self.message
+
+
+class _Broken(InvalidInput):
+    def text_in(self, locale: str) -> str:
+        raise RuntimeError("no catalog")
+
+
+def test_a_refusal_is_shown_in_the_readers_language() -> None:
+    assert refusal_text(_Bilingual(), locale="fr-FR") == "Saisissez un montant."
+    assert refusal_text(_Bilingual()) == "Enter an amount."
+    # An error without text_in, or whose text_in fails, still says its English message.
+    assert refusal_text(TOO_MUCH, locale="fr-FR") == TOO_MUCH.message
+    assert refusal_text(_Broken("amount", "Too much."), locale="fr-FR") == "Too much."
+    assert refusal_text(Unavailable(), locale="fr-FR").startswith(
+        "Le registre des paiements ne répond pas"
+    )
+    assert refusal_text(KeyError("x"), locale="fr-FR").startswith("Un problème est survenu")
+    assert refusal_text(_decided(), plain=True, locale="fr-FR") == (
+        "Déjà approuvée, 3 nov. 2026, 14:05 UTC. Rien n’a changé."
+    )
+
+
+def test_the_decorators_read_the_locale_bolt_puts_in_the_context(slack: FakeSlack) -> None:
+    @refusals.answer_privately
+    def listener(ack: Ack, respond: Respond, context: dict[str, Any]) -> None:
+        raise Unavailable()
+
+    ack = Ack()
+    listener(
+        ack=ack,
+        respond=Respond(response_url=slack.response_url("r1")),
+        context={"locale": "fr-FR"},
+    )
+    assert ack.response is not None
+    assert "Le registre des paiements ne répond pas" in json.loads(ack.response.body)["text"]
+
+    @refusals.answer_in_modal(fields=("amount",), default="payment")
+    def submitted(ack: Ack, view: dict[str, Any], context: dict[str, Any]) -> None:
+        raise _Bilingual()
+
+    ack = Ack()
+    submitted(ack=ack, view={"blocks": [{"block_id": "amount"}]}, context={"locale": "fr-FR"})
+    assert ack.response is not None
+    assert json.loads(ack.response.body)["errors"] == {"amount": "Saisissez un montant."}
+    # No locale in the context (or no context): the default language.
+    ack = Ack()
+    submitted(ack=ack, view={"blocks": [{"block_id": "amount"}]}, context={})
+    assert ack.response is not None and "Enter an amount." in ack.response.body
+
+
+def test_not_linked_in_french_names_the_workspace() -> None:
+    person = Person(user_id="U0ALICE", team_id="T01ABC", team_domain="acme")
+    message = refusals.not_linked_message(person, locale="fr-FR")
+    text = _texts(message)
+    assert "Votre compte Slack n’est encore associé à aucun partenaire" in text
+    assert "l’espace de travail Slack *acme* (T01ABC)" in text
+    assert "`U0ALICE`" in text and "`T01ABC`" in text
+    english = refusals.not_linked_message(person)
+    assert "You are using the Slack workspace *acme* (T01ABC)" in _texts(english)

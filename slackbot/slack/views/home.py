@@ -16,7 +16,7 @@ from typing import Any
 from models.home import ApproverHome, CurrencyTotal, Home, HomeSuggestion, PartnerHome
 from models.schemas import AllocationSummary
 from slackbot.i18n import DEFAULT_LOCALE
-from slackbot.i18n.catalog import Texts, texts
+from slackbot.i18n.catalog import texts
 from slackbot.i18n.numbers import display_count, display_money
 from slackbot.slack.ids import ActionId, RequestAction, suffixed
 from slackbot.slack.views.blocks import (
@@ -76,9 +76,10 @@ def home_view(home: Home, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks[:HOME_MAX_BLOCKS]}
 
 
-def _n(t: Texts, singular: str, plural: str, n: int, locale: str, **values: str) -> str:
-    """``t.ngettext`` with ``{count}`` written the locale's way."""
-    return t.ngettext(singular, plural, n).format(count=display_count(n, locale), **values)
+def _n(text: str, n: int, locale: str, **values: str) -> str:
+    """A ``t.ngettext(…)`` text with ``{count}`` written the locale's way (the call stays at the
+    call site, where Babel's extractor finds it)."""
+    return text.format(count=display_count(n, locale), **values)
 
 
 # ------------------------------------------------------------------ approver
@@ -94,9 +95,9 @@ def _approver_blocks(
     else:
         oldest = queue.oldest_requested_at
         summary = _n(
-            t,
-            "*{count} request waiting*",
-            "*{count} requests waiting*",
+            t.ngettext(
+                "*{count} request waiting*", "*{count} requests waiting*", queue.pending_count
+            ),
             queue.pending_count,
             locale,
         )
@@ -112,9 +113,11 @@ def _approver_blocks(
             more = (
                 " "
                 + _n(
-                    t,
-                    "…and {count} more partner",
-                    "…and {count} more partners",
+                    t.ngettext(
+                        "…and {count} more partner",
+                        "…and {count} more partners",
+                        queue.by_partner_more,
+                    ),
                     queue.by_partner_more,
                     locale,
                 )
@@ -152,7 +155,7 @@ def approve_reject_block(a: AllocationSummary, *, locale: str = DEFAULT_LOCALE) 
     t = texts(locale)
     amount = display_money(a.amount, a.currency, locale)
     invoices = (
-        _n(t, "{count} invoice", "{count} invoices", len(a.lines), locale)
+        _n(t.ngettext("{count} invoice", "{count} invoices", len(a.lines)), len(a.lines), locale)
         if len(a.lines) > 1
         else one_line(a.invoice_id)
     )
@@ -209,7 +212,13 @@ def _queue_text(a: AllocationSummary, now: dt.datetime, locale: str = DEFAULT_LO
     ]
     if len(a.lines) > LINES_NAMED:
         extra = len(a.lines) - LINES_NAMED
-        lines.append(_n(t, "…and {count} more line", "…and {count} more lines", extra, locale))
+        lines.append(
+            _n(
+                t.ngettext("…and {count} more line", "…and {count} more lines", extra),
+                extra,
+                locale,
+            )
+        )
     payment = t.gettext(
         "{payment} has {left} left to allocate, {pending} pending (this included)"
     ).format(
@@ -265,11 +274,13 @@ def _partners_blocks(home: Home, room: int, locale: str = DEFAULT_LOCALE) -> lis
         blocks.append(
             context_block(
                 _n(
-                    t,
-                    "…and {count} more partner you act for: type `/payments` to see all your"
-                    " payments.",
-                    "…and {count} more partners you act for: type `/payments` to see all your"
-                    " payments.",
+                    t.ngettext(
+                        "…and {count} more partner you act for: type `/payments` to see all your"
+                        " payments.",
+                        "…and {count} more partners you act for: type `/payments` to see all your"
+                        " payments.",
+                        home.partners_more,
+                    ),
                     home.partners_more,
                     locale,
                 )
@@ -320,11 +331,13 @@ def _partner_blocks(
         blocks.append(
             context_block(
                 _n(
-                    t,
-                    "…and {count} more payment with money left: type `/payments` to see them"
-                    " all, or `/payments allocate PAYMENT_ID`.",
-                    "…and {count} more payments with money left: type `/payments` to see them"
-                    " all, or `/payments allocate PAYMENT_ID`.",
+                    t.ngettext(
+                        "…and {count} more payment with money left: type `/payments` to see them"
+                        " all, or `/payments allocate PAYMENT_ID`.",
+                        "…and {count} more payments with money left: type `/payments` to see them"
+                        " all, or `/payments allocate PAYMENT_ID`.",
+                        hidden,
+                    ),
                     hidden,
                     locale,
                 )
@@ -355,11 +368,13 @@ def _partner_blocks(
         blocks.append(
             context_block(
                 _n(
-                    t,
-                    "…and {count} more request waiting: `/payments history` lists them with"
-                    " their Cancel buttons.",
-                    "…and {count} more requests waiting: `/payments history` lists them with"
-                    " their Cancel buttons.",
+                    t.ngettext(
+                        "…and {count} more request waiting: `/payments history` lists them with"
+                        " their Cancel buttons.",
+                        "…and {count} more requests waiting: `/payments history` lists them with"
+                        " their Cancel buttons.",
+                        waiting_more,
+                    ),
                     waiting_more,
                     locale,
                 )
@@ -379,9 +394,11 @@ def suggestion_block(
     t = texts(locale)
     action_id = suffixed(RequestAction.ALLOCATE_SUGGESTED, payment_id)
     text = "💡 " + _n(
-        t,
-        "Suggested: {summary} ({count} invoice, {total})",
-        "Suggested: {summary} ({count} invoices, {total})",
+        t.ngettext(
+            "Suggested: {summary} ({count} invoice, {total})",
+            "Suggested: {summary} ({count} invoices, {total})",
+            s.lines,
+        ),
         s.lines,
         locale,
         summary=md_line(s.summary, SUGGESTION_BUDGET),
@@ -399,7 +416,9 @@ def _waiting_text(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> str:
     ) or md_line(a.invoice_id, 64)
     if len(a.lines) > LINES_NAMED:
         extra = len(a.lines) - LINES_NAMED
-        target += " " + _n(t, "…and {count} more line", "…and {count} more lines", extra, locale)
+        target += " " + _n(
+            t.ngettext("…and {count} more line", "…and {count} more lines", extra), extra, locale
+        )
     first = t.gettext("🕒 *#{id}* · *{amount}* from {payment} → {target}").format(
         id=a.allocation_id,
         amount=display_money(a.amount, a.currency, locale),
@@ -438,7 +457,11 @@ def _totals_text(
             )
         else:
             text = t.gettext("*{left}* to allocate").format(left=left)
-        payments = _n(t, "{count} payment", "{count} payments", total.payments, locale)
+        payments = _n(
+            t.ngettext("{count} payment", "{count} payments", total.payments),
+            total.payments,
+            locale,
+        )
         parts.append(f"{text} ({payments})")
     return f"{title}\n" + "\n".join(parts)
 
@@ -457,5 +480,5 @@ def age(delta: dt.timedelta, *, locale: str = DEFAULT_LOCALE) -> str:
             return t.gettext("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
         return t.gettext("{hours} h").format(hours=hours)
     days, hours = divmod(hours, 24)
-    day_text = _n(t, "{count} day", "{count} days", days, locale)
+    day_text = _n(t.ngettext("{count} day", "{count} days", days), days, locale)
     return t.gettext("{days} {hours} h").format(days=day_text, hours=hours) if hours else day_text

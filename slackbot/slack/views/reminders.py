@@ -14,7 +14,7 @@ from typing import Any
 from models.limits import is_slack_group_id, is_slack_user_id
 from models.schemas import AllocationSummary
 from slackbot.i18n import DEFAULT_LOCALE
-from slackbot.i18n.catalog import Texts, texts
+from slackbot.i18n.catalog import texts
 from slackbot.i18n.numbers import display_count, display_money
 from slackbot.slack.views.blocks import context_block, header, section
 from slackbot.slack.views.text import (
@@ -46,8 +46,10 @@ DIGEST_LINES_MAX = 40
 _DIGEST_SECTION_BUDGET = SECTION_TEXT_MAX - 100
 
 
-def _n(t: Texts, singular: str, plural: str, n: int, locale: str) -> str:
-    return t.ngettext(singular, plural, n).format(count=display_count(n, locale))
+def _n(text: str, n: int, locale: str) -> str:
+    """A ``t.ngettext(…)`` text with ``{count}`` written the locale's way (the call stays at the
+    call site, where Babel's extractor finds it)."""
+    return text.format(count=display_count(n, locale))
 
 
 def business_age(seconds: int, *, locale: str = DEFAULT_LOCALE) -> str:
@@ -77,9 +79,11 @@ def approver_mentions(
     named = " ".join(f"<@{user}>" for user in people[:MENTIONS_MAX])
     if len(people) > MENTIONS_MAX:
         named += " " + _n(
-            t,
-            "and {count} other approver",
-            "and {count} other approvers",
+            t.ngettext(
+                "and {count} other approver",
+                "and {count} other approvers",
+                len(people) - MENTIONS_MAX,
+            ),
             len(people) - MENTIONS_MAX,
             locale,
         )
@@ -91,7 +95,9 @@ def _what(a: AllocationSummary, locale: str = DEFAULT_LOCALE) -> str:
     invoices = (
         md_line(a.invoice_id, 64)
         if len(a.lines) <= 1
-        else _n(t, "{count} invoice", "{count} invoices", len(a.lines), locale)
+        else _n(
+            t.ngettext("{count} invoice", "{count} invoices", len(a.lines)), len(a.lines), locale
+        )
     )
     return t.gettext("*{amount}* from *{payment}* to *{invoices}* for {partner}").format(
         amount=display_money(a.amount, a.currency, locale),
@@ -188,7 +194,7 @@ def daily_digest(digest: Mapping[str, Any], *, locale: str = DEFAULT_LOCALE) -> 
     waiting = int(digest.get("waiting") or 0)
     as_of = _moment(digest.get("as_of"))
     title = t.gettext("Waiting for approval: {requests}").format(
-        requests=_n(t, "{count} request", "{count} requests", waiting, locale)
+        requests=_n(t.ngettext("{count} request", "{count} requests", waiting), waiting, locale)
     )
     blocks: list[dict[str, Any]] = [
         header(title),
@@ -228,9 +234,11 @@ def daily_digest(digest: Mapping[str, Any], *, locale: str = DEFAULT_LOCALE) -> 
         blocks.append(
             context_block(
                 _n(
-                    t,
-                    "…and {count} more partner with requests waiting (not listed).",
-                    "…and {count} more partners with requests waiting (not listed).",
+                    t.ngettext(
+                        "…and {count} more partner with requests waiting (not listed).",
+                        "…and {count} more partners with requests waiting (not listed).",
+                        left_out,
+                    ),
                     left_out,
                     locale,
                 )
@@ -253,7 +261,9 @@ def _partner_line(partner: Mapping[str, Any], locale: str = DEFAULT_LOCALE) -> s
     )
     name = md_line(str(partner.get("name") or partner.get("partner_id") or ""), NAME_BUDGET)
     requests = _n(
-        t, "{count} request", "{count} requests", int(partner.get("waiting") or 0), locale
+        t.ngettext("{count} request", "{count} requests", int(partner.get("waiting") or 0)),
+        int(partner.get("waiting") or 0),
+        locale,
     )
     line = f"• *{name}* · {requests}"
     if totals:

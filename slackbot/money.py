@@ -14,6 +14,7 @@ from functools import cache
 from babel.core import get_global
 
 from slackbot.errors import InvalidInput
+from slackbot.i18n.catalog import N_
 
 # Plain ASCII digits with an optional fractional part: no signs, exponents, separators,
 # whitespace inside, or non-ASCII digits (Python's Decimal would accept "١٠٠" and "1e9").
@@ -52,8 +53,15 @@ def currency_exponent(currency: str) -> int:
 def normalize_currency(text: str) -> str:
     code = text.strip().upper()
     if not _CURRENCY.fullmatch(code) or code not in _cldr_currencies():
-        raise InvalidInput("currency", f"{text!r} is not an ISO 4217 currency code (e.g. USD).")
+        raise InvalidInput(
+            "currency",
+            N_("{entered} is not an ISO 4217 currency code (e.g. USD)."),
+            entered=repr(text),
+        )
     return code
+
+
+_NOT_POSITIVE = N_("The amount must be more than zero; you entered {entered}.")
 
 
 def parse_amount(text: str, currency: str, *, field: str = "amount") -> int:
@@ -63,25 +71,36 @@ def parse_amount(text: str, currency: str, *, field: str = "amount") -> int:
     match = _AMOUNT.fullmatch(cleaned)
     if match is None:
         if not cleaned:
-            raise InvalidInput(field, "Enter an amount.")
+            raise InvalidInput(field, N_("Enter an amount."))
         if cleaned.startswith("-"):
-            raise InvalidInput(field, f"The amount must be more than zero; you entered {text}.")
+            raise InvalidInput(field, _NOT_POSITIVE, entered=text)
         example = "1250" if exponent == 0 else "1250." + "0" * exponent
         raise InvalidInput(
             field,
-            f"Enter the amount as digits with an optional decimal point, like {example}"
-            f" (no commas or symbols); you entered {_shorten(text)}.",
+            N_(
+                "Enter the amount as digits with an optional decimal point, like {example}"
+                " (no commas or symbols); you entered {entered}."
+            ),
+            example=example,
+            entered=_shorten(text),
         )
     whole, frac = match["whole"], match["frac"] or ""
     if len(frac) > exponent:
-        places = "no decimals" if exponent == 0 else f"at most {exponent} decimals"
-        raise InvalidInput(field, f"{currency} amounts have {places}; you entered {text.strip()}.")
+        if exponent == 0:
+            template = N_("{currency} amounts have no decimals; you entered {entered}.")
+        else:
+            template = N_(
+                "{currency} amounts have at most {count} decimals; you entered {entered}."
+            )
+        raise InvalidInput(field, template, currency=currency, count=exponent, entered=text.strip())
     if len(whole.lstrip("0")) > MAX_MAJOR_DIGITS:
-        raise InvalidInput(field, f"{_shorten(text)} is too large to be an amount.")
+        raise InvalidInput(
+            field, N_("{entered} is too large to be an amount."), entered=_shorten(text)
+        )
     scale: int = 10**exponent
     minor = int(whole) * scale + (int(frac.ljust(exponent, "0")) if exponent else 0)
     if minor <= 0:
-        raise InvalidInput(field, f"The amount must be more than zero; you entered {text.strip()}.")
+        raise InvalidInput(field, _NOT_POSITIVE, entered=text.strip())
     return minor
 
 

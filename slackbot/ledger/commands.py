@@ -26,6 +26,7 @@ from models.limits import is_allocation_id, is_key
 from models.schemas import Actor, AllocationSummary
 from models.tables import Allocation, AuditEvent, Invoice, Partner, Payment
 from slackbot.errors import NotFound
+from slackbot.i18n.catalog import N_
 from slackbot.ledger import rules
 from slackbot.ledger.membership import acting_for
 from slackbot.ledger.posting import post_entries
@@ -272,7 +273,9 @@ class Ledger(LedgerQueries):
         self, session: Session, allocation_id: int, *, lock: bool = True
     ) -> list[Allocation]:
         """Every line of the request that line ``allocation_id`` belongs to, line 1 first."""
-        missing = NotFound("allocation", f"There is no allocation request {allocation_id}.")
+        missing = NotFound(
+            "allocation", N_("There is no allocation request {request}."), request=allocation_id
+        )
         if not is_allocation_id(allocation_id):
             raise missing
         # A line's request never changes, so a sub-select finds it (unlocked) in the statement

@@ -25,6 +25,7 @@ from models.tables import Allocation, Invoice, Partner, Payment
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.errors import InvalidInput, NotFound
+from slackbot.i18n.catalog import N_
 from slackbot.ledger import rules
 from slackbot.ledger.matching import (
     OpenInvoice,
@@ -209,7 +210,11 @@ class LedgerQueries:
                 session.get(Allocation, allocation_id) if is_allocation_id(allocation_id) else None
             )
             if allocation is None:
-                raise NotFound("allocation", f"There is no allocation request {allocation_id}.")
+                raise NotFound(
+                    "allocation",
+                    N_("There is no allocation request {request}."),
+                    request=allocation_id,
+                )
             return self._summary(session, allocation)
 
     def history(self, user_id: str, *, limit: int = 20) -> list[AllocationSummary]:
@@ -243,7 +248,8 @@ class LedgerQueries:
         # learns which payment ids exist elsewhere.
         missing = NotFound(
             "payment",
-            f"You have no payment {rules.shown_id(payment_id)}. Type /payments to see yours.",
+            N_("You have no payment {payment}. Type /payments to see yours."),
+            payment=rules.shown_id(payment_id),
         )
         if not is_key(payment_id) or not is_key(user_id):
             raise missing

@@ -25,6 +25,8 @@ from slackbot.errors import (
     NotAllowed,
     NotFound,
 )
+from slackbot.i18n.catalog import N_
+from slackbot.ledger.shown import Moment, Money
 from slackbot.money import format_amount, parse_amount
 
 # ------------------------------------------------------------------------------ what rules read
@@ -87,7 +89,7 @@ class AllocationState(Protocol):
 def check_amount_positive(minor: int) -> None:
     """An allocation moves money: zero or less is no request."""
     if minor <= 0:
-        raise InvalidInput("amount", "The amount must be more than zero.")
+        raise InvalidInput("amount", N_("The amount must be more than zero."))
 
 
 def check_room(payment: PaymentBalance, invoice: InvoiceBalance, minor: int) -> None:
@@ -101,20 +103,34 @@ def _check_payment_room(payment: PaymentBalance, minor: int, total: int, line_no
     if total <= payment.unallocated:
         return
     currency = payment.currency
-    held = (
-        f" ({format_amount(payment.pending, currency)} more is held by pending requests)"
-        if payment.pending
-        else ""
-    )
-    entered = (
-        f"you entered {format_amount(minor, currency)}"
-        if total == minor
-        else f"lines 1 to {line_no} come to {format_amount(total, currency)}"
-    )
+    # One sentence per case, so every language orders its own words.
+    if total == minor:
+        template = (
+            N_(
+                "{payment} has {left} left to allocate ({held} more is held by pending"
+                " requests); you entered {entered}."
+            )
+            if payment.pending
+            else N_("{payment} has {left} left to allocate; you entered {entered}.")
+        )
+    else:
+        template = (
+            N_(
+                "{payment} has {left} left to allocate ({held} more is held by pending"
+                " requests); lines 1 to {line} come to {total}."
+            )
+            if payment.pending
+            else N_("{payment} has {left} left to allocate; lines 1 to {line} come to {total}.")
+        )
     raise InsufficientFunds(
         line_field("amount", line_no),
-        f"{payment.payment_id} has {format_amount(payment.unallocated, currency)} left to"
-        f" allocate{held}; {entered}.",
+        template,
+        payment=payment.payment_id,
+        left=Money(payment.unallocated, currency),
+        held=Money(payment.pending, currency),
+        entered=Money(minor, currency),
+        line=line_no,
+        total=Money(total, currency),
     )
 
 
@@ -122,19 +138,23 @@ def _check_invoice_room(invoice: InvoiceBalance, minor: int, currency: str, line
     """One line's amount fits what its invoice has open."""
     if minor <= invoice.open_amount:
         return
-    if invoice.pending:
-        message = (
-            f"{invoice.invoice_id} has {format_amount(invoice.amount_due, currency)} left"
-            f" to pay, {format_amount(invoice.pending, currency)} of it already requested;"
-            f" you can apply at most {format_amount(invoice.open_amount, currency)}"
-            f" and you entered {format_amount(minor, currency)}."
+    template = (
+        N_(
+            "{invoice} has {due} left to pay, {pending} of it already requested;"
+            " you can apply at most {open} and you entered {entered}."
         )
-    else:
-        message = (
-            f"{invoice.invoice_id} has {format_amount(invoice.amount_due, currency)} left"
-            f" to pay; you entered {format_amount(minor, currency)}."
-        )
-    raise InsufficientFunds(line_field("amount", line_no), message)
+        if invoice.pending
+        else N_("{invoice} has {due} left to pay; you entered {entered}.")
+    )
+    raise InsufficientFunds(
+        line_field("amount", line_no),
+        template,
+        invoice=invoice.invoice_id,
+        due=Money(invoice.amount_due, currency),
+        pending=Money(invoice.pending, currency),
+        open=Money(invoice.open_amount, currency),
+        entered=Money(minor, currency),
+    )
 
 
 # ----------------------------------------------------------------- requests with several lines
@@ -155,12 +175,16 @@ def on_line(error: DomainError, line_no: int) -> DomainError:
 def check_line_count(count: int) -> None:
     """A request has 1 to ``MAX_REQUEST_LINES`` lines."""
     if count < 1:
-        raise InvalidInput("invoice", "Pick an invoice to apply the payment to.")
+        raise InvalidInput("invoice", N_("Pick an invoice to apply the payment to."))
     if count > MAX_REQUEST_LINES:
         raise InvalidInput(
             "invoice",
-            f"A request has at most {MAX_REQUEST_LINES} invoices and this one has {count};"
-            " request the rest separately.",
+            N_(
+                "A request has at most {most} invoices and this one has {count};"
+                " request the rest separately."
+            ),
+            most=MAX_REQUEST_LINES,
+            count=count,
         )
 
 
@@ -194,8 +218,9 @@ def check_request_lines(
         if key and key in first_line_of:
             raise InvalidInput(
                 line_field("invoice", line_no),
-                f"{shown_id(key)} is already on line {first_line_of[key]}; a request names"
-                " each invoice once.",
+                N_("{invoice} is already on line {line}; a request names each invoice once."),
+                invoice=shown_id(key),
+                line=first_line_of[key],
             )
         first_line_of[key] = line_no
         try:
@@ -215,8 +240,10 @@ def check_payment_allocatable(payment: PaymentBalance) -> None:
     if payment.unallocated <= 0:
         raise InsufficientFunds(
             "payment",
-            f"{payment.payment_id} has nothing left to allocate"
-            + (" (the rest is held by pending requests)." if payment.pending else "."),
+            N_("{payment} has nothing left to allocate (the rest is held by pending requests).")
+            if payment.pending
+            else N_("{payment} has nothing left to allocate."),
+            payment=payment.payment_id,
         )
 
 
@@ -232,21 +259,32 @@ def check_invoice_payable(
     if invoice is None or invoice.partner_id != payment.partner_id:
         raise NotFound(
             "invoice",
-            f"{shown} is not an open invoice of the partner that made {payment.payment_id}.",
+            N_("{invoice} is not an open invoice of the partner that made {payment}."),
+            invoice=shown,
+            payment=payment.payment_id,
         )
     if invoice.currency != payment.currency:
         raise InvalidInput(
             "invoice",
-            f"{shown} is in {invoice.currency} and {payment.payment_id} is in"
-            f" {payment.currency}; pick an invoice in {payment.currency}.",
+            N_(
+                "{invoice} is in {invoice_currency} and {payment} is in {currency};"
+                " pick an invoice in {currency}."
+            ),
+            invoice=shown,
+            invoice_currency=invoice.currency,
+            payment=payment.payment_id,
+            currency=payment.currency,
         )
     if invoice.amount_due <= 0:
-        raise InvalidInput("invoice", f"{shown} is already paid in full.")
+        raise InvalidInput("invoice", N_("{invoice} is already paid in full."), invoice=shown)
     if invoice.open_amount <= 0:
         raise InvalidInput(
             "invoice",
-            f"All that {shown} has left to pay is held by pending requests; pick another"
-            " invoice or wait for billing to decide.",
+            N_(
+                "All that {invoice} has left to pay is held by pending requests; pick another"
+                " invoice or wait for billing to decide."
+            ),
+            invoice=shown,
         )
 
 
@@ -256,6 +294,75 @@ def left_to_pay_if_approved(allocation: AllocationSummary) -> int:
 
 
 # ------------------------------------------------------------------------- who may decide what
+
+# One sentence per verb and status: a verb or a status is no word a translation can slot in.
+_ONLY_APPROVERS = {
+    Decision.APPROVE: N_("Only billing approvers can approve requests."),
+    Decision.REJECT: N_("Only billing approvers can reject requests."),
+    Decision.CANCEL: N_("Only billing approvers can cancel requests."),
+    Decision.REVERSE: N_("Only billing approvers can reverse an allocation."),
+}
+_OWN_REQUEST = {
+    Decision.APPROVE: N_("You made this request, so another approver has to approve it."),
+    Decision.REJECT: N_("You made this request, so another approver has to reject it."),
+    Decision.CANCEL: N_("You made this request, so another approver has to cancel it."),
+    Decision.REVERSE: N_("You made this request, so another approver has to reverse it."),
+}
+_MEMBER_OF = {
+    Decision.APPROVE: N_(
+        "You are a member of {partner}, so you cannot approve its requests; another approver must."
+    ),
+    Decision.REJECT: N_(
+        "You are a member of {partner}, so you cannot reject its requests; another approver must."
+    ),
+    Decision.CANCEL: N_(
+        "You are a member of {partner}, so you cannot cancel its requests; another approver must."
+    ),
+    Decision.REVERSE: N_(
+        "You are a member of {partner}, so you cannot reverse its requests; another approver must."
+    ),
+}
+_STILL_PENDING = {
+    Decision.APPROVE: N_(
+        "Request {request} is still waiting for a decision; only an approved allocation"
+        " can be approved."
+    ),
+    Decision.REJECT: N_(
+        "Request {request} is still waiting for a decision; only an approved allocation"
+        " can be rejected."
+    ),
+    Decision.CANCEL: N_(
+        "Request {request} is still waiting for a decision; only an approved allocation"
+        " can be cancelled."
+    ),
+    Decision.REVERSE: N_(
+        "Request {request} is still waiting for a decision; only an approved allocation"
+        " can be reversed."
+    ),
+}
+# (when the moment is known, when it is not)
+_DECIDED: dict[str, tuple[str, str]] = {
+    AllocationStatus.APPROVED: (
+        N_("Request {request} was already approved by {who} at {when}; nothing changed."),
+        N_("Request {request} was already approved by {who} at earlier; nothing changed."),
+    ),
+    AllocationStatus.REJECTED: (
+        N_("Request {request} was already rejected by {who} at {when}; nothing changed."),
+        N_("Request {request} was already rejected by {who} at earlier; nothing changed."),
+    ),
+    AllocationStatus.CANCELLED: (
+        N_("Request {request} was already cancelled by {who} at {when}; nothing changed."),
+        N_("Request {request} was already cancelled by {who} at earlier; nothing changed."),
+    ),
+    AllocationStatus.REVERSED: (
+        N_("Request {request} was already reversed by {who} at {when}; nothing changed."),
+        N_("Request {request} was already reversed by {who} at earlier; nothing changed."),
+    ),
+}
+_DECIDED_UNKNOWN = (
+    N_("Request {request} was already {state} by {who} at {when}; nothing changed."),
+    N_("Request {request} was already {state} by {who} at earlier; nothing changed."),
+)
 
 
 def may_approve(
@@ -270,9 +377,7 @@ def may_approve(
 def check_is_approver(actor: Actor, verb: Decision) -> None:
     """Only billing approvers approve, reject or reverse."""
     if not actor.can_approve:
-        if verb == Decision.REVERSE:
-            raise NotAllowed("allocation", "Only billing approvers can reverse an allocation.")
-        raise NotAllowed("allocation", f"Only billing approvers can {verb} requests.")
+        raise NotAllowed("allocation", _ONLY_APPROVERS[verb])
 
 
 def check_independent(
@@ -290,28 +395,23 @@ def check_independent(
     asked a colleague to request it.
     """
     if allocation.requested_by == actor.user_id:
-        raise NotAllowed(
-            "allocation",
-            f"You made this request, so another approver has to {verb} it.",
-        )
+        raise NotAllowed("allocation", _OWN_REQUEST[verb])
     if actor_is_member:
-        raise NotAllowed(
-            "allocation",
-            f"You are a member of {shown_name(partner_name)}, so you cannot {verb} its requests;"
-            " another approver must.",
-        )
+        raise NotAllowed("allocation", _MEMBER_OF[verb], partner=shown_name(partner_name))
 
 
 def check_may_cancel(allocation: AllocationState, user_id: str, *, still_member: bool) -> None:
     """Only the requester withdraws a request, and only while they still act for the partner."""
     if allocation.requested_by != user_id:
-        raise NotAllowed("allocation", "Only the person who made a request can cancel it.")
+        raise NotAllowed("allocation", N_("Only the person who made a request can cancel it."))
     if not still_member:
         # Removed from the partner since asking: the request is billing's to decide now.
         raise NotAllowed(
             "allocation",
-            "You no longer act for this partner, so you cannot cancel its requests;"
-            " billing will decide this one.",
+            N_(
+                "You no longer act for this partner, so you cannot cancel its requests;"
+                " billing will decide this one."
+            ),
         )
 
 
@@ -331,10 +431,9 @@ def already_decided(allocation: AllocationState, verb: Decision) -> AlreadyDecid
     """The refusal for acting on a request whose status does not allow ``verb``."""
     status = allocation.status
     if status == AllocationStatus.PENDING:
-        done = AllocationStatus.REVERSED if verb == Decision.REVERSE else verb
         return AlreadyDecided(
-            f"Request {allocation.allocation_id} is still waiting for a decision; only an"
-            f" approved allocation can be {done}.",
+            _STILL_PENDING[verb],
+            request=allocation.allocation_id,
             allocation_id=allocation.allocation_id,
             status=status,
             decided_by=None,
@@ -344,10 +443,13 @@ def already_decided(allocation: AllocationState, verb: Decision) -> AlreadyDecid
         who, when = allocation.reversed_by, allocation.reversed_at
     else:
         who, when = allocation.decided_by, allocation.decided_at
-    when_text = when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if when else "earlier"
+    decided = _DECIDED.get(status, _DECIDED_UNKNOWN)
     return AlreadyDecided(
-        f"Request {allocation.allocation_id} was already {status} by {who} at {when_text};"
-        f" nothing changed.",
+        decided[0] if when else decided[1],
+        request=allocation.allocation_id,
+        who=str(who),
+        when=Moment(when) if when else None,
+        state=status,
         allocation_id=allocation.allocation_id,
         status=status,
         decided_by=who,
@@ -476,7 +578,7 @@ def checked_note(note: str | None) -> str | None:
     if not has_readable_text(cleaned):
         return None
     if len(cleaned) > MAX_NOTE:
-        raise InvalidInput("note", f"Keep the note under {MAX_NOTE} characters.")
+        raise InvalidInput("note", N_("Keep the note under {most} characters."), most=MAX_NOTE)
     return cleaned
 
 
@@ -486,25 +588,41 @@ def required_reason(reason: str | None, ask: str) -> str:
     cleaned = readable_text(typed)
     if not has_readable_text(cleaned):
         if typed.strip():
-            raise InvalidInput(
-                "reason",
-                "The reason has only invisible or control characters, so the requester would"
-                f" read nothing. {ask}",
-            )
+            invisible = _INVISIBLE_REASON.get(ask)
+            if invisible is None:  # an ask of the caller's own: English, as it was given
+                raise InvalidInput(
+                    "reason",
+                    "The reason has only invisible or control characters, so the requester"
+                    f" would read nothing. {ask}",
+                )
+            raise InvalidInput("reason", invisible)
         raise InvalidInput("reason", ask)
     if len(cleaned) > MAX_REASON:
-        raise InvalidInput("reason", f"Keep the reason under {MAX_REASON} characters.")
+        raise InvalidInput(
+            "reason", N_("Keep the reason under {most} characters."), most=MAX_REASON
+        )
     return cleaned
 
 
-REJECT_ASK = "Say why, so the requester knows what to fix."
-REVERSE_ASK = "Say why the allocation is being reversed."
+REJECT_ASK = N_("Say why, so the requester knows what to fix.")
+REVERSE_ASK = N_("Say why the allocation is being reversed.")
+# The ask after the warning, as one sentence per ask (a language may need to join them).
+_INVISIBLE_REASON = {
+    REJECT_ASK: N_(
+        "The reason has only invisible or control characters, so the requester would read"
+        " nothing. Say why, so the requester knows what to fix."
+    ),
+    REVERSE_ASK: N_(
+        "The reason has only invisible or control characters, so the requester would read"
+        " nothing. Say why the allocation is being reversed."
+    ),
+}
 
 
 def check_request_key(request_key: str | None) -> None:
     """A door's idempotency key fits its column."""
     if request_key is not None and len(request_key) > MAX_REQUEST_KEY:
-        raise InvalidInput("request", "The request key is too long.")
+        raise InvalidInput("request", N_("The request key is too long."))
 
 
 # --------------------------------------------------------------------- how ids are shown back

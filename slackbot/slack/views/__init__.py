@@ -12,9 +12,11 @@ Three rules hold everywhere so that no data an ERP or a person typed can break a
   of the ways a length can be counted, so an emoji never tips a field over);
 - lists are cut to Slack's block and option counts, and the person is told what was left out.
 
-Amounts reach people only through :func:`slackbot.money.format_amount` (and the amount field's
-initial value through :func:`slackbot.money.to_decimal_string`). Interaction ids come from
-:mod:`slackbot.slack.ids`.
+Every builder takes ``locale=`` (the reader's, default ``en-US``) and reads its words from the
+catalogs (``texts(locale).gettext``; see :mod:`slackbot.i18n.catalog`). Amounts reach people only
+through :func:`slackbot.i18n.numbers.display_money` (``1,250.00 USD`` in English, CLDR's
+``1 250,00 $US`` in French; the amount field's initial value through
+:func:`slackbot.money.to_decimal_string`). Interaction ids come from :mod:`slackbot.slack.ids`.
 
 Callers use the package (``from slackbot.slack import views; views.billing_message(...)``); it
 re-exports each surface's builders.

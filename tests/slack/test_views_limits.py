@@ -27,6 +27,7 @@ from slack_sdk.models.views import View
 from models.schemas import AllocationSummary, InvoiceSummary, PaymentSummary
 from slackbot.i18n.catalog import LOCALES_DIR, PSEUDO_LOCALE, pseudo
 from slackbot.slack import views as _views
+from slackbot.slack.views import launcher, reminders
 
 POT = LOCALES_DIR / "messages.pot"
 # Every render below runs in English, in French and in the pseudo-locale (every text 40% longer).
@@ -533,6 +534,56 @@ MESSAGE_CASES["history_100_all_pending"] = lambda: views.history_message(
     [allocation("pending", currency=CURRENCIES[i % 3], text=TEXTS[i % 4]) for i in range(100)]
 )
 
+
+def _digest(partners: int, more: int) -> dict[str, Any]:
+    when = WHEN.isoformat()
+    return {
+        "as_of": when,
+        "waiting": partners * 1000,
+        "oldest": {
+            "request_id": 9_223_372_036_854_775_807,
+            "partner_name": LONG_NAME,
+            "requested_at": when,
+            "business_seconds": 10**9,
+        },
+        "partners": [
+            {
+                "partner_id": f"P-{n:062d}",
+                "name": f"{n} {LONG_NAME}",
+                "waiting": 1000,
+                "since": when,
+                "business_seconds": 10**9,
+                "totals": [{"currency": c, "amount": HUGE[c]} for c in CURRENCIES],
+            }
+            for n in range(partners)
+        ],
+        "more_partners": more,
+    }
+
+
+# The surfaces outside the views package's re-exports: the launcher and the reminders.
+MESSAGE_CASES["launcher_long_name"] = lambda: launcher.launcher_message(
+    LONG_NAME, locale=_reader[0]
+)
+for _partners, _more in ((1, 0), (40, 5000), (300, 0)):
+    MESSAGE_CASES[f"digest_{_partners}_{_more}"] = (
+        lambda n=_partners, m=_more: reminders.daily_digest(_digest(n, m), locale=_reader[0])  # type: ignore[misc]
+    )
+for _status in ("pending",):
+    for _currency in CURRENCIES:
+        MESSAGE_CASES[f"reminder_{_currency}"] = lambda c=_currency: reminders.reminder_reply(  # type: ignore[misc]
+            allocation("pending", currency=c), business_seconds=10**9, locale=_reader[0]
+        )
+        MESSAGE_CASES[f"escalation_{_currency}"] = lambda c=_currency: reminders.escalation_reply(  # type: ignore[misc]
+            allocation("pending", currency=c),
+            business_seconds=10**9,
+            approver_ids=[f"U{n:08d}" for n in range(50)],
+            locale=_reader[0],
+        )
+        MESSAGE_CASES[f"chase_{_currency}"] = lambda c=_currency: reminders.chase_notice(  # type: ignore[misc]
+            allocation("pending", currency=c), business_seconds=10**9, locale=_reader[0]
+        )
+
 VIEW_CASES: dict[str, Callable[[], dict[str, Any]]] = {
     "allocation_500_payments_none_selected": lambda: views.allocation_modal(
         many_payments(500, 1), selected=None
@@ -557,6 +608,7 @@ VIEW_CASES: dict[str, Callable[[], dict[str, Any]]] = {
         private_metadata="x" * 3000,
     ),
     "notice_long": lambda: views.notice_modal(LONG_NAME, NASTY * 100),
+    "launcher_modal": lambda: launcher.launcher_modal(locale=_reader[0]),
     "notice_request_sent": lambda: views.notice_modal(
         "Request sent", views.request_sent_text(allocation("pending", currency="KWD"))
     ),
@@ -648,27 +700,33 @@ def test_any_text_renders_within_limits_and_escaped(
         }
     )
     inv = invoice(1, currency=currency).model_copy(update={"invoice_id": invoice_id})
-    check_message(views.payments_message([pay]))
-    check_message(views.history_message([alloc]))
-    check_message(views.error_message(note))
-    for builder in (views.billing_message, views.receipt_message, views.decision_message):
-        check_message(builder(alloc))
-    check_view(views.allocation_modal([pay], selected=pay))
-    check_view(
-        views.allocation_modal(
-            [pay],
-            selected=pay,
-            invoice=inv,
-            amount_block=views.amount_block_id(payment_id, invoice_id),
-        )
-    )
-    linked = alloc.model_copy(
-        update={"payment_reference": reference, "invoice_amount": 1, "as_of": dt.date.max}
-    )
-    check_message(views.billing_message(linked, invoice_url_template=TEMPLATE))
-    check_view(views.reject_modal(alloc))
-    check_view(views.notice_modal(name, note))
-    check_options_response(views.invoice_options([inv]))
+    # Every language at once (a parametrized fixture and hypothesis do not mix).
+    for locale in LOCALES:
+        _reader[0] = locale
+        try:
+            check_message(views.payments_message([pay]))
+            check_message(views.history_message([alloc]))
+            check_message(views.error_message(note))
+            for builder in (views.billing_message, views.receipt_message, views.decision_message):
+                check_message(builder(alloc))
+            check_view(views.allocation_modal([pay], selected=pay))
+            check_view(
+                views.allocation_modal(
+                    [pay],
+                    selected=pay,
+                    invoice=inv,
+                    amount_block=views.amount_block_id(payment_id, invoice_id),
+                )
+            )
+            linked = alloc.model_copy(
+                update={"payment_reference": reference, "invoice_amount": 1, "as_of": dt.date.max}
+            )
+            check_message(views.billing_message(linked, invoice_url_template=TEMPLATE))
+            check_view(views.reject_modal(alloc))
+            check_view(views.notice_modal(name, note))
+            check_options_response(views.invoice_options([inv]))
+        finally:
+            _reader[0] = "en-US"
 
 
 # ------------------------------------------------------------- the checker catches what breaks

@@ -24,10 +24,11 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from models.home import ApproverHome, CurrencyTotal, Home, HomeSuggestion, PartnerCount, PartnerHome
 from models.schemas import AllocationSummary, InvoiceSummary, PaymentSummary
 from slackbot.i18n.catalog import LOCALES_DIR, PSEUDO_LOCALE, pseudo
 from slackbot.slack import views as _views
-from slackbot.slack.views import launcher, reminders
+from slackbot.slack.views import home, launcher, reminders
 
 POT = LOCALES_DIR / "messages.pot"
 # Every render below runs in English, in French and in the pseudo-locale (every text 40% longer).
@@ -561,6 +562,57 @@ def _digest(partners: int, more: int) -> dict[str, Any]:
     }
 
 
+def _home(partners: int) -> Home:
+    """A Home that fills its 100 blocks: an approver's queue and partners with everything."""
+    ids = iter(range(1, 10**6))
+
+    def numbered(a: AllocationSummary) -> AllocationSummary:
+        return a.model_copy(update={"allocation_id": next(ids)})
+
+    def waiting() -> tuple[AllocationSummary, ...]:
+        return tuple(numbered(allocation("pending", currency=c)) for c in CURRENCIES)
+
+    decided = tuple(numbered(allocation(s)) for s in STATUSES if s != "pending")
+    totals = tuple(
+        CurrencyTotal(currency=c, unallocated=HUGE[c], pending=1, payments=10**6)
+        for c in CURRENCIES
+    )
+    return Home(
+        user_id="U0ALICE",
+        as_of=WHEN,
+        totals=totals,
+        partners=tuple(
+            PartnerHome(
+                partner_id=f"P{n}",
+                name=f"{n} {LONG_NAME}",
+                totals=totals,
+                payments=tuple(many_payments(30, 1)),
+                payments_more=500,
+                suggestions={
+                    payment.payment_id: HomeSuggestion(summary=NASTY, total=HUGE["USD"], lines=3)
+                    for payment in many_payments(3, 1)
+                },
+                waiting=waiting(),
+                waiting_more=40,
+                decisions=decided,
+            )
+            for n in range(partners)
+        ),
+        partners_more=7,
+        approver=ApproverHome(
+            pending_count=10**6,
+            oldest_requested_at=WHEN - dt.timedelta(days=40),
+            by_partner=tuple(
+                PartnerCount(partner_id=f"P{n}", name=LONG_NAME, pending=n) for n in range(20)
+            ),
+            by_partner_more=300,
+            queue=tuple(a for _ in range(20) for a in waiting()),
+            decided_today=decided,
+            decided_today_count=400,
+        ),
+    )
+
+
 # The surfaces outside the views package's re-exports: the launcher and the reminders.
 MESSAGE_CASES["launcher_long_name"] = lambda: launcher.launcher_message(
     LONG_NAME, locale=_reader[0]
@@ -618,6 +670,21 @@ for _status in STATUSES:
         VIEW_CASES[f"reject_{_status}_text{_i}"] = (
             lambda s=_status, t=_text: views.reject_modal(allocation(s, text=t))  # type: ignore[misc]
         )
+
+
+HOME_CASES: dict[str, Callable[[], dict[str, Any]]] = {
+    "home_one_partner": lambda: home.home_view(_home(1), locale=_reader[0]),
+    "home_twelve_partners": lambda: home.home_view(_home(12), locale=_reader[0]),
+}
+
+
+@pytest.mark.parametrize("reader", LOCALES, indirect=True)
+@pytest.mark.parametrize("case", sorted(HOME_CASES))
+def test_home_stays_within_slack_limits(case: str, reader: str) -> None:
+    view = HOME_CASES[case]()
+    assert set(view) == {"type", "blocks"} and view["type"] == "home"
+    check_blocks(view["blocks"], 100, "home.blocks")
+    View(**view).validate_json()
 
 
 @pytest.mark.parametrize("reader", LOCALES, indirect=True)
@@ -972,9 +1039,9 @@ def test_the_growth_check_sees_a_clipped_pseudo_text() -> None:
     assert clipped_by_growth({}, {"title": {"type": "plain_text", "text": mid_word}})
 
 
-@pytest.mark.parametrize("case", sorted(MESSAGE_CASES) + sorted(VIEW_CASES))
+@pytest.mark.parametrize("case", sorted(MESSAGE_CASES) + sorted(VIEW_CASES) + sorted(HOME_CASES))
 def test_pseudo_locale_texts_are_not_cut_by_their_growth(case: str) -> None:
-    build = MESSAGE_CASES.get(case) or VIEW_CASES[case]
+    build = MESSAGE_CASES.get(case) or VIEW_CASES.get(case) or HOME_CASES[case]
     _reader[0] = "en-US"
     english = build()
     _reader[0] = PSEUDO_LOCALE

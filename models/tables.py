@@ -92,6 +92,9 @@ class Partner(Base):
 
     partner_id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The partners CSV's optional ``locale`` column (``fr-FR``): what its people read when their
+    # Slack locale is not known. None: the bot's DEFAULT_LOCALE.
+    locale: Mapped[str | None] = mapped_column(String(35), nullable=True)
 
 
 class PartnerMember(Base):

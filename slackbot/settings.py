@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models.limits import SLACK_CHANNEL_ID, SLACK_GROUP_ID, SLACK_USER_ID
 from slackbot import business_time
+from slackbot.i18n.catalog import PSEUDO_LOCALE, available_languages
 
 # What a token, secret or id may hold: printable ASCII without spaces. Slack's are all of that
 # kind, and anything else would fail later, deep in an HTTP header (UnicodeEncodeError).
@@ -42,6 +43,8 @@ DEFAULT_SCOPES = (
     "groups:history",
     "im:history",
     "im:write",
+    # users.info with include_locale: the language each person reads (slackbot.slack.locales).
+    "users:read",
 )
 _SCOPE = re.compile(r"[a-z][a-z0-9_.:-]{1,63}", re.ASCII)
 # The settings that turn on installation in many workspaces (OAuth); SLACK_SCOPES and
@@ -83,6 +86,33 @@ def _check_secret(value: str, what: str, where: str) -> None:
             f"character {position} is U+{ord(char):04X}, which no {what} contains"
             f" (printable ASCII only); paste it again from {where}"
         )
+
+
+def check_locale(value: str) -> str:
+    """A locale the bot can write in, as Slack writes it (``fr-FR``); ValueError says why not.
+
+    Supported: English and every language with a catalog in ``slackbot/i18n/locales``. Used by
+    the settings and the partners CSV's ``locale`` column alike.
+    """
+    from babel import Locale, UnknownLocaleError
+
+    tag = value.strip().replace("_", "-")
+    shown = repr(value) if len(value) <= 40 else repr(value[:40]) + "…"
+    if _PLACEHOLDER.search(tag) or not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}", tag):
+        raise ValueError(f"{shown} is not a locale; write it as Slack does, such as en-US or fr-FR")
+    try:
+        parsed = Locale.parse(tag, sep="-")
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(
+            f"{shown} is not a locale Babel knows; use one such as en-US or fr-FR"
+        ) from None
+    supported = [lang for lang in available_languages() if lang != PSEUDO_LOCALE]
+    if parsed.language not in {lang.split("_")[0] for lang in supported}:
+        raise ValueError(
+            f"{shown}: the bot has no {Locale(parsed.language).english_name} texts;"
+            f" supported languages: {', '.join(supported)}"
+        )
+    return "-".join(p for p in (parsed.language, parsed.script, parsed.territory) if p)
 
 
 def _id_problem(value: str, pattern: re.Pattern[str], example: str) -> str | None:
@@ -136,6 +166,27 @@ class Settings(BaseSettings):
     business_tz: str = Field(default="Europe/Paris", alias="BUSINESS_TZ")
     remind_after: str = Field(default="4h", alias="REMIND_AFTER")
     escalate_after: str = Field(default="24h", alias="ESCALATE_AFTER")
+    # The language a person reads when neither their Slack locale nor their partner's is known,
+    # and the billing channel's (BILLING_LOCALE, unset: DEFAULT_LOCALE). README: Languages.
+    default_locale: str = Field(default="en-US", alias="DEFAULT_LOCALE")
+    billing_locale_setting: str | None = Field(default=None, alias="BILLING_LOCALE")
+
+    @property
+    def billing_locale(self) -> str:
+        """The billing channel's language: BILLING_LOCALE, else DEFAULT_LOCALE."""
+        return self.billing_locale_setting or self.default_locale
+
+    @field_validator("default_locale")
+    @classmethod
+    def _default_locale(cls, value: str) -> str:
+        value = value.strip()
+        return check_locale(value) if value else "en-US"
+
+    @field_validator("billing_locale_setting")
+    @classmethod
+    def _billing_locale(cls, value: str | None) -> str | None:
+        value = _blank_is_none(value)
+        return check_locale(value) if value is not None else None
 
     @property
     def oauth_mode(self) -> bool:

@@ -79,9 +79,17 @@ def test_bot_scopes_are_exactly_what_the_bot_uses(manifest: dict[str, Any]) -> N
         "im:write",
         "pins:write",
         "usergroups:read",
+        # users.info with include_locale: the language each person reads (issue 15).
+        "users:read",
     ]
-    assert len(scopes["bot"]) == 8
+    assert len(scopes["bot"]) == 9
     assert "user" not in scopes
+
+
+def test_the_manifests_bot_scopes_are_the_installs_default(manifest: dict[str, Any]) -> None:
+    from slackbot.settings import DEFAULT_SCOPES
+
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(DEFAULT_SCOPES)
 
 
 def test_http_mode_with_the_home_and_uninstall_events(manifest: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ from slackbot.erp.members import (
     remove_unlisted_members,
     upsert_members,
 )
+from slackbot.erp.partner_locale import partner_compared
 from slackbot.erp.reader import (
     PROGRESS_ROWS,
     BadRow,
@@ -238,12 +239,18 @@ class _Spec:
     def conflicts(self, connection: Connection, pairs: list[tuple[_Row, dict[str, Any]]]) -> None:
         """Add a problem to each row whose change would break what is already recorded."""
 
+    def compared_in(self, header: Header) -> tuple[str, ...]:
+        return self.compared
+
 
 class _PartnerSpec(_Spec):
     table = Partner.__table__  # type: ignore[assignment]
     key_columns = ("partner_id",)
     compared = ("name",)
     needs_partner = False
+
+    def compared_in(self, header: Header) -> tuple[str, ...]:
+        return partner_compared(header.columns)  # the locale only when the file has it
 
 
 class _MemberSpec(_Spec):
@@ -544,6 +551,7 @@ class _ImportRun:
         existing = self.spec.existing(connection, [row.key for row in writable]) if writable else {}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
+        compared = self.spec.compared_in(self.header)
         for row in chunk:
             if row.problems or row.record is None:
                 self._reject(row)
@@ -551,7 +559,7 @@ class _ImportRun:
             old = existing.get(row.key)
             if old is None:
                 inserts.append(row.record)
-            elif any(row.record[name] != old[name] for name in self.spec.compared):
+            elif any(row.record[name] != old[name] for name in compared):
                 updates.append(row.record)
             else:
                 self.unchanged += 1
@@ -568,12 +576,12 @@ class _ImportRun:
             stmt = (
                 update(table)
                 .where(table.c[key] == bindparam("_key"))
-                .values({name: bindparam(f"_new_{name}") for name in self.spec.compared})
+                .values({name: bindparam(f"_new_{name}") for name in compared})
             )
             connection.execute(
                 stmt,
                 [
-                    {"_key": record[key], **{f"_new_{n}": record[n] for n in self.spec.compared}}
+                    {"_key": record[key], **{f"_new_{n}": record[n] for n in compared}}
                     for record in updates
                 ],
             )

@@ -46,6 +46,8 @@ HEADERS: dict[ImportKind, tuple[str, ...]] = {
 }
 # Columns a file may leave out, after the required ones.
 OPTIONAL_COLUMNS: dict[ImportKind, tuple[str, ...]] = {
+    # The language its people read (slackbot.erp.partner_locale); left out: unchanged.
+    ImportKind.PARTNERS: ("locale",),
     ImportKind.MEMBERS: ("slack_team_id",),
     ImportKind.INVOICES: ("amount_due",),
 }

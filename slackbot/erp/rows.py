@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, SupportsIndex
 
 from models.limits import MAX_ID, MAX_NAME, MAX_REFERENCE, is_slack_user_id
+from slackbot.erp.partner_locale import locale_cell
 from slackbot.erp.reader import ImportKind
 from slackbot.errors import InvalidInput
 from slackbot.ledger.membership import is_slack_enterprise_id, is_slack_team_id
@@ -170,9 +171,12 @@ def partner_row(
 ) -> Record | None:
     partner_id = required_id(problems, "partner_id", values["partner_id"])
     name = text(problems, "name", values["name"], MAX_NAME, required=True)
+    if "locale" not in values:
+        return None if problems else {"partner_id": partner_id, "name": name}
+    locale = locale_cell(problems, values["locale"])
     if problems:
         return None
-    return {"partner_id": partner_id, "name": name}
+    return {"partner_id": partner_id, "name": name, "locale": locale}
 
 
 def member_row(

@@ -55,6 +55,7 @@ from babel.numbers import NumberPattern
 from babel.numbers import format_decimal as _babel_format_decimal
 
 from slackbot.errors import InvalidInput
+from slackbot.i18n.catalog import N_, texts
 from slackbot.money import MAX_MAJOR_DIGITS, currency_exponent, format_amount, normalize_currency
 
 DEFAULT_LOCALE = "en-US"
@@ -62,66 +63,34 @@ DEFAULT_LOCALE = "en-US"
 # try to read the text at all.
 MAX_INPUT = 64
 
-# --- Message texts: one dict per language, to move into the catalogs (msgids = the English). ---
-# Keys are stable; parameters: entered (what was typed), example/plain (how to write it),
-# as_thousands/as_decimal (the two readings of an ambiguous text), currency, count (decimals).
-MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "empty": "Enter an amount, like {example}.",
-        "not_positive": "The amount must be more than zero; you entered {entered}.",
-        "write_like": "Write the amount like {example} or {plain}; you entered {entered}.",
-        "ambiguous": (
-            "{entered} can be read two ways; write {as_thousands} or {as_decimal} to say which."
-        ),
-        "ambiguous_thousands": (
-            "{entered} can be read two ways; if you mean {as_thousands}, write it that way."
-        ),
-        "write_as": "Write the amount as {example}; you entered {entered}.",
-        "too_many_decimals": (
-            "{currency} amounts have at most {count} decimals; you entered {entered}."
-        ),
-        "one_decimal": "{currency} amounts have at most one decimal; you entered {entered}.",
-        "no_decimals": "{currency} amounts have no decimals; you entered {entered}.",
-        "too_large": "{entered} is too large to be an amount.",
-        "wrong_currency": "This amount is in {currency}; you entered {entered}.",
-        "at": "at",
-    },
-    "fr": {
-        "empty": "Saisissez un montant, par exemple {example}.",
-        "not_positive": "Le montant doit être supérieur à zéro\u202f; vous avez saisi {entered}.",
-        "write_like": (
-            "Écrivez le montant ainsi\u00a0: {example} ou {plain}\u202f; vous avez saisi {entered}."
-        ),
-        "ambiguous": (
-            "{entered} peut se lire de deux façons\u202f; écrivez {as_thousands} ou {as_decimal}"
-            " pour préciser."
-        ),
-        "ambiguous_thousands": (
-            "{entered} peut se lire de deux façons\u202f; si vous voulez dire {as_thousands},"
-            " écrivez-le ainsi."
-        ),
-        "write_as": "Écrivez le montant ainsi\u00a0: {example}\u202f; vous avez saisi {entered}.",
-        "too_many_decimals": (
-            "Les montants en {currency} ont au plus {count} décimales\u202f;"
-            " vous avez saisi {entered}."
-        ),
-        "one_decimal": (
-            "Les montants en {currency} ont au plus une décimale\u202f; vous avez saisi {entered}."
-        ),
-        "no_decimals": (
-            "Les montants en {currency} n’ont pas de décimales\u202f; vous avez saisi {entered}."
-        ),
-        "too_large": "{entered} est trop grand pour être un montant.",
-        "wrong_currency": "Ce montant est en {currency}\u202f; vous avez saisi {entered}.",
-        "at": "à",
-    },
+# --- Message texts: in the catalogs (the msgid is the English), looked up by a stable key. ---
+# Parameters: entered (what was typed), example/plain (how to write it), as_thousands/as_decimal
+# (the two readings of an ambiguous text), currency, count (decimals).
+MESSAGES: dict[str, str] = {
+    "empty": N_("Enter an amount, like {example}."),
+    "not_positive": N_("The amount must be more than zero; you entered {entered}."),
+    "write_like": N_("Write the amount like {example} or {plain}; you entered {entered}."),
+    "ambiguous": N_(
+        "{entered} can be read two ways; write {as_thousands} or {as_decimal} to say which."
+    ),
+    "ambiguous_thousands": N_(
+        "{entered} can be read two ways; if you mean {as_thousands}, write it that way."
+    ),
+    "write_as": N_("Write the amount as {example}; you entered {entered}."),
+    "too_many_decimals": N_(
+        "{currency} amounts have at most {count} decimals; you entered {entered}."
+    ),
+    "one_decimal": N_("{currency} amounts have at most one decimal; you entered {entered}."),
+    "no_decimals": N_("{currency} amounts have no decimals; you entered {entered}."),
+    "too_large": N_("{entered} is too large to be an amount."),
+    "wrong_currency": N_("This amount is in {currency}; you entered {entered}."),
+    "at": N_("at"),
 }
 
 
-def message(key: str, language: str, **params: str) -> str:
-    """The text of ``key`` in ``language`` (English when the language has no texts yet)."""
-    texts = MESSAGES.get(language, MESSAGES["en"])
-    return texts.get(key, MESSAGES["en"][key]).format(**params)
+def message(key: str, locale: str, **params: str) -> str:
+    """The text of ``key`` as a reader of ``locale`` reads it (English when it has no catalog)."""
+    return texts(locale).gettext(MESSAGES[key]).format(**params)
 
 
 class AmountNotUnderstood(InvalidInput):
@@ -131,11 +100,11 @@ class AmountNotUnderstood(InvalidInput):
         self.key = key
         self.params = params
         self.locale = locale
-        super().__init__("amount", message(key, language_of(locale), **params))
+        super().__init__("amount", message(key, locale, **params))
 
-    def text_in(self, language: str) -> str:
-        """The same refusal in another language (the examples keep the person's locale)."""
-        return message(self.key, language, **self.params)
+    def text_in(self, locale: str) -> str:
+        """The same refusal for a reader of ``locale`` (the examples keep the typist's locale)."""
+        return message(self.key, locale, **self.params)
 
 
 # --- Locales ---------------------------------------------------------------------------------
@@ -438,7 +407,7 @@ def slack_date_token(moment: dt.datetime, fallback: str, *, locale: str | None =
     The word between date and time is ``at``, or the locale's word when ``locale`` is given.
     """
     stamp = int(_aware(moment).timestamp())
-    word = message("at", language_of(locale)) if locale else "at"
+    word = message("at", locale) if locale else "at"
     shown = fallback.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return f"<!date^{stamp}^{{date_short_pretty}} {word} {{time}}|{shown}>"
 

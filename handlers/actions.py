@@ -17,6 +17,7 @@ from handlers.launcher import modal_client
 from handlers.modals import best_suggestion, lines_in_view, modal_for, open_allocation_modal
 from models.enums import Decision
 from slackbot.errors import InvalidInput
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.ledger import Ledger
 from slackbot.ledger.membership import Person
 from slackbot.slack import refusals, views
@@ -79,6 +80,7 @@ def open_allocation(
     ledger: Ledger,
     user_id: str,
     person: Person,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     ack()
     open_allocation_modal(
@@ -90,6 +92,7 @@ def open_allocation(
         trigger_id=str(body.get("trigger_id", "")),
         payment_id=action_value(body)[:64] or None,
         person=person,
+        locale=locale,
     )
 
 
@@ -101,6 +104,7 @@ def choose_payment(
     ledger: Ledger,
     user_id: str,
     form: dict[str, str],
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """The modal's payment changed: redraw it so the amount suggests that payment's balance.
 
@@ -118,7 +122,9 @@ def choose_payment(
             modals.update(
                 client,
                 view,
-                modal_for(ledger, user_id, payments, selected, suggestion, fill=True),
+                modal_for(
+                    ledger, user_id, payments, selected, suggestion, fill=True, locale=locale
+                ),
             )
             return
     modals.redraw(
@@ -130,6 +136,7 @@ def choose_payment(
         memory=memory,
         lines=lines_in_view(view, memory),
         changed=1,
+        locale=locale,
     )
 
 
@@ -141,6 +148,7 @@ def choose_invoice(
     ledger: Ledger,
     user_id: str,
     form: dict[str, str],
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """A line's invoice changed: its amount becomes the lesser of what both have left."""
     ack()
@@ -164,6 +172,7 @@ def choose_invoice(
         memory=memory,
         lines=lines,
         changed=slot,
+        locale=locale,
     )
 
 
@@ -175,6 +184,7 @@ def enter_amount(
     ledger: Ledger,
     user_id: str,
     form: dict[str, str],
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """Enter in a line's amount: redraw, so the running total follows what was typed."""
     ack()
@@ -188,6 +198,7 @@ def enter_amount(
         payment_id=form.get(BlockId.PAYMENT, "")[:64],
         memory=memory,
         lines=lines_in_view(view, memory),
+        locale=locale,
     )
 
 
@@ -199,6 +210,7 @@ def add_invoice_line(
     ledger: Ledger,
     user_id: str,
     form: dict[str, str],
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """ "Add invoice": one more line (up to 10), everything typed so far kept."""
     ack()
@@ -220,6 +232,7 @@ def add_invoice_line(
         payment_id=form.get(BlockId.PAYMENT, "")[:64],
         memory=grown,
         lines=[*lines_in_view(view, memory), ModalLine(slot=slot)],
+        locale=locale,
     )
 
 
@@ -231,6 +244,7 @@ def remove_invoice_line(
     ledger: Ledger,
     user_id: str,
     form: dict[str, str],
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """ "Remove" on line N: that line goes; the others keep their blocks and what they hold."""
     ack()
@@ -250,6 +264,7 @@ def remove_invoice_line(
         payment_id=form.get(BlockId.PAYMENT, "")[:64],
         memory=replace(memory, slots=tuple(s for s in memory.slots if s != slot)),
         lines=kept,
+        locale=locale,
     )
 
 
@@ -262,6 +277,7 @@ def allocate_suggested(
     ledger: Ledger,
     user_id: str,
     person: Person,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """ "Allocate as suggested": the modal filled in with the payment's best suggestion.
 
@@ -278,7 +294,9 @@ def allocate_suggested(
             return
         suggestion = best_suggestion(ledger, user_id, selected)
         modals.update(
-            client, view, modal_for(ledger, user_id, payments, selected, suggestion, fill=True)
+            client,
+            view,
+            modal_for(ledger, user_id, payments, selected, suggestion, fill=True, locale=locale),
         )
         return
     open_allocation_modal(
@@ -290,6 +308,7 @@ def allocate_suggested(
         payment_id=payment_id,
         as_suggested=True,
         person=person,
+        locale=locale,
     )
 
 
@@ -306,18 +325,19 @@ def turn_payments_page(
     ledger: Ledger,
     user_id: str,
     person: Person,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """Next/Previous on the payment list: the same ephemeral message shows the other page."""
     ack()
     page = allocation_id_from(action_value(body)) or 1
     if not ledger.partners_of(user_id):
-        reply_privately(respond, refusals.not_linked_message(person), replace=True)
+        reply_privately(respond, refusals.not_linked_message(person, locale=locale), replace=True)
         return
     payments = ledger.payments_of(user_id)
     suggestions = ledger.best_suggestions(user_id, payments)
     reply_privately(
         respond,
-        views.payments_message(payments, page=page, suggestions=suggestions),
+        views.payments_message(payments, page=page, suggestions=suggestions, locale=locale),
         replace=True,
     )
 
@@ -332,6 +352,7 @@ def approve_allocation(
     approvers: ApproverDirectory,
     outbox: Outbox,
     user_id: str,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     ack()
     ledger.approve(clicked_allocation(body), approvers.actor(user_id))
@@ -347,17 +368,19 @@ def reject_allocation(
     ledger: Ledger,
     approvers: ApproverDirectory,
     user_id: str,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     ack()
     allocation_id = clicked_allocation(body)
     allocation = ledger.check_can_decide(allocation_id, approvers.actor(user_id), Decision.REJECT)
     try:
         client.views_open(
-            trigger_id=str(body.get("trigger_id", "")), view=views.reject_modal(allocation)
+            trigger_id=str(body.get("trigger_id", "")),
+            view=views.reject_modal(allocation, locale=locale),
         )
     except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
         log.warning("views.open for rejecting %s failed: %s", allocation_id, exc)
-        reply_privately(respond, views.error_message(COULD_NOT_OPEN_REJECT))
+        reply_privately(respond, views.error_message(COULD_NOT_OPEN_REJECT, locale=locale))
 
 
 @refusals.answer_privately
@@ -369,6 +392,7 @@ def cancel_allocation(
     ledger: Ledger,
     outbox: Outbox,
     user_id: str,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     ack()
     ledger.cancel(clicked_allocation(body), user_id)
@@ -379,4 +403,4 @@ def cancel_allocation(
         # through, so a history the ledger cannot give just now is not worth a refusal.
         with contextlib.suppress(*refusals.REFUSALS):
             history = ledger.history(user_id)
-            reply_privately(respond, views.history_message(history), replace=True)
+            reply_privately(respond, views.history_message(history, locale=locale), replace=True)

@@ -12,6 +12,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from handlers.modals import open_allocation_modal
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.ledger import Ledger
 from slackbot.ledger.membership import NOBODY, Person
 from slackbot.slack import refusals, views
@@ -32,17 +33,22 @@ def payments_command(
     ledger: Ledger,
     user_id: str,
     person: Person,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     words = str(command.get("text") or "").split()
     subcommand = words[0].lower() if words else "list"
     argument = words[1] if len(words) > 1 else None
 
     if subcommand == "help":
-        ack(**views.help_message())
+        ack(**views.help_message(locale=locale))
         return
     if subcommand not in ("list", "allocate", "history"):
         shown = subcommand[:30]
-        ack(**views.error_message(f"`{shown}` is not a /payments command. Try `/payments help`."))
+        ack(
+            **views.error_message(
+                f"`{shown}` is not a /payments command. Try `/payments help`.", locale=locale
+            )
+        )
         return
     if subcommand == "allocate":
         # Acknowledge first: views.open may take a moment, and Slack wants the ack in 3 s.
@@ -55,27 +61,32 @@ def payments_command(
             trigger_id=str(command.get("trigger_id", "")),
             payment_id=argument,
             person=person,
+            locale=locale,
         )
         return
     if subcommand == "history":
-        ack(**history_reply(ledger, user_id, person))
+        ack(**history_reply(ledger, user_id, person, locale=locale))
         return
-    ack(**payments_reply(ledger, user_id, person))
+    ack(**payments_reply(ledger, user_id, person, locale=locale))
 
 
-def payments_reply(ledger: Ledger, user_id: str, person: Person = NOBODY) -> dict[str, Any]:
+def payments_reply(
+    ledger: Ledger, user_id: str, person: Person = NOBODY, *, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
     """``/payments list``'s answer: the person's payments (with suggestions), or how to get
     linked when they belong to no partner."""
     if not ledger.partners_of(user_id):
-        return refusals.not_linked_message(person)
+        return refusals.not_linked_message(person, locale=locale)
     payments = ledger.payments_of(user_id)
     suggestions = ledger.best_suggestions(user_id, payments)
-    return views.payments_message(payments, suggestions=suggestions)
+    return views.payments_message(payments, suggestions=suggestions, locale=locale)
 
 
-def history_reply(ledger: Ledger, user_id: str, person: Person = NOBODY) -> dict[str, Any]:
+def history_reply(
+    ledger: Ledger, user_id: str, person: Person = NOBODY, *, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
     """``/payments history``'s answer: their requests, or how to get linked."""
     history = ledger.history(user_id)
     if not history and not ledger.partners_of(user_id):
-        return refusals.not_linked_message(person)
-    return views.history_message(history)
+        return refusals.not_linked_message(person, locale=locale)
+    return views.history_message(history, locale=locale)

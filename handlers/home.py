@@ -20,6 +20,8 @@ def register(app: App) -> None:
 
 @refusals.guarded
 def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    # The Home is in the person's locale (context["locale"]: their Slack locale, their
+    # partner's, else the default), as the publisher would draw it.
     """Bolt has acknowledged the event already; this builds and publishes with the request's
     client (the token of the workspace the event came for). The Messages tab is not ours."""
     if not isinstance(event, dict) or event.get("tab") != "home":
@@ -31,4 +33,4 @@ def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) 
     if publisher is None:
         log.warning("app_home_opened: no Home publisher is wired; nothing published")
         return
-    publisher.publish_now(str(user_id), client)
+    publisher.publish_now(str(user_id), client, locale=context.get("locale"))

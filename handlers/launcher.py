@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from handlers import modals
 from handlers.commands import history_reply, payments_reply
 from handlers.modals import open_allocation_modal
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.ledger import Ledger
 from slackbot.ledger.membership import Person
 from slackbot.slack import refusals, views
@@ -65,13 +66,17 @@ def modal_client(client: WebClient, body: dict[str, Any]) -> WebClient:
 
 
 def _answer(
-    client: WebClient, body: dict[str, Any], respond: Respond, reply: dict[str, Any]
+    client: WebClient,
+    body: dict[str, Any],
+    respond: Respond,
+    reply: dict[str, Any],
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """The answer where the person clicked: ephemeral in the channel, or drawn in the modal."""
     view = body.get("view")
     if in_modal(body) and isinstance(view, dict):
         blocks = [b for b in reply.get("blocks") or [] if b.get("block_id") != LAUNCHER_BLOCK]
-        launcher = views.launcher_modal()
+        launcher = views.launcher_modal(locale=locale)
         launcher["blocks"] = [*launcher["blocks"], {"type": "divider"}, *blocks][:100]
         modals.update(client, view, launcher)
         return
@@ -87,10 +92,11 @@ def launcher_list(
     ledger: Ledger,
     user_id: str,
     person: Person,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """Show my payments: what ``/payments list`` answers."""
     ack()
-    _answer(client, body, respond, payments_reply(ledger, user_id, person))
+    _answer(client, body, respond, payments_reply(ledger, user_id, person, locale=locale), locale)
 
 
 @refusals.answer_privately
@@ -102,10 +108,11 @@ def launcher_history(
     ledger: Ledger,
     user_id: str,
     person: Person,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """History: what ``/payments history`` answers."""
     ack()
-    _answer(client, body, respond, history_reply(ledger, user_id, person))
+    _answer(client, body, respond, history_reply(ledger, user_id, person, locale=locale), locale)
 
 
 @refusals.answer_privately
@@ -117,6 +124,7 @@ def launcher_allocate(
     ledger: Ledger,
     user_id: str,
     person: Person,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """Allocate: the allocation modal, as ``/payments allocate`` opens it."""
     ack()
@@ -128,17 +136,25 @@ def launcher_allocate(
         trigger_id=str(body.get("trigger_id", "")),
         payment_id=None,
         person=person,
+        locale=locale,
     )
 
 
 @refusals.answer_privately
 def payments_shortcut(
-    ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, user_id: str
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    respond: Respond,
+    user_id: str,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """The global and message shortcuts: a modal with the launcher's three choices."""
     ack()
     try:
-        client.views_open(trigger_id=str(body.get("trigger_id", "")), view=views.launcher_modal())
+        client.views_open(
+            trigger_id=str(body.get("trigger_id", "")), view=views.launcher_modal(locale=locale)
+        )
     except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
         log.warning("views.open for the payments shortcut failed for %s: %s", user_id, exc)
-        reply_privately(respond, views.error_message(COULD_NOT_OPEN))
+        reply_privately(respond, views.error_message(COULD_NOT_OPEN, locale=locale))

@@ -17,11 +17,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from models.schemas import InvoiceSummary, PaymentSummary
+from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n.numbers import format_number
 from slackbot.ledger import Ledger
 from slackbot.ledger.matching import Suggestion
 from slackbot.ledger.membership import NOBODY, Person
 from slackbot.ledger.rules import check_payment_allocatable
-from slackbot.money import to_decimal_string
+from slackbot.money import currency_exponent
 from slackbot.slack import refusals, views
 from slackbot.slack.ids import BlockId, line_amount_block_id, line_invoice_block
 from slackbot.slack.payload import chosen_option, line_amount_block_in, typed_text
@@ -46,6 +48,7 @@ def open_allocation_modal(
     payment_id: str | None,
     as_suggested: bool = False,
     person: Person = NOBODY,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """Open the modal with the person's allocatable payments, ``payment_id`` chosen if given.
 
@@ -58,7 +61,7 @@ def open_allocation_modal(
     payments = ledger.payments_of(user_id, only_allocatable=True)
     if not payments and not ledger.partners_of(user_id):
         # Not linked at all: "you have no payment PAY-1" would send them looking for it.
-        reply_privately(respond, refusals.not_linked_message(person))
+        reply_privately(respond, refusals.not_linked_message(person, locale=locale))
         return
     selected = None
     if payment_id:
@@ -69,20 +72,25 @@ def open_allocation_modal(
             check_payment_allocatable(selected)
     if not payments:
         reply_privately(
-            respond, views.error_message("You have no payments with money left to allocate.")
+            respond,
+            views.error_message("You have no payments with money left to allocate.", locale=locale),
         )
         return
     if selected is None:
-        view = views.allocation_modal(payments, selected=None)
+        view = views.allocation_modal(payments, selected=None, locale=locale)
     else:
         suggestion = best_suggestion(ledger, user_id, selected)
-        view = modal_for(ledger, user_id, payments, selected, suggestion, fill=as_suggested)
+        view = modal_for(
+            ledger, user_id, payments, selected, suggestion, fill=as_suggested, locale=locale
+        )
     try:
         client.views_open(trigger_id=trigger_id, view=view)
     except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
         log.warning("views.open failed for %s: %s", user_id, exc)
         suffix = f" {payment_id}" if payment_id else ""
-        reply_privately(respond, views.error_message(COULD_NOT_OPEN.format(suffix=suffix)))
+        reply_privately(
+            respond, views.error_message(COULD_NOT_OPEN.format(suffix=suffix), locale=locale)
+        )
 
 
 def best_suggestion(ledger: Ledger, user_id: str, payment: PaymentSummary) -> Suggestion | None:
@@ -98,28 +106,41 @@ def modal_for(
     suggestion: Suggestion | None,
     *,
     fill: bool,
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Any]:
     """The modal for ``selected``: filled in with ``suggestion`` (``fill``), or one empty line
     offering it."""
     if not fill or suggestion is None:
         return views.allocation_modal(
-            payments, selected=selected, suggestion=suggestion, memory=ModalMemory()
+            payments, selected=selected, suggestion=suggestion, memory=ModalMemory(), locale=locale
         )
-    lines = suggested_lines(ledger, user_id, selected, suggestion)
+    lines = suggested_lines(ledger, user_id, selected, suggestion, locale=locale)
     memory = ModalMemory(
         slots=tuple(line.slot for line in lines[1:]),
         suggested_for=selected.payment_id,
         suggested=tuple((line.invoice_id, line.amount) for line in suggestion.lines),
     )
     return views.allocation_modal(
-        payments, selected=selected, lines=lines, memory=memory, suggestion=suggestion
+        payments,
+        selected=selected,
+        lines=lines,
+        memory=memory,
+        suggestion=suggestion,
+        locale=locale,
     )
 
 
 def suggested_lines(
-    ledger: Ledger, user_id: str, payment: PaymentSummary, suggestion: Suggestion
+    ledger: Ledger,
+    user_id: str,
+    payment: PaymentSummary,
+    suggestion: Suggestion,
+    *,
+    locale: str = DEFAULT_LOCALE,
 ) -> list[ModalLine]:
-    """The suggestion as modal lines (slots 1..n), each invoice as the options load shows it."""
+    """The suggestion as modal lines (slots 1..n), each invoice as the options load shows it;
+    each amount written as the person's locale writes it (what they would type: ``1250,50``)."""
+    exponent = currency_exponent(payment.currency)
     found = open_invoices(
         ledger, user_id, payment.payment_id, [s.invoice_id for s in suggestion.lines]
     )
@@ -130,7 +151,7 @@ def suggested_lines(
                 slot=slot,
                 invoice=found.get(line.invoice_id),
                 invoice_option=(line.invoice_id, line.invoice_id),
-                amount=to_decimal_string(line.amount, payment.currency),
+                amount=format_number(line.amount, exponent, locale, grouped=False),
                 # A new block id per payment and invoice, so a redraw shows the new amount.
                 amount_block=line_amount_block_id(slot, payment.payment_id, line.invoice_id),
             )
@@ -184,6 +205,7 @@ def redraw(
     memory: ModalMemory,
     lines: list[ModalLine],
     changed: int | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """Draw the modal again with ``lines``; line ``changed`` had its invoice chosen just now.
 
@@ -239,6 +261,7 @@ def redraw(
         amount_block=(drawn[0].amount_block or BlockId.AMOUNT) if drawn else BlockId.AMOUNT,
         memory=memory,
         suggestion=suggestion,
+        locale=locale,
     )
     update(client, view, redrawn)
 

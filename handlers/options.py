@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.ledger import Ledger
 from slackbot.slack import refusals, views
 from slackbot.slack.ids import BlockId, any_line
@@ -18,7 +19,12 @@ def register(app: App) -> None:
 
 @refusals.answer_with_no_options
 def invoice_options(
-    ack: Ack, body: dict[str, Any], ledger: Ledger, user_id: str, form: dict[str, str]
+    ack: Ack,
+    body: dict[str, Any],
+    ledger: Ledger,
+    user_id: str,
+    form: dict[str, str],
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """Open invoices of the chosen payment's partner and currency, narrowed by what was typed."""
     payment_id = form.get(BlockId.PAYMENT, "")
@@ -27,4 +33,4 @@ def invoice_options(
         ack(options=[])
         return
     invoices = ledger.search_open_invoices(user_id, payment_id, typed)
-    ack(options=views.invoice_options(invoices)["options"])
+    ack(options=views.invoice_options(invoices, locale=locale)["options"])

@@ -8,8 +8,11 @@ from slack_bolt import Ack, App
 
 from models.enums import LineChoice
 from slackbot.errors import DomainError, InvalidInput
+from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n.numbers import AmountNotUnderstood, language_of
+from slackbot.i18n.numbers import parse_amount as parse_typed_amount
 from slackbot.ledger import Ledger
-from slackbot.money import parse_amount
+from slackbot.money import parse_amount, to_decimal_string
 from slackbot.slack import refusals, views
 from slackbot.slack.approvers import ApproverDirectory
 from slackbot.slack.ids import (
@@ -40,6 +43,7 @@ def submit_allocation(
     outbox: Outbox,
     user_id: str,
     form: dict[str, str],
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     """The request: line 1 (the contract's blocks) and any lines after it, as one request.
 
@@ -69,7 +73,10 @@ def submit_allocation(
         ack(response_action="errors", errors=missing)
         return
     payment_id = form[BlockId.PAYMENT][:64]
-    lines = [(invoice_id[:64], typed[:64]) for _slot, invoice_id, _block, typed in sent]
+    lines, unread = canonical_lines(ledger, user_id, payment_id, sent, locale)
+    if unread:
+        ack(response_action="errors", errors=unread)
+        return
     try:
         allocation = ledger.request_lines(
             user_id,
@@ -84,15 +91,56 @@ def submit_allocation(
         ack(
             response_action="errors",
             errors={
-                _block_at_fault(refusal.field, sent): refusals.refusal_text(refusal, plain=True)
+                _block_at_fault(refusal.field, sent): refusals.refusal_text(
+                    refusal, plain=True, locale=locale
+                )
             },
         )
         return
     ack(
         response_action="update",
-        view=views.notice_modal("Request sent", views.request_sent_text(allocation)),
+        view=views.notice_modal(
+            "Request sent", views.request_sent_text(allocation, locale=locale), locale=locale
+        ),
     )
     outbox.wake()
+
+
+def canonical_lines(
+    ledger: Ledger,
+    user_id: str,
+    payment_id: str,
+    sent: list[tuple[int, str, str, str]],
+    locale: str,
+) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The lines as the ledger reads them: each typed amount read the way the person's locale
+    writes it (``1 250,50`` in fr-FR, ``1,250.50`` in en-US) and handed on in canonical form
+    (``1250.50``); and the amounts that could not be read, by block, in the person's words.
+
+    A payment the person cannot use leaves the amounts as typed: the ledger's refusal of the
+    payment is the one to show. An English reader's amounts go to the ledger as typed.
+    """
+    typed_lines = [(invoice_id[:64], typed[:64]) for _slot, invoice_id, _block, typed in sent]
+    if language_of(locale) == "en":
+        # English is the ledger's own writing (dot decimals, no thousands commas: the modal's
+        # contract); its refusals name what is wrong (digits, decimals, commas).
+        return typed_lines, {}
+    try:
+        currency = ledger.payment_for(user_id, payment_id).currency
+    except DomainError:
+        return typed_lines, {}
+    lines: list[tuple[str, str]] = []
+    unread: dict[str, str] = {}
+    for (invoice_id, typed), (_slot, _invoice, block, _typed) in zip(
+        typed_lines, sent, strict=True
+    ):
+        try:
+            minor = parse_typed_amount(typed, currency, locale)
+        except AmountNotUnderstood as refusal:
+            unread[block] = refusal.text_in(locale)
+            continue
+        lines.append((invoice_id, to_decimal_string(minor, currency)))
+    return lines, unread
 
 
 def how_chosen(
@@ -135,6 +183,7 @@ def submit_rejection(
     outbox: Outbox,
     user_id: str,
     form: dict[str, str],
+    locale: str = DEFAULT_LOCALE,
 ) -> None:
     allocation_id = allocation_in_metadata(view)
     if allocation_id is None:

@@ -14,6 +14,7 @@ from slackbot.slack.approvers import ApproverDirectory
 from slackbot.slack.bolt_app import App, wire_slack
 from slackbot.slack.home_publisher import HomePublisher
 from slackbot.slack.installations import EncryptedInstallationStore
+from slackbot.slack.locales import Readers
 from slackbot.slack.middleware import use_middleware
 from slackbot.slack.reminder_calls import Approvers
 from slackbot.slack.sender import Delivery, RetryPolicy
@@ -42,6 +43,8 @@ class Bot:
     home: HomePublisher | None = None
     # Reminds, escalates and digests requests nobody decides (each decided once, any process).
     reminders: ReminderLoop | None = None
+    # Whose language: each person's, and the billing channel's (slackbot.slack.locales).
+    readers: Readers | None = None
 
     def start(self) -> None:
         """Start the background workers: the outbox's senders and the Home publisher."""
@@ -57,6 +60,8 @@ class Bot:
         if self.home is not None:
             self.home.stop()
         self.delivery.stop()
+        if self.readers is not None:
+            self.readers.close()
         self.db.dispose()
 
 
@@ -75,6 +80,13 @@ def build_bot(
         settings, database.engine, delivery_timeout=delivery_timeout, verify_token=verify_token
     )
     app, tokens, store = slack.app, slack.tokens, slack.installations
+    readers = Readers(
+        database,
+        default_locale=settings.default_locale,
+        billing_locale=settings.billing_locale,
+        # Someone never seen in a request is asked about in the billing workspace.
+        client=tokens.billing,
+    )
     approvers = ApproverDirectory(
         settings.billing_approver_ids, settings.billing_approver_group_id, slack.directory
     )
@@ -91,6 +103,7 @@ def build_bot(
         # The single-token mode's one client is ``client`` itself (a test may swap it).
         tokens=tokens if settings.oauth_mode else None,
         approvers=Approvers(settings.billing_approver_group_id, settings.billing_approver_ids),
+        readers=readers,
     )
     reminders = ReminderLoop(
         database, settings.reminder_rules(), clock=ledger.clock, wake=delivery.wake
@@ -104,6 +117,7 @@ def build_bot(
         retry=retry,
         # "What they decided today": the business day, in BUSINESS_TZ.
         day_tz=settings.reminder_rules().calendar.tz,
+        locale_for=readers.for_person,
     )
     bot = Bot(
         settings=settings,
@@ -116,6 +130,7 @@ def build_bot(
         installations=store,
         home=home,
         reminders=reminders,
+        readers=readers,
     )
     # Listeners take the services by parameter name (slackbot.slack.middleware), never the Bot.
     use_middleware(app, bot)

@@ -28,6 +28,7 @@ from slack_sdk import WebClient
 from models.home_refresh import EVERY_APPROVER
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.ledger.home import HomeQueries
 from slackbot.outbox.home_queue import Claimed, HomeQueue
 from slackbot.outbox.queue import RetryPolicy
@@ -63,8 +64,11 @@ class HomePublisher:
         retry: RetryPolicy | None = None,
         idle_poll: float = IDLE_POLL_SECONDS,
         lease_seconds: float = 30.0,
+        locale_for: Callable[[str], str] = lambda _user: DEFAULT_LOCALE,
     ) -> None:
         self.db = db
+        # What each person reads (their Slack locale, their partner's, the default).
+        self.locale_for = locale_for
         self.homes = HomeQueries(db, clock=clock, day_tz=day_tz)
         self.queue = HomeQueue(db, clock=clock, retry=retry, lease_seconds=lease_seconds)
         self.client_for = client_for
@@ -78,9 +82,10 @@ class HomePublisher:
 
     # ------------------------------------------------------------- building
 
-    def view_for(self, user_id: str) -> dict[str, Any]:
-        """The person's Home as ``views.publish`` takes it."""
-        return home_view(self.homes.home_of(user_id, approver=self._approver(user_id)))
+    def view_for(self, user_id: str, locale: str | None = None) -> dict[str, Any]:
+        """The person's Home as ``views.publish`` takes it, in ``locale`` (default: theirs)."""
+        home = self.homes.home_of(user_id, approver=self._approver(user_id))
+        return home_view(home, locale=locale or self.locale_for(user_id))
 
     def _approver(self, user_id: str) -> bool:
         try:
@@ -91,13 +96,15 @@ class HomePublisher:
             log.warning("could not tell whether %s approves: %s", user_id, exc)
             return False
 
-    def publish_now(self, user_id: str, client: WebClient | None = None) -> bool:
+    def publish_now(
+        self, user_id: str, client: WebClient | None = None, *, locale: str | None = None
+    ) -> bool:
         """Build and publish ``user_id``'s Home at once (they opened it); True when published.
 
         On failure the person is marked, so the worker publishes it once Slack answers again.
         """
         try:
-            view = self.view_for(user_id)
+            view = self.view_for(user_id, locale)
             target = client or self.client_for(user_id)
             if target is None:
                 raise RuntimeError("no Slack client can publish this person's Home")

@@ -12,6 +12,7 @@ import logging
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.slack import views
 
 __all__ = ["LauncherRefused", "post_launcher", "remove_launcher"]
@@ -49,14 +50,17 @@ def _refusal(exc: SlackApiError, channel_id: str, doing: str) -> LauncherRefused
     return LauncherRefused(f"Slack refused to {doing} ({error}): {what.format(channel=channel_id)}")
 
 
-def post_launcher(client: WebClient, channel_id: str, partner_name: str) -> str:
+def post_launcher(
+    client: WebClient, channel_id: str, partner_name: str, *, locale: str = DEFAULT_LOCALE
+) -> str:
     """Post the launcher in ``channel_id`` and pin it; returns its ts.
 
+    ``locale``: the channel's readers' (the partner's locale, else DEFAULT_LOCALE).
     If the pin is refused, the post is taken down again, so a refusal leaves nothing behind.
     """
     try:
         response = client.chat_postMessage(
-            channel=channel_id, **views.launcher_message(partner_name)
+            channel=channel_id, **views.launcher_message(partner_name, locale=locale)
         )
     except SlackApiError as exc:
         raise _refusal(exc, channel_id, "post the launcher") from None

@@ -18,6 +18,7 @@ from typing import Any
 from models.enums import AllocationStatus, Audience, OutboxKind
 from models.schemas import AllocationSummary
 from slackbot.db import Database
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.ledger.reminders import owed_payload
 from slackbot.outbox.queue import NoticeWay, Owed
 from slackbot.slack.notices import Notices
@@ -49,11 +50,18 @@ class Reminders:
     """Sends the reminder kinds of outbox rows (``REMINDER_KINDS``)."""
 
     def __init__(
-        self, db: Database, *, billing_channel: str, approvers: Approvers | None = None
+        self,
+        db: Database,
+        *,
+        billing_channel: str,
+        approvers: Approvers | None = None,
+        locale: Callable[[str | None], str] = lambda _user: DEFAULT_LOCALE,
     ) -> None:
         self.db = db
         self.billing_channel = billing_channel
         self.approvers = approvers or Approvers()
+        # What a person reads now (None: the billing channel), rendered at send time.
+        self.locale = locale
 
     def send_billing(
         self,
@@ -77,10 +85,11 @@ class Reminders:
                 business_seconds=age,
                 group_id=self.approvers.group_id,
                 approver_ids=self.approvers.user_ids,
+                locale=self.locale(None),
             )
             extra: dict[str, Any] = {"reply_broadcast": True}
         elif owed.kind is OutboxKind.REQUEST_REMINDED:
-            message = reminder_reply(allocation, business_seconds=age)
+            message = reminder_reply(allocation, business_seconds=age, locale=self.locale(None))
             extra = {}
         else:
             raise ValueError(f"{owed.kind} is not a billing reminder")
@@ -99,7 +108,10 @@ class Reminders:
         if not self._still_waiting(owed, allocation):
             return None
         age = int(owed_payload(self.db, owed.message_id).get("business_seconds") or 0)
-        _, way = notices.post(owed, allocation, chase_notice(allocation, business_seconds=age))
+        chase = chase_notice(
+            allocation, business_seconds=age, locale=self.locale(allocation.requested_by)
+        )
+        _, way = notices.post(owed, allocation, chase)
         return way
 
     def send_digest(self, call: SlackCall, owed: Owed) -> None:
@@ -112,7 +124,7 @@ class Reminders:
             "chat_postMessage",
             self.billing_channel,
             channel=self.billing_channel,
-            **daily_digest(digest),
+            **daily_digest(digest, locale=self.locale(None)),
         )
 
     def _still_waiting(self, owed: Owed, allocation: AllocationSummary) -> bool:

@@ -20,6 +20,8 @@ became of it; this module makes the calls and tells the queue what happened, in 
   channel's next slot on by as much, so the next call still comes a pace after it.
 - A requester's notice goes by the route :mod:`slackbot.slack.notices` decides once per person
   (a DM, else the partner's linked channel), with the client ``BotTokens`` gives for it.
+- Rendered at send time: the requester's messages in their locale, the billing channel's in
+  ``BILLING_LOCALE`` (:class:`~slackbot.slack.locales.Readers`).
 """
 
 from __future__ import annotations
@@ -42,11 +44,11 @@ from models.schemas import AllocationSummary
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.errors import Unavailable
+from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.ledger import Ledger
 from slackbot.outbox.pace import ChannelPacer
 from slackbot.outbox.queue import (
     Claim,
-    Failure,
     Held,
     Landed,
     NoticeWay,
@@ -55,11 +57,18 @@ from slackbot.outbox.queue import (
     RetryPolicy,
 )
 from slackbot.slack import views
-from slackbot.slack.notices import Notices, Unreachable, slack_error
-from slackbot.slack.post_once import LookupFailed, PostOnce
+from slackbot.slack.answers import (
+    CONFIGURATION_ERRORS,
+    MESSAGE_NOT_FOUND,
+    classify,
+    retry_after,
+)
+from slackbot.slack.notices import Notices, slack_error
+from slackbot.slack.post_once import PostOnce
 from slackbot.slack.reminder_calls import Approvers, Reminders, SlackCall
 
 if TYPE_CHECKING:
+    from slackbot.slack.locales import Readers
     from slackbot.slack.tokens import BotTokens
 
 __all__ = ["CONFIGURATION_ERRORS", "ChannelPacer", "Delivery", "RetryPolicy", "classify", "route"]
@@ -77,24 +86,6 @@ IDLE_FLOOR_SECONDS = 0.02
 SPARE_SENDER_POLLS = 30
 # After ``Unavailable`` mid-send the row is handed back to be tried again this soon.
 UNAVAILABLE_RETRY_SECONDS = 1.0
-
-# Slack errors that no retry soon will fix: someone must change the app's setup.
-CONFIGURATION_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "missing_scope",
-        "no_permission",
-        "restricted_action",
-    }
-)
-MESSAGE_NOT_FOUND = "message_not_found"
 
 
 # ------------------------------------------------------------------ routing
@@ -152,50 +143,6 @@ def route(kind: OutboxKind) -> Route:
     assert_never(kind)
 
 
-# ------------------------------------------------------------ Slack's answers
-
-
-def classify(exc: Exception) -> Failure:
-    """A failed send as the queue records it: the error code and what it asks of us."""
-    if isinstance(exc, Unreachable):
-        return Failure(error="no_notice_route", message=str(exc), configuration=True)
-    if isinstance(exc, LookupFailed):
-        # Not posted: an earlier post may have landed and the look for it failed (a missing
-        # history scope is the operator's to fix).
-        cause = classify(exc.cause) if exc.cause is not None else None
-        return Failure(
-            error=f"history_lookup_failed: {cause.error}" if cause else "history_lookup_failed",
-            message=str(exc),
-            retry_after=cause.retry_after if cause else None,
-            configuration=bool(cause and cause.configuration),
-        )
-    if isinstance(exc, SlackApiError):
-        error = slack_error(exc)
-        return Failure(
-            error=error,
-            message=str(exc),
-            retry_after=retry_after(exc),
-            configuration=error in CONFIGURATION_ERRORS,
-        )
-    return Failure(error=type(exc).__name__, message=str(exc))
-
-
-def retry_after(exc: SlackApiError) -> float | None:
-    """Seconds Slack asked us to wait (a ``429``'s ``Retry-After``); None for any other answer."""
-    response = getattr(exc, "response", None)
-    if response is None or getattr(response, "status_code", None) != 429:
-        return None
-    headers = getattr(response, "headers", {}) or {}
-    value = None
-    for key, header in headers.items():
-        if str(key).lower() == "retry-after":
-            value = header[0] if isinstance(header, list) else header
-    try:
-        return max(0.0, float(value)) if value is not None else 1.0
-    except (TypeError, ValueError):
-        return 1.0
-
-
 @dataclass(frozen=True)
 class Slot:
     """The billing channel's slot a claim took: when (monotonic), and the next slot it wrote."""
@@ -236,8 +183,10 @@ class Delivery:
         clock: Clock = system_clock,
         tokens: BotTokens | None = None,
         approvers: Approvers | None = None,
+        readers: Readers | None = None,
     ) -> None:
         self.db = db
+        self.readers = readers
         self.ledger = ledger
         # ``client`` serves every call unless ``tokens`` gives one per workspace (OAuth).
         self.client = client
@@ -260,7 +209,9 @@ class Delivery:
             db, self.queue, self, billing_channel=billing_channel, once=self.once
         )
         # Reminders' kinds (issue 13): ``approvers`` is who an escalation mentions.
-        self.reminders = Reminders(db, billing_channel=billing_channel, approvers=approvers)
+        self.reminders = Reminders(
+            db, billing_channel=billing_channel, approvers=approvers, locale=self.locale_for
+        )
         self.poll_seconds = poll_seconds
         self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
         self.senders = max(1, senders)
@@ -278,6 +229,14 @@ class Delivery:
         # pace while every sender is busy and none is idle to watch the clock.
         self._slot_due: float | None = None
         self._slot_look = threading.Lock()
+
+    def locale_for(self, user_id: str | None) -> str:
+        """What ``user_id`` reads now (None: the billing channel), for a row sent now."""
+        if self.readers is None:
+            return DEFAULT_LOCALE
+        if user_id is None:
+            return self.readers.billing_locale
+        return self.readers.for_person(user_id)
 
     # The delivery is its own BotTokens: ``tokens`` when given, else ``client`` for every
     # call (the single-token mode), read at each call so a swapped ``client`` is the one used.
@@ -561,7 +520,11 @@ class Delivery:
         posted = landed.get(Audience.BILLING)
         if posted is None and call is BillingCall.EDIT_ONLY:
             return None
-        payload = views.billing_message(allocation, invoice_url_template=self.invoice_url_template)
+        payload = views.billing_message(
+            allocation,
+            invoice_url_template=self.invoice_url_template,
+            locale=self.locale_for(None),
+        )
         patience = 0.0
         if posted is not None:
             channel, ts = posted
@@ -604,8 +567,10 @@ class Delivery:
         where the requester's route says: a DM, or their partner's linked channel."""
         if call is RequesterCall.CHASE:
             return None, self.reminders.send_chase(self.notices, owed, allocation)
+        locale = self.locale_for(allocation.requested_by)
         if call is RequesterCall.POST_RECEIPT:
-            response, way = self.notices.post(owed, allocation, views.receipt_message(allocation))
+            first = views.receipt_message(allocation, locale=locale)
+            response, way = self.notices.post(owed, allocation, first)
             receipt_at = Landed(Audience.RECEIPT, str(response["channel"]), str(response["ts"]))
             return receipt_at, way
         if owed.edit_only:
@@ -615,9 +580,8 @@ class Delivery:
         if receipt is not None:
             channel, ts = receipt
             try:
-                if not self.notices.edit(
-                    allocation, channel, ts, views.receipt_message(allocation)
-                ):
+                shown = views.receipt_message(allocation, locale=locale)
+                if not self.notices.edit(allocation, channel, ts, shown):
                     raise _NotTheirs(channel)
                 if call is not RequesterCall.EDIT_AND_DM:
                     return None, None
@@ -635,7 +599,9 @@ class Delivery:
             return None, None
         if gone:
             log.warning("outbox: %s: %s; telling the requester in a new message", owed, gone)
-        _, way = self.notices.post(owed, allocation, views.decision_message(allocation))
+        _, way = self.notices.post(
+            owed, allocation, views.decision_message(allocation, locale=locale)
+        )
         return None, way
 
     def _caller(self, slot: Slot | None, owed: Owed) -> SlackCall:

@@ -1,0 +1,196 @@
+"""Whose language (issue 15), through the real HTTP app against the local Slack stand-in.
+
+The person's Slack locale (users.info with include_locale, asked with the request's own bot
+token) comes first, then the locale of their partner (the partners CSV's ``locale`` column),
+then DEFAULT_LOCALE. A slow users.info never holds up the answer. A French partner types
+amounts the French way; the outbox renders the requester's DM in their locale at send time and
+the billing channel's message in BILLING_LOCALE.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from models.tables import Allocation
+from slackbot.db import Database
+from slackbot.erp.imports import import_csv
+from tests.support import slack_payloads as payloads
+from tests.support.bot_harness import BotHarness, text_of, wait_for
+from tests.support.factories import add_invoice, add_member, add_payment
+from tests.support.slack_stub import FakeSlack
+
+ALICE = "U0ALICE"  # Acme, whose partner reads French
+BOB = "U0BOB"  # Globex, no partner locale
+FRENCH_LIST = "Vos paiements"
+ENGLISH_LIST = "Your payments"
+
+
+@pytest.fixture
+def books(db: Database) -> Database:
+    import_csv(
+        db,
+        "partners",
+        io.StringIO("partner_id,name,locale\nP-ACME,Acme Corp,fr-FR\nP-GLOBEX,Globex,\n"),
+    )
+    add_member(db, "P-ACME", ALICE)
+    add_member(db, "P-GLOBEX", BOB)
+    add_payment(db, "PAY-1", "P-ACME", 200000, "USD", reference="Wire 4471")
+    add_invoice(db, "INV-1", "P-ACME", 150000, "USD")
+    add_payment(db, "PAY-B", "P-GLOBEX", 50000, "USD")
+    return db
+
+
+@pytest.fixture
+def running(
+    books: Database, slack: FakeSlack, request: pytest.FixtureRequest
+) -> Iterator[BotHarness]:
+    overrides: dict[str, Any] = getattr(request, "param", {})
+    harness = BotHarness(books, slack, **overrides)
+    yield harness
+    harness.close()
+
+
+def listed(harness: BotHarness, user: str) -> tuple[str, float]:
+    """``/payments`` for ``user``: the answer's text and how long it took."""
+    started = time.monotonic()
+    status, reply, _ = harness.slash(user)
+    elapsed = time.monotonic() - started
+    assert status == 200, reply
+    return text_of(reply), elapsed
+
+
+def test_the_partners_locale_when_slack_gives_none(running: BotHarness, slack: FakeSlack) -> None:
+    text, _ = listed(running, ALICE)
+    assert FRENCH_LIST in text
+    assert ENGLISH_LIST not in text
+    # Asked once, with the request's own bot token and include_locale.
+    [asked] = slack.calls_to("users.info")
+    assert asked.params["user"] == ALICE
+    assert str(asked.params["include_locale"]).lower() in ("true", "1")
+    assert asked.headers.get("Authorization", asked.headers.get("authorization")) == (
+        "Bearer xoxb-test-token"
+    )
+
+
+def test_the_slack_locale_comes_before_the_partners(running: BotHarness, slack: FakeSlack) -> None:
+    slack.set_user(ALICE, locale="en-US")
+    slack.set_user(BOB, locale="fr-FR")
+    alice, _ = listed(running, ALICE)
+    bob, _ = listed(running, BOB)
+    assert ENGLISH_LIST in alice and FRENCH_LIST not in alice
+    assert FRENCH_LIST in bob and ENGLISH_LIST not in bob
+    # Known now: the next requests do not ask Slack again.
+    listed(running, ALICE)
+    listed(running, BOB)
+    assert len(slack.calls_to("users.info")) == 2
+
+
+@pytest.mark.parametrize(
+    ("running", "expected"),
+    [({}, ENGLISH_LIST), ({"DEFAULT_LOCALE": "fr-FR"}, FRENCH_LIST)],
+    indirect=["running"],
+)
+def test_default_locale_when_neither_slack_nor_the_partner_says(
+    running: BotHarness, expected: str
+) -> None:
+    text, _ = listed(running, BOB)
+    assert expected in text
+
+
+def test_a_slow_users_info_does_not_hold_up_the_answer(
+    running: BotHarness, slack: FakeSlack
+) -> None:
+    slack.set_user(BOB, locale="fr-FR")
+    slack.slow("users.info", 1.2)
+    text, elapsed = listed(running, BOB)
+    # The fallback (Globex has no locale: DEFAULT_LOCALE) now, well within Slack's 3 seconds.
+    assert ENGLISH_LIST in text
+    assert elapsed < 1.5, f"the answer took {elapsed:.2f}s"
+    readers = running.bot.readers
+    assert readers is not None
+    wait_for(lambda: readers.chooser.cached(BOB), timeout=5, what="the late users.info answer")
+    later, _ = listed(running, BOB)
+    assert FRENCH_LIST in later
+
+
+def test_a_failing_users_info_falls_back_at_once(running: BotHarness, slack: FakeSlack) -> None:
+    slack.fail("users.info", "slack_error:missing_scope")
+    text, elapsed = listed(running, ALICE)
+    assert FRENCH_LIST in text  # the partner's
+    assert elapsed < 1.5
+
+
+def _open_modal(harness: BotHarness, user: str) -> dict[str, Any]:
+    before = len(harness.opened_views())
+    status, _reply, _ = harness.slash(user, "allocate PAY-1")
+    assert status == 200
+    return harness.wait_view(before + 1)
+
+
+def _values(amount: str) -> dict[str, Any]:
+    return {
+        "payment": {"payment": payloads.static_select_value("PAY-1", "PAY-1")},
+        "invoice": {"invoice": payloads.external_select_value("INV-1", "INV-1")},
+        "amount": {"amount": payloads.text_value(amount)},
+        "note": {"note": payloads.text_value(None)},
+    }
+
+
+def _amounts(db: Database) -> list[int]:
+    with db.transaction(read_only=True) as session:
+        return list(session.scalars(select(Allocation.amount)))
+
+
+def test_a_french_partner_types_amounts_the_french_way(
+    running: BotHarness, books: Database
+) -> None:
+    view = _open_modal(running, ALICE)
+    status, reply = running.submit(ALICE, view, _values("1.250"))
+    assert status == 200
+    assert reply["response_action"] == "errors"
+    assert reply["errors"] == {
+        "amount": "Écrivez le montant ainsi\u00a0: 1\u202f250,50 ou 1250,50\u202f;"
+        " vous avez saisi 1.250."
+    }
+    assert _amounts(books) == []
+    status, reply = running.submit(ALICE, view, _values("1 250,50"))
+    assert status == 200
+    assert reply["response_action"] == "update", reply
+    assert _amounts(books) == [125050]
+
+
+def test_the_sender_renders_each_reader_in_their_locale(
+    running: BotHarness, books: Database, slack: FakeSlack
+) -> None:
+    view = _open_modal(running, ALICE)
+    _status, reply = running.submit(ALICE, view, _values("1250,50"))
+    assert reply["response_action"] == "update", reply
+    running.deliver()
+    [receipt] = slack.messages_in(ALICE)
+    # The requester's receipt: French amounts (CLDR's "1 250,50 $US").
+    assert "1\u202f250,50\u00a0$US" in text_of(receipt)
+    # The billing channel: BILLING_LOCALE (unset: DEFAULT_LOCALE, en-US).
+    [billing] = running.billing_messages()
+    assert "1,250.50 USD" in text_of(billing)
+    assert "$US" not in text_of(billing)
+
+
+@pytest.mark.parametrize("running", [{"BILLING_LOCALE": "fr-FR"}], indirect=True)
+def test_billing_locale_sets_the_billing_channels_language(
+    running: BotHarness, slack: FakeSlack
+) -> None:
+    slack.set_user(ALICE, locale="en-US")
+    view = _open_modal(running, ALICE)
+    _status, reply = running.submit(ALICE, view, _values("1250.50"))
+    assert reply["response_action"] == "update", reply
+    running.deliver()
+    [billing] = running.billing_messages()
+    assert "1\u202f250,50\u00a0$US" in text_of(billing)
+    [receipt] = slack.messages_in(ALICE)
+    assert "1,250.50 USD" in text_of(receipt)

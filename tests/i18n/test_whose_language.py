@@ -194,3 +194,34 @@ def test_billing_locale_sets_the_billing_channels_language(
     assert "1\u202f250,50\u00a0$US" in text_of(billing)
     [receipt] = slack.messages_in(ALICE)
     assert "1,250.50 USD" in text_of(receipt)
+
+
+def test_the_home_tab_is_in_its_owners_locale(running: BotHarness, slack: FakeSlack) -> None:
+    from tests.support import home_payloads
+
+    slack.set_user(BOB, locale="en-US")
+    for user in (ALICE, BOB):
+        assert running.post(home_payloads.app_home_opened(user))[0] == 200
+
+    def home_of(user: str) -> str | None:
+        calls = [c for c in slack.deliveries("views.publish") if c.params.get("user_id") == user]
+        return text_of(calls[-1].params["view"]) if calls else None
+
+    alice = wait_for(lambda: home_of(ALICE), what="Alice's Home")
+    bob = wait_for(lambda: home_of(BOB), what="Bob's Home")
+    # Alice: her partner's French (2 000,00 $US left on PAY-1); Bob: his Slack locale, English.
+    assert "2\u202f000,00\u00a0$US" in alice
+    assert "500.00 USD" in bob and "$US" not in bob
+
+
+def test_the_partner_locale_is_the_first_partner_with_one(books: Database) -> None:
+    from slackbot.slack.locales import partner_locale_of
+
+    import_csv(books, "partners", io.StringIO("partner_id,name,locale\nP-ZED,Zed,en-GB\n"))
+    add_member(books, "P-GLOBEX", "U0BOTH")
+    add_member(books, "P-ZED", "U0BOTH")
+    # Globex (first by name) has none: Zed's.
+    assert partner_locale_of(books, "U0BOTH") == "en-GB"
+    add_member(books, "P-ACME", "U0BOTH")
+    assert partner_locale_of(books, "U0BOTH") == "fr-FR"  # Acme Corp comes first by name
+    assert partner_locale_of(books, "U0NOBODY") is None

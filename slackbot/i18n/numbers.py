@@ -56,7 +56,13 @@ from babel.numbers import format_decimal as _babel_format_decimal
 
 from slackbot.errors import InvalidInput
 from slackbot.i18n.catalog import N_, texts
-from slackbot.money import MAX_MAJOR_DIGITS, currency_exponent, format_amount, normalize_currency
+from slackbot.money import (
+    MAX_MAJOR_DIGITS,
+    currency_exponent,
+    format_amount,
+    normalize_currency,
+    to_decimal_string,
+)
 
 DEFAULT_LOCALE = "en-US"
 # Longer than any amount anyone types (13 digits, groups, decimals, a symbol); past it we do not
@@ -425,6 +431,17 @@ def display_money(minor: int, currency: str, locale: str) -> str:
     if language_of(locale) == "en":
         return format_amount(minor, currency)
     return format_money(minor, currency, locale)
+
+
+def typing_amount(minor: int, currency: str, locale: str) -> str:
+    """An amount as the reader would type it, for an input's initial value and placeholder:
+    what :func:`parse_amount` reads back in that locale (``2000,00`` in French, ``2000.00``
+    in English); no grouping, no symbol."""
+    if language_of(locale) == "en":
+        return to_decimal_string(minor, currency)
+    return format_number(
+        minor, currency_exponent(normalize_currency(currency)), locale, grouped=False
+    )
 
 
 def display_count(n: int, locale: str) -> str:

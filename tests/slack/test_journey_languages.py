@@ -187,3 +187,30 @@ def test_a_french_partner_and_an_english_approver_each_read_their_own_language(
     assert "Approuvée" in shown and "Refusée" in shown
     assert check_books(books) == []
     assert BILLING_CHANNEL in {c.channel for c in h.slack.deliveries("chat.postMessage")}
+
+
+def _amount_element(view: dict[str, Any]) -> dict[str, Any]:
+    (element,) = [
+        b["element"]
+        for b in view["blocks"]
+        if b.get("block_id", "").startswith("amount") and b.get("type") == "input"
+    ]
+    return element
+
+
+def test_a_french_partner_who_keeps_the_prefilled_amount_is_not_refused(
+    bot: BotHarness, books: Database
+) -> None:
+    # The amount starts at what the payment has left, written as the reader types it; once the
+    # invoice is chosen it becomes the lesser of both. A French partner who submits it untouched
+    # must not be told to write it another way.
+    view = _open_modal(bot)
+    assert _amount_element(view)["initial_value"] == "2000,00"
+    assert "virgule" in text_of(view) and "point décimal" not in text_of(view)
+    state = _values("INV-FR-1", "2000,00")
+    view = bot.act_in_modal(JULIE, view["id"], "invoice", "INV-FR-1", state=state)
+    typed = _amount_element(view)["initial_value"]
+    assert typed == "1500,00"
+    status, sent = bot.submit(JULIE, view, {**_values("INV-FR-1", typed)})
+    assert status == 200 and sent["response_action"] == "update", sent
+    assert payment_row(books, "PAY-FR").pending == 150000

@@ -12,9 +12,10 @@ from models.schemas import InvoiceSummary, PaymentSummary
 from slackbot.errors import DomainError
 from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.i18n.catalog import texts
-from slackbot.i18n.numbers import display_count, display_money
+from slackbot.i18n.numbers import display_count, display_money, language_of, typing_amount
+from slackbot.i18n.numbers import parse_amount as read_amount
 from slackbot.ledger.matching import Suggestion
-from slackbot.money import currency_exponent, parse_amount, to_decimal_string
+from slackbot.money import currency_exponent, parse_amount
 from slackbot.slack.ids import (
     BlockId,
     CallbackId,
@@ -255,7 +256,7 @@ def allocation_modal(
         )
     if selected is not None and suggestion is not None and suggestion.lines:
         offered_lines = tuple((line.invoice_id, line.amount) for line in suggestion.lines)
-        shown_lines = _typed_lines(lines, selected.currency)
+        shown_lines = _typed_lines(lines, selected.currency, locale)
         if shown_lines != offered_lines:
             blocks.append(_suggestion_block(selected, suggestion, locale))
 
@@ -267,7 +268,7 @@ def allocation_modal(
         )
     ]
     several = len(drawn) > 1
-    amounts = _typed_amounts(drawn, selected)
+    amounts = _typed_amounts(drawn, selected, locale)
     for position, line in enumerate(drawn, start=1):
         others = sum(a for slot, a in amounts.items() if slot != line.slot)
         blocks += _line_blocks(
@@ -344,7 +345,16 @@ def _suggestion_block(
     )
 
 
-def _typed_amounts(lines: Sequence[ModalLine], selected: PaymentSummary | None) -> dict[int, int]:
+def _read_typed(text: str, currency: str, locale: str) -> int:
+    """A typed amount read as the submission reads it: the reader's way outside English."""
+    if language_of(locale) == "en":
+        return parse_amount(text, currency)
+    return read_amount(text, currency, locale)
+
+
+def _typed_amounts(
+    lines: Sequence[ModalLine], selected: PaymentSummary | None, locale: str
+) -> dict[int, int]:
     """Each line's amount in minor units, as the modal will show it (unreadable ones left out)."""
     if selected is None:
         return {}
@@ -353,7 +363,7 @@ def _typed_amounts(lines: Sequence[ModalLine], selected: PaymentSummary | None) 
     for line in lines:
         if line.amount is not None:
             try:
-                amounts[line.slot] = parse_amount(line.amount, currency)
+                amounts[line.slot] = _read_typed(line.amount, currency, locale)
             except DomainError:
                 continue
     proposed_left = selected.unallocated - sum(amounts.values())
@@ -370,7 +380,9 @@ def _typed_amounts(lines: Sequence[ModalLine], selected: PaymentSummary | None) 
     return amounts
 
 
-def _typed_lines(lines: Sequence[ModalLine], currency: str) -> tuple[tuple[str, int], ...]:
+def _typed_lines(
+    lines: Sequence[ModalLine], currency: str, locale: str
+) -> tuple[tuple[str, int], ...]:
     """The lines as (invoice id, minor units) where both are readable (to compare with a
     suggestion)."""
     found: list[tuple[str, int]] = []
@@ -378,7 +390,7 @@ def _typed_lines(lines: Sequence[ModalLine], currency: str) -> tuple[tuple[str, 
         if line.invoice_id is None or line.amount is None:
             return ()
         try:
-            found.append((line.invoice_id, parse_amount(line.amount, currency)))
+            found.append((line.invoice_id, _read_typed(line.amount, currency, locale)))
         except DomainError:
             return ()
     return tuple(found)
@@ -459,10 +471,11 @@ def _line_blocks(
             if line.amount.strip():
                 amount_element["initial_value"] = clip(line.amount.strip(), 64)
         elif suggested > 0 and (position == 1 or invoice is not None):
-            amount_element["initial_value"] = to_decimal_string(suggested, currency)
+            # As the reader types it: an untouched amount must read back in their locale.
+            typed = typing_amount(suggested, currency, locale)
+            amount_element["initial_value"] = typed
             amount_element["placeholder"] = plain_text(
-                t.gettext("e.g. {amount}").format(amount=to_decimal_string(suggested, currency)),
-                150,
+                t.gettext("e.g. {amount}").format(amount=typed), 150
             )
     invoice_action = line_invoice_block(line.slot)
     invoice_select: dict[str, Any] = {

@@ -470,7 +470,7 @@ def channel_link(
     with _database(settings) as db:
         upgrade(db.engine)
         try:
-            name = channels.check_link(
+            name, locale = channels.check_link(
                 db,
                 partner_id,
                 channel_id,
@@ -482,7 +482,7 @@ def channel_link(
         before = channels.linked_channel(db, channel_id)
         client = _billing_client(settings, db)
         try:
-            ts = post_launcher(client, channel_id, name)
+            ts = post_launcher(client, channel_id, name, locale=locale or settings.default_locale)
         except LauncherRefused as exc:
             _fail(f"{channel_id}: {exc}; nothing was changed")
         linked = channels.link_channel(

@@ -78,8 +78,9 @@ def check_link(
     *,
     billing_channel: str | None,
     replace: bool = False,
-) -> str:
-    """Refuse a link that cannot be made; returns the partner's name. Changes nothing.
+) -> tuple[str, str | None]:
+    """Refuse a link that cannot be made; returns the partner's name and locale (the language
+    its launcher is posted in; None: the default). Changes nothing.
 
     A channel links to one partner: linking it to another is refused unless ``replace``. The
     billing channel is the vendor's own and never links to a partner.
@@ -113,7 +114,7 @@ def check_link(
                 f"{channel_id} is linked to partner {current.partner_id!r}; add --replace to"
                 f" link it to {partner_id!r} instead",
             )
-        return partner.name
+        return partner.name, partner.locale
 
 
 def link_channel(

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner, Result
 
-from models.tables import Allocation, OutboxMessage
+from models.tables import Allocation, OutboxMessage, Partner
 from models.workspaces import PartnerChannel, SlackPerson
 from slackbot.cli import app as cli_app
 from slackbot.db import Database
@@ -378,3 +378,19 @@ def test_relinking_to_another_partner_needs_replace_and_unlink_takes_the_launche
     assert link(books, slack, "list").stdout == ""
     again = link(books, slack, "unlink", SHARED)
     assert again.exit_code == 1 and "not linked" in again.stderr
+
+
+def test_a_partner_with_a_locale_gets_its_launcher_in_that_language(
+    books: Database, slack: FakeSlack
+) -> None:
+    # The partners CSV's locale column says the channel's readers read French: the launcher
+    # pinned there is French; another partner's (no locale) stays in DEFAULT_LOCALE, English.
+    with books.transaction() as session:
+        session.execute(
+            update(Partner).where(Partner.partner_id == "P-ACME").values(locale="fr-FR")
+        )
+    assert link(books, slack, "link", "P-ACME", SHARED).exit_code == 0
+    french = text_of(launcher_in(slack, SHARED))
+    assert "Voir mes paiements" in french and "Show my payments" not in french
+    assert link(books, slack, "link", "P-GLOBEX", "C0GLOBEXSHR").exit_code == 0
+    assert "Show my payments" in text_of(launcher_in(slack, "C0GLOBEXSHR"))

@@ -18,12 +18,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from models.schemas import InvoiceSummary, PaymentSummary
 from slackbot.i18n import DEFAULT_LOCALE
-from slackbot.i18n.numbers import format_number
+from slackbot.i18n.numbers import typing_amount
 from slackbot.ledger import Ledger
 from slackbot.ledger.matching import Suggestion
 from slackbot.ledger.membership import NOBODY, Person
 from slackbot.ledger.rules import check_payment_allocatable
-from slackbot.money import currency_exponent
 from slackbot.slack import refusals, views
 from slackbot.slack.ids import BlockId, line_amount_block_id, line_invoice_block
 from slackbot.slack.payload import chosen_option, line_amount_block_in, typed_text
@@ -139,8 +138,8 @@ def suggested_lines(
     locale: str = DEFAULT_LOCALE,
 ) -> list[ModalLine]:
     """The suggestion as modal lines (slots 1..n), each invoice as the options load shows it;
-    each amount written as the person's locale writes it (what they would type: ``1250,50``)."""
-    exponent = currency_exponent(payment.currency)
+    each amount written as the person would type it (``1250,50`` in French), which the
+    submission reads back."""
     found = open_invoices(
         ledger, user_id, payment.payment_id, [s.invoice_id for s in suggestion.lines]
     )
@@ -151,7 +150,7 @@ def suggested_lines(
                 slot=slot,
                 invoice=found.get(line.invoice_id),
                 invoice_option=(line.invoice_id, line.invoice_id),
-                amount=format_number(line.amount, exponent, locale, grouped=False),
+                amount=typing_amount(line.amount, payment.currency, locale),
                 # A new block id per payment and invoice, so a redraw shows the new amount.
                 amount_block=line_amount_block_id(slot, payment.payment_id, line.invoice_id),
             )

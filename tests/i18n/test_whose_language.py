@@ -225,3 +225,50 @@ def test_the_partner_locale_is_the_first_partner_with_one(books: Database) -> No
     add_member(books, "P-ACME", "U0BOTH")
     assert partner_locale_of(books, "U0BOTH") == "fr-FR"  # Acme Corp comes first by name
     assert partner_locale_of(books, "U0NOBODY") is None
+
+
+def test_a_french_partner_sends_the_suggestion_untouched(db: Database, slack: FakeSlack) -> None:
+    """ "Allocate as suggested" fills each line as a French reader types it (``800,00``); sent
+    untouched, it is read back and recorded as the suggestion."""
+    from models.enums import LineChoice
+    from tests.slack.test_remittance_flow import _state
+
+    import_csv(db, "partners", io.StringIO("partner_id,name,locale\nP-ACME,Acme Corp,fr-FR\n"))
+    add_member(db, "P-ACME", ALICE)
+    add_payment(db, "PAY-S", "P-ACME", 130_000, "USD", reference="Remittance INV-8 and INV-9")
+    add_invoice(db, "INV-8", "P-ACME", 80_000, "USD")
+    add_invoice(db, "INV-9", "P-ACME", 50_000, "USD")
+    harness = BotHarness(db, slack)
+    try:
+        _status, listing, _ = harness.slash(ALICE)
+        harness.click(
+            ALICE,
+            "allocate_suggested:PAY-S",
+            message=listing,
+            channel_id="C_PARTNER",
+            ephemeral=True,
+        )
+        view = harness.wait_view()
+        state = _state(view, "PAY-S", {})
+        typed = [
+            value["value"]
+            for block_id, block in state.items()
+            if block_id.startswith("amount")
+            for value in block.values()
+            if isinstance(value, dict) and value.get("type") == "plain_text_input"
+        ]
+        assert sorted(typed) == ["500,00", "800,00"]
+        status, reply = harness.submit(ALICE, view, state)
+        assert status == 200 and reply["response_action"] == "update", reply
+        with db.transaction(read_only=True) as session:
+            rows = session.execute(
+                select(Allocation.invoice_id, Allocation.amount, Allocation.chosen).order_by(
+                    Allocation.invoice_id
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("INV-8", 80_000, LineChoice.SUGGESTED),
+            ("INV-9", 50_000, LineChoice.SUGGESTED),
+        ]
+    finally:
+        harness.close()

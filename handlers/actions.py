@@ -18,6 +18,7 @@ from handlers.modals import best_suggestion, lines_in_view, modal_for, open_allo
 from models.enums import Decision
 from slackbot.errors import InvalidInput
 from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n.catalog import N_, texts
 from slackbot.ledger import Ledger
 from slackbot.ledger.membership import Person
 from slackbot.slack import refusals, views
@@ -43,8 +44,8 @@ from slackbot.slack.views.modal import ModalLine, ModalMemory
 
 log = logging.getLogger("handlers")
 
-NO_ALLOCATION = "That button doesn't name an allocation request."
-COULD_NOT_OPEN_REJECT = (
+NO_ALLOCATION = N_("That button doesn't name an allocation request.")
+COULD_NOT_OPEN_REJECT = N_(
     "Slack didn't open the rejection form just now, so nothing changed. Please click Reject again."
 )
 
@@ -380,7 +381,10 @@ def reject_allocation(
         )
     except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
         log.warning("views.open for rejecting %s failed: %s", allocation_id, exc)
-        reply_privately(respond, views.error_message(COULD_NOT_OPEN_REJECT, locale=locale))
+        reply_privately(
+            respond,
+            views.error_message(texts(locale).gettext(COULD_NOT_OPEN_REJECT), locale=locale),
+        )
 
 
 @refusals.answer_privately

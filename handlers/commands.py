@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from handlers.modals import open_allocation_modal
 from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n.catalog import texts
 from slackbot.ledger import Ledger
 from slackbot.ledger.membership import NOBODY, Person
 from slackbot.slack import refusals, views
@@ -46,7 +47,10 @@ def payments_command(
         shown = subcommand[:30]
         ack(
             **views.error_message(
-                f"`{shown}` is not a /payments command. Try `/payments help`.", locale=locale
+                texts(locale)
+                .gettext("`{command}` is not a /payments command. Try `/payments help`.")
+                .format(command=shown),
+                locale=locale,
             )
         )
         return

@@ -22,6 +22,7 @@ from handlers import modals
 from handlers.commands import history_reply, payments_reply
 from handlers.modals import open_allocation_modal
 from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n.catalog import N_, texts
 from slackbot.ledger import Ledger
 from slackbot.ledger.membership import Person
 from slackbot.slack import refusals, views
@@ -32,7 +33,7 @@ __all__ = ["in_modal", "modal_client", "register"]
 
 log = logging.getLogger("handlers")
 
-COULD_NOT_OPEN = "Slack didn't open Payments just now. Please try the shortcut again."
+COULD_NOT_OPEN = N_("Slack didn't open Payments just now. Please try the shortcut again.")
 
 
 def register(app: App) -> None:
@@ -157,4 +158,6 @@ def payments_shortcut(
         )
     except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
         log.warning("views.open for the payments shortcut failed for %s: %s", user_id, exc)
-        reply_privately(respond, views.error_message(COULD_NOT_OPEN, locale=locale))
+        reply_privately(
+            respond, views.error_message(texts(locale).gettext(COULD_NOT_OPEN), locale=locale)
+        )

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from models.schemas import InvoiceSummary, PaymentSummary
 from slackbot.i18n import DEFAULT_LOCALE
+from slackbot.i18n.catalog import N_, texts
 from slackbot.i18n.numbers import typing_amount
 from slackbot.ledger import Ledger
 from slackbot.ledger.matching import Suggestion
@@ -31,7 +32,7 @@ from slackbot.slack.views.modal import ModalLine, ModalMemory
 
 log = logging.getLogger("handlers")
 
-COULD_NOT_OPEN = (
+COULD_NOT_OPEN = N_(
     "Slack didn't open the allocation form just now, so nothing was started."
     " Please run `/payments allocate{suffix}` again."
 )
@@ -72,7 +73,10 @@ def open_allocation_modal(
     if not payments:
         reply_privately(
             respond,
-            views.error_message("You have no payments with money left to allocate.", locale=locale),
+            views.error_message(
+                texts(locale).gettext("You have no payments with money left to allocate."),
+                locale=locale,
+            ),
         )
         return
     if selected is None:
@@ -88,7 +92,10 @@ def open_allocation_modal(
         log.warning("views.open failed for %s: %s", user_id, exc)
         suffix = f" {payment_id}" if payment_id else ""
         reply_privately(
-            respond, views.error_message(COULD_NOT_OPEN.format(suffix=suffix), locale=locale)
+            respond,
+            views.error_message(
+                texts(locale).gettext(COULD_NOT_OPEN).format(suffix=suffix), locale=locale
+            ),
         )
 
 

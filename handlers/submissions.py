@@ -9,7 +9,8 @@ from slack_bolt import Ack, App
 from models.enums import LineChoice
 from slackbot.errors import DomainError, InvalidInput
 from slackbot.i18n import DEFAULT_LOCALE
-from slackbot.i18n.numbers import AmountNotUnderstood, language_of
+from slackbot.i18n.catalog import N_, texts
+from slackbot.i18n.numbers import AmountNotUnderstood
 from slackbot.i18n.numbers import parse_amount as parse_typed_amount
 from slackbot.ledger import Ledger
 from slackbot.money import parse_amount, to_decimal_string
@@ -27,7 +28,7 @@ from slackbot.slack.payload import allocation_in_metadata, amount_entry, line_am
 from slackbot.slack.views.modal import ModalMemory
 
 ALLOCATION_FIELDS = (BlockId.PAYMENT, BlockId.INVOICE, BlockId.AMOUNT, BlockId.NOTE)
-NO_REQUEST = "This form no longer names a request."
+NO_REQUEST = N_("This form no longer names a request.")
 
 
 def register(app: App) -> None:
@@ -62,13 +63,14 @@ def submit_allocation(
         entered.append((slot, form.get(line_invoice_block(slot), ""), block, form.get(block, "")))
     sent = [line for line in entered if line[0] == 1 or line[1].strip() or line[3].strip()]
     missing: dict[str, str] = {}
+    t = texts(locale)
     if not form.get(BlockId.PAYMENT, "").strip():
-        missing[BlockId.PAYMENT] = "Choose the payment to apply."
+        missing[BlockId.PAYMENT] = t.gettext("Choose the payment to apply.")
     for slot, invoice_id, block, typed in sent:
         if not invoice_id.strip():
-            missing[line_invoice_block(slot)] = "Choose the invoice to pay."
+            missing[line_invoice_block(slot)] = t.gettext("Choose the invoice to pay.")
         if not typed.strip():
-            missing[block] = "Enter the amount to apply."
+            missing[block] = t.gettext("Enter the amount to apply.")
     if missing:
         ack(response_action="errors", errors=missing)
         return
@@ -100,7 +102,9 @@ def submit_allocation(
     ack(
         response_action="update",
         view=views.notice_modal(
-            "Request sent", views.request_sent_text(allocation, locale=locale), locale=locale
+            texts(locale).gettext("Request sent"),
+            views.request_sent_text(allocation, locale=locale),
+            locale=locale,
         ),
     )
     outbox.wake()
@@ -118,13 +122,10 @@ def canonical_lines(
     (``1250.50``); and the amounts that could not be read, by block, in the person's words.
 
     A payment the person cannot use leaves the amounts as typed: the ledger's refusal of the
-    payment is the one to show. An English reader's amounts go to the ledger as typed.
+    payment is the one to show. English readers too: ``1,250.50`` and ``1250.50`` both read,
+    ``1.234`` is refused as ambiguous (the ledger itself reads only the canonical form).
     """
     typed_lines = [(invoice_id[:64], typed[:64]) for _slot, invoice_id, _block, typed in sent]
-    if language_of(locale) == "en":
-        # English is the ledger's own writing (dot decimals, no thousands commas: the modal's
-        # contract); its refusals name what is wrong (digits, decimals, commas).
-        return typed_lines, {}
     try:
         currency = ledger.payment_for(user_id, payment_id).currency
     except DomainError:

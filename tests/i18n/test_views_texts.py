@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 VIEW_FILES = [
     *sorted((ROOT / "slackbot" / "slack" / "views").glob("*.py")),
     ROOT / "slackbot" / "slack" / "refusals.py",
+    # The listeners hand the views texts of their own (a form Slack did not open, a field left
+    # empty): they go through the catalogs too.
+    *sorted((ROOT / "handlers").glob("*.py")),
     ROOT / "slackbot" / "slack" / "replies.py",
 ]
 FR_PO = LOCALES_DIR / "fr" / "LC_MESSAGES" / "messages.po"

@@ -37,6 +37,7 @@ from tests.support.factories import (
 from tests.support.slack_stub import FakeSlack
 
 JULIE = "U0JULIE"  # Dupont SARL, reads Slack in French
+SAM = "U0SAM"  # Dupont SARL too, reads Slack in American English
 NNBSP, NBSP = "\u202f", "\u00a0"  # France's thousands separator; the space before a currency
 
 
@@ -49,7 +50,7 @@ def fr(amount: str) -> str:
 
 @pytest.fixture
 def books(db: Database) -> Database:
-    add_partner(db, "P-DUPONT", "Dupont SARL", members=[JULIE])
+    add_partner(db, "P-DUPONT", "Dupont SARL", members=[JULIE, SAM])
     add_payment(db, "PAY-FR", "P-DUPONT", 200000, "USD", reference="Virement 8812")
     add_invoice(db, "INV-FR-1", "P-DUPONT", 150000, "USD")
     add_invoice(db, "INV-FR-2", "P-DUPONT", 30000, "USD")
@@ -60,6 +61,7 @@ def books(db: Database) -> Database:
 def people(slack: FakeSlack) -> FakeSlack:
     slack.set_user(JULIE, locale="fr-FR", tz="Europe/Paris")
     slack.set_user(APPROVER, locale="en-US", tz="America/New_York")
+    slack.set_user(SAM, locale="en-US", tz="America/Chicago")
     return slack
 
 
@@ -214,3 +216,18 @@ def test_a_french_partner_who_keeps_the_prefilled_amount_is_not_refused(
     status, sent = bot.submit(JULIE, view, {**_values("INV-FR-1", typed)})
     assert status == 200 and sent["response_action"] == "update", sent
     assert payment_row(books, "PAY-FR").pending == 150000
+
+
+def test_an_american_types_thousands_with_commas(bot: BotHarness, books: Database) -> None:
+    # Same partner, same payment: the American's "1,250.50" is the French "1 250,50".
+    before = len(bot.opened_views())
+    bot.slash(SAM, "allocate PAY-FR")
+    view = bot.wait_view(before + 1)
+    assert _amount_element(view)["initial_value"] == "2000.00"
+    status, sent = bot.submit(SAM, view, _values("INV-FR-1", "1,250.50"))
+    assert status == 200 and sent["response_action"] == "update", sent
+    assert "1,250.50 USD" in text_of(sent["view"])
+    assert payment_row(books, "PAY-FR").pending == 125050
+    status, refused = bot.submit(SAM, view, _values("INV-FR-2", "1.250"))
+    assert refused["response_action"] == "errors", refused
+    assert "can be read two ways" in next(iter(refused["errors"].values()))

@@ -212,12 +212,13 @@ def test_typeahead_with_a_forged_payment_offers_nothing(
 @pytest.mark.parametrize(
     ("payment", "invoice", "amount", "block", "words"),
     [
-        ("PAY-1", "INV-1", "abc", "amount", "digits"),
+        ("PAY-1", "INV-1", "abc", "amount", "Write the amount like 1,250.50 or 1250.50"),
         ("PAY-1", "INV-1", "0", "amount", "more than zero"),
         ("PAY-1", "INV-1", "-5", "amount", "more than zero"),
-        ("PAY-1", "INV-1", "1.234", "amount", "at most 2 decimals"),
-        ("PAY-1", "INV-1", "1,000.00", "amount", "no commas"),
-        ("PAY-1", "INV-1", "NaN", "amount", "digits"),
+        ("PAY-1", "INV-1", "1.234", "amount", "can be read two ways"),
+        # An American writes thousands with commas (issue 15): read, then over what is open.
+        ("PAY-1", "INV-1", "1,000.00", "amount", "600.00 USD left to pay"),
+        ("PAY-1", "INV-1", "NaN", "amount", "Write the amount like"),
         ("PAY-1", "INV-1", "2000.00", "amount", "1,000.00 USD left"),
         ("PAY-1", "INV-1", "700.00", "amount", "600.00 USD left to pay"),
         ("PAY-1", "INV-B1", "10.00", "invoice", "not an open invoice"),

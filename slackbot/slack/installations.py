@@ -224,10 +224,21 @@ class EncryptedInstallationStore(SQLAlchemyInstallationStore):
     # -- revocation and key rotation --
 
     def forget_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        """The bot token was revoked: drop it everywhere it is stored (installations too)."""
-        self.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+        """The bot token was revoked: drop it everywhere it is stored (installations too), in
+        one transaction, so no reader finds the bot row gone and the installation still holding
+        the token."""
         c = self.installations.c
+        b = self.bots.c
         with self.engine.begin() as conn:
+            conn.execute(
+                self.bots.delete().where(
+                    and_(
+                        b.client_id == self.client_id,
+                        b.enterprise_id == enterprise_id,
+                        b.team_id == team_id,
+                    )
+                )
+            )
             conn.execute(
                 self.installations.update()
                 .where(

@@ -13,7 +13,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import select
 from waitress.server import create_server
 
-from models.enums import Audience
+from models.enums import Audience, OutboxKind
 from models.tables import Allocation, OutboxMessage
 from slackbot.app import Bot, build_bot
 from slackbot.db import Database
@@ -296,12 +296,29 @@ def owed_calls(db: Database) -> dict[int, list[tuple[str, str]]]:
     return owed
 
 
+def _kind_of(call: Call) -> str | None:
+    metadata = call.params.get("metadata")
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            return None
+    if not isinstance(metadata, dict):
+        return None
+    payload = metadata.get("event_payload")
+    return payload.get("kind") if isinstance(payload, dict) else None
+
+
 def delivered_calls(slack: FakeSlack) -> dict[int, list[Call]]:
     """Per allocation, the chat.postMessage/chat.update calls Slack applied, in arrival order."""
     delivered: dict[int, list[Call]] = {}
     for call in slack.calls:
         if call.method in OUTBOX_METHODS and call.delivered:
             allocation_id = allocation_named_by(call)
+            if allocation_id is None and _kind_of(call) == OutboxKind.DAILY_DIGEST:
+                # The day's digest of what waits is about no one allocation; it is owed once a
+                # business day while something waits, so it appears when a test runs in hours.
+                continue
             if allocation_id is None:
                 raise AssertionError(f"a delivered message names no allocation: {call.params}")
             delivered.setdefault(allocation_id, []).append(call)

@@ -12,10 +12,10 @@ from models.schemas import InvoiceSummary, PaymentSummary
 from slackbot.errors import DomainError
 from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.i18n.catalog import texts
-from slackbot.i18n.numbers import display_count, display_money, language_of, typing_amount
+from slackbot.i18n.numbers import display_count, display_money, typing_amount
 from slackbot.i18n.numbers import parse_amount as read_amount
 from slackbot.ledger.matching import Suggestion
-from slackbot.money import currency_exponent, parse_amount
+from slackbot.money import currency_exponent
 from slackbot.slack.ids import (
     BlockId,
     CallbackId,
@@ -345,13 +345,6 @@ def _suggestion_block(
     )
 
 
-def _read_typed(text: str, currency: str, locale: str) -> int:
-    """A typed amount read as the submission reads it: the reader's way outside English."""
-    if language_of(locale) == "en":
-        return parse_amount(text, currency)
-    return read_amount(text, currency, locale)
-
-
 def _typed_amounts(
     lines: Sequence[ModalLine], selected: PaymentSummary | None, locale: str
 ) -> dict[int, int]:
@@ -363,7 +356,7 @@ def _typed_amounts(
     for line in lines:
         if line.amount is not None:
             try:
-                amounts[line.slot] = _read_typed(line.amount, currency, locale)
+                amounts[line.slot] = read_amount(line.amount, currency, locale)
             except DomainError:
                 continue
     proposed_left = selected.unallocated - sum(amounts.values())
@@ -390,7 +383,7 @@ def _typed_lines(
         if line.invoice_id is None or line.amount is None:
             return ()
         try:
-            found.append((line.invoice_id, _read_typed(line.amount, currency, locale)))
+            found.append((line.invoice_id, read_amount(line.amount, currency, locale)))
         except DomainError:
             return ()
     return tuple(found)

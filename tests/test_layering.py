@@ -174,9 +174,15 @@ def import_cycles(root: Path) -> list[str]:
     An edge is any import of one project module by another, wherever it is written (a
     function-local import dodges the cycle at import time but keeps the two modules tangled).
     ``from package import name`` points at ``package.name`` when that is a module.
+
+    Importing ``a.b.c`` first runs ``a/__init__`` and ``a/b/__init__``, so the import also
+    points at each package above its target, except the importer's own packages (Python has
+    started those before the importer runs). Without that edge a re-exporting ``__init__``
+    hides a loop that breaks ``import`` of a module on its own.
     """
     modules = modules_of(root)
     known = {module.name for module in modules}
+    packages = {module.name for module in modules if module.is_package}
     edges: dict[str, dict[str, str]] = {module.name: {} for module in modules}
     for module in modules:
         for imp in imports_of(module):
@@ -188,10 +194,18 @@ def import_cycles(root: Path) -> list[str]:
                 while parts and ".".join(parts) not in known:
                     parts.pop()
                 targets = [".".join(parts)] if parts else []
-            for target in targets:
-                if target != module.name:
+            own = _packages_above(module.name) | {module.name}
+            above = {package for target in targets for package in _packages_above(target)}
+            for target in [*targets, *sorted(above & packages)]:
+                if target not in own:
                     edges[module.name].setdefault(target, imp.where)
     return [_describe_cycle(component, edges) for component in _strongly_connected(edges)]
+
+
+def _packages_above(name: str) -> set[str]:
+    """``a`` and ``a.b`` for ``a.b.c``: the packages Python runs before the module."""
+    parts = name.split(".")
+    return {".".join(parts[:end]) for end in range(1, len(parts))}
 
 
 def oversized_modules(root: Path) -> list[str]:
@@ -451,6 +465,45 @@ def test_a_longer_cycle_is_reported_once_with_every_step(tmp_path: Path) -> None
         " (slackbot/ledger/posting.py:3), slackbot.ledger.rules -> slackbot.ledger.books"
         " (slackbot/ledger/rules.py:2)"
     ]
+
+
+REEXPORTING_LEDGER = '"""Ledger."""\nfrom slackbot.ledger.commands import L\n'
+
+
+def test_a_cycle_through_a_re_exporting_package_init_is_reported(tmp_path: Path) -> None:
+    """The loop issue 10 left: ``import slackbot.outbox.queue`` alone failed, because reaching
+    ``slackbot.ledger.channels`` runs ``slackbot/ledger/__init__``, which imports back."""
+    root = _tree(
+        tmp_path,
+        {
+            **CLEAN,
+            "slackbot/ledger/__init__.py": REEXPORTING_LEDGER,
+            "slackbot/ledger/commands.py": '"""Commands."""\nfrom slackbot.outbox.queue import R\n',
+            "slackbot/ledger/channels.py": '"""Routes."""\n',
+            "slackbot/outbox/__init__.py": '"""Outbox."""\n',
+            "slackbot/outbox/queue.py": '"""Queue."""\nfrom slackbot.ledger import channels\n',
+        },
+    )
+
+    assert import_cycles(root) == [
+        "import cycle: slackbot.ledger -> slackbot.ledger.commands (slackbot/ledger/__init__.py:2),"
+        " slackbot.ledger.commands -> slackbot.outbox.queue (slackbot/ledger/commands.py:2),"
+        " slackbot.outbox.queue -> slackbot.ledger (slackbot/outbox/queue.py:2)"
+    ]
+
+
+def test_a_package_importing_its_own_modules_is_no_cycle(tmp_path: Path) -> None:
+    """A module's own packages have started before it runs: importing a sibling is no loop."""
+    root = _tree(
+        tmp_path,
+        {
+            **CLEAN,
+            "slackbot/ledger/__init__.py": REEXPORTING_LEDGER,
+            "slackbot/ledger/commands.py": '"""Commands."""\nfrom slackbot.ledger import rules\n',
+        },
+    )
+
+    assert import_cycles(root) == []
 
 
 def test_a_module_over_the_limit_is_named(tmp_path: Path) -> None:

@@ -46,8 +46,8 @@ from models.tables import OutboxMessage, SlackMessageRef
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.errors import Unavailable
-from slackbot.ledger import channels
-from slackbot.ledger.channels import NoticeRoute
+from slackbot.outbox import channels
+from slackbot.outbox.channels import NoticeRoute
 from slackbot.outbox.owed import owe_refreshes_beside
 from slackbot.outbox.pace import ChannelPacer
 

@@ -21,8 +21,8 @@ from slack_sdk.errors import SlackApiError
 
 from models.schemas import AllocationSummary
 from slackbot.db import Database
-from slackbot.ledger import channels
-from slackbot.ledger.channels import NoticeRoute
+from slackbot.outbox import channels
+from slackbot.outbox.channels import NoticeRoute
 from slackbot.outbox.queue import NoticeWay, OutboxQueue, Owed
 from slackbot.slack.post_once import UNDMABLE, PostOnce, slack_error
 

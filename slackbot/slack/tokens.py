@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackTokenRotationError
 from slack_sdk.oauth.token_rotation.rotator import TokenRotator
 
 from slackbot.db import Database
-from slackbot.ledger import channels
+from slackbot.outbox import channels
 from slackbot.slack.installations import EncryptedInstallationStore
 
 __all__ = ["BotTokens", "CurrentTokenClient", "InstalledTokens", "SingleToken", "person_client"]

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from models.tables import Allocation, OutboxMessage
 from models.workspaces import SlackPerson
 from slackbot.db import Database
-from slackbot.ledger import channels
+from slackbot.outbox import channels
 from tests.support import slack_payloads as payloads
 from tests.support.bot_harness import APPROVER, BotHarness, text_of, wait_for
 from tests.support.factories import add_invoice, add_partner, add_payment, allocation_row

@@ -47,8 +47,8 @@ _MARK_CHUNK = 500
 # ----------------------------------------------------------------------- marking
 
 
-def mark_stale(session: Session, user_ids: Iterable[str], *, at: dt.datetime | None = None) -> int:
-    """Mark each person's Home due (at ``at``, default now), coalesced: one row per person.
+def mark_stale(session: Session, user_ids: Iterable[str], *, at: dt.datetime) -> int:
+    """Mark each person's Home due at ``at`` (the caller's clock), coalesced: one row per person.
 
     An upsert in the caller's transaction. A row already due keeps its time (a Home waiting out
     a Slack outage's backoff is not hammered); every mark counts ``changes`` up, so a publish
@@ -59,12 +59,11 @@ def mark_stale(session: Session, user_ids: Iterable[str], *, at: dt.datetime | N
     wanted = sorted({u for u in user_ids if u == EVERY_APPROVER or is_slack_user_id(u)})
     if not wanted:
         return 0
-    when = at or dt.datetime.now(dt.UTC)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for start in range(0, len(wanted), _MARK_CHUNK):
         rows = [
-            {"slack_user_id": user, "due_at": when, "attempts": 0, "changes": 1}
+            {"slack_user_id": user, "due_at": at, "attempts": 0, "changes": 1}
             for user in wanted[start : start + _MARK_CHUNK]
         ]
         statement = insert(HomeRefresh).values(rows)
@@ -107,20 +106,17 @@ def _member_selects(partners: list[str]) -> tuple[Select[str], Select[str]]:
     return listed, by_team
 
 
-def mark_for_request(
-    session: Session, partner_id: str, requester: str, *, at: dt.datetime | None = None
-) -> None:
+def mark_for_request(session: Session, partner_id: str, requester: str, *, at: dt.datetime) -> None:
     """A request was made, decided, cancelled or reversed: its requester, the partner's
     members and every approver (their queue) see it change.
 
     One statement (``INSERT … SELECT … ON CONFLICT``), since every decision runs it: the same
     coalescing upsert as :func:`mark_stale`, the people read by the database itself.
     """
-    when = at or dt.datetime.now(dt.UTC)
     also = [requester, EVERY_APPROVER] if is_slack_user_id(requester) else [EVERY_APPROVER]
     people = union(*_member_selects([partner_id]), *(select(literal(u)) for u in also)).subquery()
     rows = (
-        select(people.c[0], literal(when, HomeRefresh.due_at.type), literal(0), literal(1))
+        select(people.c[0], literal(at, HomeRefresh.due_at.type), literal(0), literal(1))
         # SQLite reads "INSERT … SELECT … ON CONFLICT" right only with a WHERE in the SELECT.
         .where(true())
         .order_by(people.c[0])
@@ -146,7 +142,7 @@ def mark_for_partners(
     partner_ids: Iterable[str],
     *,
     also: Iterable[str] = (),
-    at: dt.datetime | None = None,
+    at: dt.datetime,
 ) -> int:
     """An import touched these partners' payments or invoices: their members' Homes change.
 

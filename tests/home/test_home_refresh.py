@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from sqlalchemy import event, select
 
 from models.home_refresh import EVERY_APPROVER, HomeRefresh
+from slackbot.clock import system_clock
 from slackbot.db import Database
 from slackbot.ledger import Ledger
 from slackbot.outbox.home_queue import HomeQueue, mark_for_partners, mark_stale
@@ -87,7 +88,7 @@ def test_a_burst_of_50_changes_is_one_publish_per_person(
 def test_a_mark_rolled_back_with_its_change_marks_nobody(db: Database) -> None:
     two_partners(db)
     with pytest.raises(RuntimeError), db.transaction() as session:
-        mark_stale(session, [ACME_MEMBER])
+        mark_stale(session, [ACME_MEMBER], at=system_clock())
         raise RuntimeError("the change failed")
     assert row(db, ACME_MEMBER) is None
 
@@ -95,7 +96,7 @@ def test_a_mark_rolled_back_with_its_change_marks_nobody(db: Database) -> None:
 def test_an_import_marks_the_partners_members_and_the_approvers(db: Database) -> None:
     two_partners(db)
     with db.transaction() as session:
-        assert mark_for_partners(session, ["GLOBEX"]) == 3
+        assert mark_for_partners(session, ["GLOBEX"], at=system_clock()) == 3
     with db.transaction() as session:
         marked = set(session.scalars(select(HomeRefresh.slack_user_id)))
     assert marked == {GLOBEX_MEMBER, BOTH_MEMBER, EVERY_APPROVER}
@@ -103,7 +104,7 @@ def test_an_import_marks_the_partners_members_and_the_approvers(db: Database) ->
 
 def test_junk_ids_are_never_marked(db: Database) -> None:
     with db.transaction() as session:
-        assert mark_stale(session, ["", "x" * 100, "U1'--", "<@U123>"]) == 0
+        assert mark_stale(session, ["", "x" * 100, "U1'--", "<@U123>"], at=system_clock()) == 0
 
 
 def test_a_slack_outage_loses_nothing_the_home_is_published_once_it_answers(

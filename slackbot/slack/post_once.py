@@ -3,14 +3,17 @@
 ``chat.postMessage`` has no idempotency key. Each post the outbox makes therefore carries Slack
 message metadata naming its outbox row (``event_type`` ``payments_outbox_message``,
 ``event_payload`` with ``outbox_message_id``, ``allocation_id`` and ``kind``), invisible to
-people. When a post fails *ambiguously* (a timeout, a dropped connection, a 5xx: Slack may have
-applied it), the row records the channel and when the attempt began
-(:mod:`slackbot.outbox.maybe_posted`). Its next attempt first reads that channel's history from
-a little before then (``conversations.history``; a thread reply: ``conversations.replies`` of
-the parent; a DM: the channel ``conversations.open`` gives), with ``include_all_metadata``,
-page by page, and when it finds its own message it adopts that ``ts`` as if the post had
-answered. If the look itself fails, it raises :class:`LookupFailed` and the row waits and looks
-again: it never posts blind. A clear refusal (``ok: false``, a 429) is not ambiguous.
+people. Before each post, in its own committed transaction (one small write), the row records
+the channel and when the attempt began (:mod:`slackbot.outbox.maybe_posted`): the post may land
+though this process never learns it, whether its answer is lost (a timeout, a dropped
+connection, a 5xx) or the process dies or loses its database before the row is marked sent.
+An attempt that finds such a mark first reads that channel's history from a little before then
+(``conversations.history``; a thread reply: ``conversations.replies`` of the parent; a DM: the
+channel ``conversations.open`` gives), with ``include_all_metadata``, page by page, and when it
+finds its own message it adopts that ``ts`` as if the post had answered. If the look itself
+fails, it raises :class:`LookupFailed` and the row waits and looks again: it never posts blind.
+A clear refusal (``ok: false``, a 429, a refused connection) of an attempt that found no mark
+takes the mark away: nothing landed, and the retry posts without a look.
 
 ``chat.update`` and ``views.publish`` need none of this: they replace content, so doing one
 twice leaves the same message or Home.
@@ -18,9 +21,11 @@ twice leaves the same message or Home.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import http.client
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.error import URLError
 
@@ -139,29 +144,61 @@ def once_only(client: WebClient) -> WebClient:
 
 
 class PostOnce:
-    """``chat.postMessage`` for an outbox row, at most once however its answers get lost."""
+    """``chat.postMessage`` for an outbox row, at most once however its answers get lost.
 
-    def __init__(self, db: Database) -> None:
+    ``wall``: seconds since the epoch on Slack's clock, which the look compares with messages'
+    ``ts``. Not the bot's injected ``Clock``: tests freeze and move that one to any date.
+    """
+
+    def __init__(self, db: Database, *, wall: Callable[[], float] = time.time) -> None:
         self.db = db
+        self.wall = wall
 
-    def post(self, client: WebClient, owed: Owed, channel: str, **message: Any) -> Any:
+    def post(
+        self,
+        client: WebClient,
+        owed: Owed,
+        channel: str,
+        *,
+        ready: Callable[[], None] | None = None,
+        **message: Any,
+    ) -> Any:
         """Post ``message`` to ``channel`` (a user id: their DM) for ``owed``; Slack's answer,
-        or, when an earlier attempt had landed, an answer naming that message."""
-        since = maybe_posted.since(self.db, owed.message_id, channel) if owed.attempts else None
-        if since is not None:
-            found = self.find(client, owed, channel, message.get("thread_ts"), since)
+        or, when an earlier attempt had landed, an answer naming that message.
+
+        ``ready``: called just before the post itself (the paced channel's slot), after the
+        mark and any look, so no database write comes between the slot and the post.
+        """
+        # Committed before Slack can accept anything: whatever happens after, the next attempt
+        # of this row looks before it posts.
+        earlier = maybe_posted.record(self.db, owed.message_id, channel, self.wall())
+        if earlier is not None:
+            found = self.find(client, owed, channel, message.get("thread_ts"), earlier)
             if found is not None:
                 where, ts = found
                 return {"ok": True, "channel": where, "ts": ts, "adopted": True}
-        started = time.time()
+        try:
+            if ready is not None:
+                ready()
+        except Exception:
+            # No post was made: the retry need not look (unless an earlier attempt may have).
+            self._nothing_landed(owed, channel, earlier)
+            raise
         try:
             return once_only(client).chat_postMessage(
                 channel=channel, metadata=tag(owed), **message
             )
         except Exception as exc:
-            if is_ambiguous(exc):
-                maybe_posted.record(self.db, owed.message_id, channel, started)
+            if not is_ambiguous(exc):
+                self._nothing_landed(owed, channel, earlier)
             raise
+
+    def _nothing_landed(self, owed: Owed, channel: str, earlier: float | None) -> None:
+        if earlier is not None:
+            return  # an earlier attempt may have landed: its mark stays
+        # Failing to take the mark away only costs the retry a look.
+        with contextlib.suppress(Exception):
+            maybe_posted.clear(self.db, owed.message_id, channel)
 
     def find(
         self,

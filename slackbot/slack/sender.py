@@ -626,19 +626,26 @@ class Delivery:
         ``PostOnce`` for ``owed``, its row."""
         channel = target
         paced = channel == self.billing_channel
-        if paced and slot is not None:
-            self._in_slot(slot)
-        elif paced:
-            deadline = time.monotonic() + patience
-            while (wait := self.pacer.take(channel)) > 0:
-                if self._stop.is_set() or time.monotonic() + wait > deadline:
-                    raise Postpone(wait)
-                self._stop.wait(wait)
+
+        def ready() -> None:
+            if paced and slot is not None:
+                self._in_slot(slot)
+            elif paced:
+                deadline = time.monotonic() + patience
+                while (wait := self.pacer.take(channel)) > 0:
+                    if self._stop.is_set() or time.monotonic() + wait > deadline:
+                        raise Postpone(wait)
+                    self._stop.wait(wait)
+
         try:
             if method == "chat_postMessage":
                 if owed is None:
                     raise ValueError("a post names its outbox row")
-                return self.once.post(self.billing(), owed, kwargs.pop("channel"), **kwargs)
+                # The slot is taken after the post's mark (and any look), right before it.
+                return self.once.post(
+                    self.billing(), owed, kwargs.pop("channel"), ready=ready, **kwargs
+                )
+            ready()
             return getattr(self.billing(), method)(**kwargs)
         except SlackApiError as exc:
             seconds = retry_after(exc)

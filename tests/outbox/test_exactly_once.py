@@ -21,6 +21,7 @@ from models.schemas import Actor
 from models.tables import OutboxMessage, SlackMessageRef
 from slackbot.business_time import ReminderRules
 from slackbot.db import Database
+from slackbot.errors import Unavailable
 from slackbot.ledger import Ledger, channels
 from slackbot.outbox.queue import RetryPolicy
 from slackbot.outbox.reminder_loop import ReminderLoop
@@ -237,6 +238,40 @@ def kinds_sent(db: Database) -> dict[str, int]:
         ):
             counts[kind] = counts.get(kind, 0) + 1
     return counts
+
+
+# ------------------------------------ accepted, then the sender loses its database (or dies)
+
+
+def test_posts_slack_accepted_before_the_sender_lost_its_database_are_adopted_not_reposted(
+    books: Database, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack answered every post, but no row was marked sent (the database went away, as when
+    the process dies there): no answer was lost, so only the mark each attempt commits before
+    its post tells the next sender to look."""
+    first = delivery(books, slack, lease_seconds=0.3)
+    allocation_id = first.ledger.request_allocation(ALICE, "PAY-1", "INV-1", "10.00").allocation_id
+
+    def lost(*_args: Any, **_kwargs: Any) -> bool:
+        raise Unavailable("the database went away")
+
+    monkeypatch.setattr(first.queue, "mark_sent", lost)
+    first.run_once()
+    before = {c.channel: (c.response or {}).get("ts") for c in slack.deliveries("chat.postMessage")}
+    assert (
+        set(before) == {BILLING, dm_channel_for(ALICE)} and len(unsent(books)) == 2
+    )  # posted, never marked
+    restarted = delivery(books, slack)  # another process, once the leases run out
+    drain_all(restarted)
+
+    assert len(naming(allocation_id, slack.messages_in(BILLING))) == 1
+    assert len(naming(allocation_id, slack.messages_in(ALICE))) == 1  # the receipt
+    assert len(slack.deliveries("chat.postMessage")) == 2  # each row posted once: adopted
+    looked = {c.params["channel"] for c in slack.calls_to("conversations.history")}
+    assert looked == {BILLING, dm_channel_for(ALICE)}
+    refs = {role: (channel, ts) for _a, role, channel, ts in remembered(books)}
+    assert refs[Audience.BILLING] == (BILLING, before[BILLING])
+    assert refs[Audience.RECEIPT] == (dm_channel_for(ALICE), before[dm_channel_for(ALICE)])
 
 
 # --------------------------------------------------------------------- the look itself fails

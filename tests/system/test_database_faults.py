@@ -423,12 +423,18 @@ def test_cuts_during_approvals_leave_each_allocation_whole_or_untouched(
 ) -> None:
     outage = postgres_outage
     count = 30
-    _seed(outage.books, invoices=count)
+    # Every third request has three lines (one approval posts all three in one transaction),
+    # the others one: a cut must leave each request whole or untouched, never some lines.
+    sizes = [3 if k % 3 == 2 else 1 for k in range(count)]
+    _seed(outage.books, invoices=sum(sizes))
     ledger = Ledger(outage.books)
-    ids = [
-        ledger.request_allocation(ALICE, "PAY-1", f"INV-{n}", "10.00").allocation_id
-        for n in range(1, count + 1)
-    ]
+    lines_of: dict[int, list[int]] = {}
+    invoice_numbers = iter(range(1, sum(sizes) + 1))
+    for size in sizes:
+        typed = [(f"INV-{next(invoice_numbers)}", "10.00") for _ in range(size)]
+        summary = ledger.request_lines(ALICE, "PAY-1", typed)
+        lines_of[summary.allocation_id] = [line.allocation_id for line in summary.lines]
+    ids = list(lines_of)
     h = BotHarness(outage.bot_db, slack)
     try:
         bodies = {aid: _click_body(h, APPROVER, "approve_allocation", aid) for aid in ids}
@@ -467,14 +473,18 @@ def test_cuts_during_approvals_leave_each_allocation_whole_or_untouched(
         assert failures == []
         outage.end()
 
-        approved = [aid for aid in ids if allocation_row(outage.books, aid).status == "approved"]
-        untouched = [aid for aid in ids if allocation_row(outage.books, aid).status == "pending"]
+        def statuses_of(aid: int) -> set[str]:
+            return {allocation_row(outage.books, line).status for line in lines_of[aid]}
+
+        approved = [aid for aid in ids if statuses_of(aid) == {"approved"}]
+        untouched = [aid for aid in ids if statuses_of(aid) == {"pending"}]
         assert sorted(approved + untouched) == ids
         for aid in approved:
-            assert [line[0] for line in journal_of(outage.books, aid)] == ["allocation"] * 2
+            for line in lines_of[aid]:
+                assert [row[0] for row in journal_of(outage.books, line)] == ["allocation"] * 2
             assert outbox_of(outage.books, aid) == REQUESTED + APPROVED
         for aid in untouched:
-            assert journal_of(outage.books, aid) == []
+            assert all(journal_of(outage.books, line) == [] for line in lines_of[aid])
             assert outbox_of(outage.books, aid) == REQUESTED
             # Nobody left silent: a click that changed nothing said so.
             assert TRY_AGAIN in told.get(aid, ""), (aid, told.get(aid))
@@ -487,12 +497,12 @@ def test_cuts_during_approvals_leave_each_allocation_whole_or_untouched(
             body, _url = _click_body(h, APPROVER, "approve_allocation", aid)
             assert h.post(body)[0] == 200
         wait_for(
-            lambda: all(allocation_row(outage.books, a).status == "approved" for a in ids),
+            lambda: all(statuses_of(a) == {"approved"} for a in ids),
             what="every approval after the outage",
         )
         with outage.books.transaction() as session:
             statuses = session.scalars(select(Allocation.status)).all()
-        assert statuses == ["approved"] * count
+        assert statuses == ["approved"] * sum(sizes)
         assert all(outbox_of(outage.books, aid) == REQUESTED + APPROVED for aid in ids)
         assert check_books(outage.books) == []
     finally:
@@ -500,21 +510,25 @@ def test_cuts_during_approvals_leave_each_allocation_whole_or_untouched(
         h.close()
 
 
+@pytest.mark.parametrize("lines", [1, 3], ids=["1_line", "3_lines"])
 def test_cut_at_the_commit_of_an_approval_rolls_it_back_and_says_try_again(
-    postgres_outage: Outage, slack: FakeSlack
+    postgres_outage: Outage, slack: FakeSlack, lines: int
 ) -> None:
     outage = postgres_outage
     _seed(outage.books)
-    allocation_id = (
-        Ledger(outage.books).request_allocation(ALICE, "PAY-1", "INV-1", "50.00").allocation_id
+    summary = Ledger(outage.books).request_lines(
+        ALICE, "PAY-1", [(f"INV-{n}", "50.00") for n in range(1, lines + 1)]
     )
+    allocation_id = summary.allocation_id
+    line_ids = [line.allocation_id for line in summary.lines]
     before = snapshot(outage.books)
     h = BotHarness(outage.bot_db, slack)
     cuts: list[str] = []
 
     @event.listens_for(outage.bot_db.engine, "commit")
     def _cut_before_commit(_connection: Any) -> None:
-        # Every row of the decision is written; the database goes away before COMMIT lands.
+        # Every row of the decision (every line's) is written; the database goes away before
+        # COMMIT lands.
         if not cuts:
             cuts.append("cut")
             outage.begin()
@@ -534,7 +548,9 @@ def test_cut_at_the_commit_of_an_approval_rolls_it_back_and_says_try_again(
             what="the approval clicked again",
         )
         assert outbox_of(outage.books, allocation_id) == REQUESTED + APPROVED
-        assert len(journal_of(outage.books, allocation_id)) == 2
+        for line in line_ids:
+            assert allocation_row(outage.books, line).status == "approved"
+            assert len(journal_of(outage.books, line)) == 2
         assert check_books(outage.books) == []
     finally:
         event.remove(outage.bot_db.engine, "commit", _cut_before_commit)

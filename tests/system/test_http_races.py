@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from models.enums import OutboxKind
+from models.tables import Allocation, Invoice
 from slackbot.db import Database
 from slackbot.ledger.books import check_books
+from tests.slack.test_remittance_flow import _slots, _state
 from tests.support import slack_payloads as payloads
 from tests.support.bot_harness import (
     APPROVER,
@@ -371,3 +374,56 @@ def test_many_threads_racing_over_several_allocations_decide_each_once(
         billing = [m for m in harness.billing_messages() if f"#{allocation_id}" in text_of(m)]
         assert len(billing) == 1 and action_ids(billing[0]) == []
         assert status[:6] in text_of(billing[0]).lower()
+
+
+# ------------------------------------------------------ requests of several lines, racing
+
+
+def _three_line_modal(h: BotHarness, invoice_ids: list[str]) -> tuple[dict[str, Any], str]:
+    """A modal of PAY-1 with three lines typed in (1,000.00 each); returns it and its body."""
+    before = len(h.opened_views())
+    assert h.slash(ALICE, "allocate PAY-1")[0] == 200
+    view = h.wait_view(before + 1)
+    typed: dict[int, tuple[str | None, str | None]] = {}
+    for line, invoice_id in enumerate(invoice_ids, start=1):
+        if line > 1:
+            view = h.act_in_modal(
+                ALICE, view["id"], "add_invoice_line", state=_state(view, "PAY-1", typed)
+            )
+        typed[line] = (invoice_id, "1000.00")
+    assert sorted(_slots(view)) == [1, 2, 3]
+    return view, payloads.view_submission(ALICE, view, _state(view, "PAY-1", typed))
+
+
+def test_two_multi_line_submissions_over_a_shared_invoice_reserve_one_request_whole(
+    harness: BotHarness, books: Database
+) -> None:
+    # Both requests want all of INV-3's 1,000.00: one gets every line, the other none.
+    plans = [["INV-1", "INV-2", "INV-3"], ["INV-3", "INV-4", "INV-5"]]
+    modals = [_three_line_modal(harness, plan) for plan in plans]
+    results = _fire(harness, [Click(ALICE, "requested", body, None) for _, body in modals])
+
+    assert all(code == 200 for code, _ in results), results
+    actions = [reply["response_action"] for _, reply in results]
+    assert sorted(actions) == ["errors", "update"], results
+    won, lost = (0, 1) if actions[0] == "update" else (1, 0)
+    # The loser is told under its line naming INV-3 (line 3 of one, line 1 of the other).
+    lost_view, _ = modals[lost]
+    errors = results[lost][1]["errors"]
+    assert set(errors) <= set(_slots(lost_view)[plans[lost].index("INV-3") + 1].values()), errors
+    assert "INV-3" in " ".join(errors.values()), errors
+
+    with books.transaction() as session:
+        rows = session.execute(
+            select(Allocation.invoice_id, Allocation.amount, Allocation.status).order_by(
+                Allocation.line_no
+            )
+        ).all()
+        pending = dict(session.execute(select(Invoice.invoice_id, Invoice.pending)).all())
+    assert [tuple(row) for row in rows] == [(i, 100_000, "pending") for i in plans[won]]
+    assert pending == {f"INV-{n}": 100_000 if f"INV-{n}" in plans[won] else 0 for n in range(1, 9)}
+    assert (payment_row(books, "PAY-1").pending, payment_row(books, "PAY-1").allocated) == (
+        300_000,
+        0,
+    )
+    assert check_books(books) == []

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from models.schemas import Actor
@@ -26,6 +27,9 @@ from tests.support.factories import add_invoice, add_partner, add_payment
 
 # A race that has not finished by then is a deadlock or a lock wait that never ends.
 RACE_TIMEOUT = 30.0
+# Each race that has a multi-line variant runs once with a one-line request and once with three
+# lines: what holds per allocation must hold per request.
+LINES = pytest.mark.parametrize("lines", [1, 3], ids=["1_line", "3_lines"])
 
 
 def threads_for(db: Database) -> int:
@@ -138,17 +142,25 @@ def test_racing_decisions_leave_exactly_one_per_allocation(db: Database) -> None
     assert check_books(db) == []
 
 
-def test_racing_reversals_post_one_compensating_entry(db: Database) -> None:
+@LINES
+def test_racing_reversals_post_one_compensating_entry(db: Database, lines: int) -> None:
     add_partner(db, "P1", "Acme", members=["U1"])
     add_payment(db, "PAY-1", "P1", 100_000, "USD")
-    add_invoice(db, "INV-1", "P1", 100_000, "USD")
+    for n in range(1, lines + 1):
+        add_invoice(db, f"INV-{n}", "P1", 100_000, "USD")
     ledger = Ledger(db, clock=FixedClock())
-    allocation_id = ledger.request_allocation("U1", "PAY-1", "INV-1", 40_000).allocation_id
-    ledger.approve(allocation_id, Actor(user_id="B0", can_approve=True))
+    amounts = [40_000, 30_000, 20_000][:lines]
+    summary = ledger.request_lines(
+        "U1", "PAY-1", [(f"INV-{n}", a) for n, a in enumerate(amounts, start=1)]
+    )
+    line_ids = [line.allocation_id for line in summary.lines]
+    ledger.approve(summary.allocation_id, Actor(user_id="B0", can_approve=True))
 
     def reverse(index: int, outcomes: Outcomes) -> None:
         actor = Actor(user_id=f"B{index}", can_approve=True)
-        attempt(outcomes, index, lambda: ledger.reverse(allocation_id, actor, "duplicate"))
+        # Reversers click different lines' buttons: all name the same request.
+        line_id = line_ids[index % lines]
+        attempt(outcomes, index, lambda: ledger.reverse(line_id, actor, "duplicate"))
 
     count = threads_for(db)
     outcomes = race(count, reverse)
@@ -156,13 +168,14 @@ def test_racing_reversals_post_one_compensating_entry(db: Database) -> None:
     assert outcomes.unexpected((AlreadyDecided,)) == []
     assert len(outcomes.results) == 1
     assert len(outcomes.errors) == count - 1
+    assert {e.allocation_id for _, e in outcomes.errors} == {summary.allocation_id}
     assert entries_per_allocation(db) == {
-        (allocation_id, "allocation"): 1,
-        (allocation_id, "reversal"): 1,
+        (a, kind): 1 for a in line_ids for kind in ("allocation", "reversal")
     }
     with db.transaction() as session:
+        assert set(session.scalars(select(Allocation.status))) == {"reversed"}
         assert session.get_one(Payment, "PAY-1").allocated == 0
-        assert session.get_one(Invoice, "INV-1").applied == 0
+        assert set(session.scalars(select(Invoice.applied))) == {0}
     assert check_books(db) == []
 
 
@@ -217,19 +230,20 @@ def test_racing_requests_never_reserve_more_than_there_is(db: Database) -> None:
     assert check_books(db) == []
 
 
-def test_racing_deliveries_of_one_request_reserve_once(db: Database) -> None:
+@LINES
+def test_racing_deliveries_of_one_request_reserve_once(db: Database, lines: int) -> None:
     add_partner(db, "P1", "Acme", members=["U1"])
     add_payment(db, "PAY-1", "P1", 100_000, "USD")
-    add_invoice(db, "INV-1", "P1", 100_000, "USD")
+    for n in range(1, lines + 1):
+        add_invoice(db, f"INV-{n}", "P1", 100_000, "USD")
     ledger = Ledger(db, clock=FixedClock())
+    typed = [(f"INV-{n}", "250.00") for n in range(1, lines + 1)]
 
     def deliver(index: int, outcomes: Outcomes) -> None:
         attempt(
             outcomes,
             index,
-            lambda: ledger.request_allocation(
-                "U1", "PAY-1", "INV-1", "250.00", request_key="view-42"
-            ),
+            lambda: ledger.request_lines("U1", "PAY-1", typed, request_key="view-42"),
         )
 
     outcomes = race(threads_for(db), deliver)
@@ -237,9 +251,15 @@ def test_racing_deliveries_of_one_request_reserve_once(db: Database) -> None:
     assert outcomes.errors == []
     assert len({summary.allocation_id for _, summary in outcomes.results}) == 1
     assert sum(not summary.replayed for _, summary in outcomes.results) == 1
+    # Every delivery, the first or a replay, reads the one request with all its lines.
+    for _, summary in outcomes.results:
+        assert [(line.invoice_id, line.amount) for line in summary.lines] == [
+            (invoice_id, 25_000) for invoice_id, _ in typed
+        ]
     with db.transaction() as session:
-        assert session.scalar(select(func.count()).select_from(Allocation)) == 1
-        assert session.get_one(Payment, "PAY-1").pending == 25_000
+        assert session.scalar(select(func.count()).select_from(Allocation)) == lines
+        assert session.get_one(Payment, "PAY-1").pending == 25_000 * lines
+        assert set(session.scalars(select(Invoice.pending))) == {25_000}
     assert check_books(db) == []
 
 
@@ -265,14 +285,18 @@ def test_mixed_requests_and_decisions_keep_the_books_right(db: Database) -> None
     def act(index: int, outcomes: Outcomes) -> None:
         rng = random.Random(index)
         approver = Actor(user_id=f"B{index}", can_approve=True)
-        for _ in range(rounds):
+        for round_no in range(rounds):
             if index % 2 == 0:
-                p, i = f"PAY-{rng.randrange(3)}", f"INV-{rng.randrange(3)}"
-                amount = rng.randint(1_000, 9_000)
+                # Every other request has three lines over the shared invoices, in its own
+                # order; deciders pick any line's id, which decides the whole request.
+                size = 3 if round_no % 2 else 1
+                p = f"PAY-{rng.randrange(3)}"
+                invoices = rng.sample(range(3), size)
+                typed = [(f"INV-{i}", rng.randint(1_000, 9_000)) for i in invoices]
                 attempt(
                     outcomes,
                     index,
-                    lambda p=p, i=i, a=amount: ledger.request_allocation(f"U{index}", p, i, a),
+                    lambda p=p, t=typed: ledger.request_lines(f"U{index}", p, t),
                 )
                 continue
             ids = pending_ids()
@@ -292,7 +316,18 @@ def test_mixed_requests_and_decisions_keep_the_books_right(db: Database) -> None
     decided_ids = [s.allocation_id for _, s in outcomes.results if s.status != "pending"]
     assert len(decided_ids) == len(set(decided_ids)), "an allocation was decided twice"
     with db.transaction() as session:
-        status = dict(session.execute(select(Allocation.allocation_id, Allocation.status)).all())
+        rows = session.execute(
+            select(Allocation.allocation_id, Allocation.request_id, Allocation.status)
+        ).all()
+    status = {row.allocation_id: row.status for row in rows}
+    by_request: dict[int, set[str]] = {}
+    for row in rows:
+        by_request.setdefault(row.request_id, set()).add(row.status)
+    # A request is decided whole: its lines never disagree.
+    assert all(len(statuses) == 1 for statuses in by_request.values()), by_request
+    sizes = Counter(row.request_id for row in rows)
+    assert {1, 3} <= set(sizes.values()), sizes
+    assert any(sizes[r] == 3 and s != {"pending"} for r, s in by_request.items()), by_request
     approved = {a for a, s in status.items() if s == "approved"}
     assert entries_per_allocation(db) == {(a, "allocation"): 1 for a in approved}
     assert check_books(db) == []

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -13,8 +14,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers import modals
-from handlers.launcher import modal_client
-from handlers.modals import best_suggestion, lines_in_view, modal_for, open_allocation_modal
+from handlers.launcher import Click, answers_click, in_modal
+from handlers.modals import best_suggestion, lines_in_view, modal_for
 from models.enums import Decision
 from slackbot.errors import InvalidInput
 from slackbot.i18n import DEFAULT_LOCALE
@@ -72,245 +73,182 @@ def clicked_allocation(body: dict[str, Any]) -> int:
     return allocation_id
 
 
-@refusals.answer_privately
-def open_allocation(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    respond: Respond,
+@answers_click
+def open_allocation(click: Click) -> None:
+    """A payment's Allocate: the allocation modal for that payment (stacked onto the
+    launcher's modal when clicked there, from a shortcut)."""
+    click.open_modal(action_value(click.body)[:64] or None)
+
+
+@dataclass(frozen=True)
+class ModalClick:
+    """A click inside the allocation modal: who clicked, the view, and what the view remembers."""
+
+    body: dict[str, Any]
+    client: WebClient
+    ledger: Ledger
+    user_id: str
+    locale: str
+    view: dict[str, Any]
+    memory: ModalMemory
+    payment_id: str  # the payment chosen in the form ("" when none yet)
+
+
+@dataclass(frozen=True)
+class Redraw:
+    """What a click changes in the allocation modal: it is drawn again with these lines."""
+
+    memory: ModalMemory
+    lines: list[ModalLine]
+    changed: int | None = None  # the line whose invoice was chosen just now
+    payment_id: str | None = None  # None: the form's
+
+
+def redraws_modal(edit: Callable[[ModalClick], Redraw | None]) -> Callable[..., None]:
+    """The listener for a click inside the allocation modal: ``edit`` says what the modal
+    becomes (None: leave it as it is, or ``edit`` updated it itself); a refusal leaves it.
+
+    Every such click is acknowledged, read and redrawn the same way, so only what the click
+    changes is written per listener.
+    """
+
+    def listener(
+        ack: Ack,
+        body: dict[str, Any],
+        client: WebClient,
+        ledger: Ledger,
+        user_id: str,
+        form: dict[str, str],
+        locale: str = DEFAULT_LOCALE,
+    ) -> None:
+        ack()
+        view = _view_of(body)
+        memory = ModalMemory.from_metadata(view.get("private_metadata"))
+        payment_id = form.get(BlockId.PAYMENT, "")[:64]
+        click = ModalClick(body, client, ledger, user_id, locale, view, memory, payment_id)
+        redraw = edit(click)
+        if redraw is None:
+            return
+        modals.redraw(
+            ledger,
+            client,
+            view,
+            user_id,
+            payment_id=payment_id if redraw.payment_id is None else redraw.payment_id,
+            memory=redraw.memory,
+            lines=redraw.lines,
+            changed=redraw.changed,
+            locale=locale,
+        )
+
+    # Named as the edit (logs, refusals), but Bolt must read the listener's own parameters:
+    # no ``__wrapped__`` pointing at ``edit``.
+    for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(listener, attribute, getattr(edit, attribute))
+    return refusals.leave_as_is(listener)
+
+
+def fill_in_suggestion(
     ledger: Ledger,
+    client: WebClient,
+    view: dict[str, Any],
     user_id: str,
-    person: Person,
-    locale: str = DEFAULT_LOCALE,
-) -> None:
-    ack()
-    open_allocation_modal(
-        ledger,
-        # A payment's Allocate in the launcher's modal (a shortcut) stacks the allocation modal.
-        modal_client(client, body),
-        respond,
-        user_id=user_id,
-        trigger_id=str(body.get("trigger_id", "")),
-        payment_id=action_value(body)[:64] or None,
-        person=person,
-        locale=locale,
+    payment_id: str | None,
+    locale: str,
+) -> bool:
+    """Fill the open modal in with the payment's best suggestion; False if it has no such
+    payment left to allocate (nothing is changed)."""
+    payments = ledger.payments_of(user_id, only_allocatable=True)
+    selected = next((p for p in payments if p.payment_id == payment_id), None)
+    if selected is None:
+        return False
+    suggestion = best_suggestion(ledger, user_id, selected)
+    modals.update(
+        client,
+        view,
+        modal_for(ledger, user_id, payments, selected, suggestion, fill=True, locale=locale),
     )
+    return True
 
 
-@refusals.leave_as_is
-def choose_payment(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    ledger: Ledger,
-    user_id: str,
-    form: dict[str, str],
-    locale: str = DEFAULT_LOCALE,
-) -> None:
+@redraws_modal
+def choose_payment(click: ModalClick) -> Redraw | None:
     """The modal's payment changed: redraw it so the amount suggests that payment's balance.
 
     A modal filled in with a suggestion is filled in again with the new payment's.
     """
-    ack()
-    view = _view_of(body)
-    payment_id = (form.get(BlockId.PAYMENT) or action_value(body))[:64]
-    memory = ModalMemory.from_metadata(view.get("private_metadata"))
-    if memory.suggested_for is not None:
-        payments = ledger.payments_of(user_id, only_allocatable=True)
-        selected = next((p for p in payments if p.payment_id == payment_id), None)
-        if selected is not None:
-            suggestion = best_suggestion(ledger, user_id, selected)
-            modals.update(
-                client,
-                view,
-                modal_for(
-                    ledger, user_id, payments, selected, suggestion, fill=True, locale=locale
-                ),
-            )
-            return
-    modals.redraw(
-        ledger,
-        client,
-        view,
-        user_id,
-        payment_id=payment_id,
-        memory=memory,
-        lines=lines_in_view(view, memory),
-        changed=1,
-        locale=locale,
-    )
+    payment_id = (click.payment_id or action_value(click.body))[:64]
+    if click.memory.suggested_for is not None and fill_in_suggestion(
+        click.ledger, click.client, click.view, click.user_id, payment_id, click.locale
+    ):
+        return None
+    lines = lines_in_view(click.view, click.memory)
+    return Redraw(click.memory, lines, changed=1, payment_id=payment_id)
 
 
-@refusals.leave_as_is
-def choose_invoice(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    ledger: Ledger,
-    user_id: str,
-    form: dict[str, str],
-    locale: str = DEFAULT_LOCALE,
-) -> None:
+@redraws_modal
+def choose_invoice(click: ModalClick) -> Redraw:
     """A line's invoice changed: its amount becomes the lesser of what both have left."""
-    ack()
-    view = _view_of(body)
-    place = line_of_block(str(first_action(body).get("block_id") or BlockId.INVOICE))
+    place = line_of_block(str(first_action(click.body).get("block_id") or BlockId.INVOICE))
     slot = place[1] if place is not None else 1
-    memory = ModalMemory.from_metadata(view.get("private_metadata"))
-    lines = lines_in_view(view, memory)
-    chosen = action_value(body)[:64]
+    lines = lines_in_view(click.view, click.memory)
+    chosen = action_value(click.body)[:64]
     if chosen:
         lines = [
             replace(line, invoice_option=(chosen, chosen)) if line.slot == slot else line
             for line in lines
         ]
-    modals.redraw(
-        ledger,
-        client,
-        view,
-        user_id,
-        payment_id=form.get(BlockId.PAYMENT, "")[:64],
-        memory=memory,
-        lines=lines,
-        changed=slot,
-        locale=locale,
-    )
+    return Redraw(click.memory, lines, changed=slot)
 
 
-@refusals.leave_as_is
-def enter_amount(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    ledger: Ledger,
-    user_id: str,
-    form: dict[str, str],
-    locale: str = DEFAULT_LOCALE,
-) -> None:
+@redraws_modal
+def enter_amount(click: ModalClick) -> Redraw:
     """Enter in a line's amount: redraw, so the running total follows what was typed."""
-    ack()
-    view = _view_of(body)
-    memory = ModalMemory.from_metadata(view.get("private_metadata"))
-    modals.redraw(
-        ledger,
-        client,
-        view,
-        user_id,
-        payment_id=form.get(BlockId.PAYMENT, "")[:64],
-        memory=memory,
-        lines=lines_in_view(view, memory),
-        locale=locale,
-    )
+    return Redraw(click.memory, lines_in_view(click.view, click.memory))
 
 
-@refusals.leave_as_is
-def add_invoice_line(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    ledger: Ledger,
-    user_id: str,
-    form: dict[str, str],
-    locale: str = DEFAULT_LOCALE,
-) -> None:
+@redraws_modal
+def add_invoice_line(click: ModalClick) -> Redraw | None:
     """ "Add invoice": one more line (up to 10), everything typed so far kept."""
-    ack()
-    view = _view_of(body)
-    memory = ModalMemory.from_metadata(view.get("private_metadata"))
+    memory = click.memory
     slot = memory.next_slot()
     if slot is None:
-        return
+        return None
     grown = ModalMemory(
         slots=(*memory.slots, slot),
         suggested_for=memory.suggested_for,
         suggested=memory.suggested,
     )
-    modals.redraw(
-        ledger,
-        client,
-        view,
-        user_id,
-        payment_id=form.get(BlockId.PAYMENT, "")[:64],
-        memory=grown,
-        lines=[*lines_in_view(view, memory), ModalLine(slot=slot)],
-        locale=locale,
-    )
+    return Redraw(grown, [*lines_in_view(click.view, memory), ModalLine(slot=slot)])
 
 
-@refusals.leave_as_is
-def remove_invoice_line(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    ledger: Ledger,
-    user_id: str,
-    form: dict[str, str],
-    locale: str = DEFAULT_LOCALE,
-) -> None:
+@redraws_modal
+def remove_invoice_line(click: ModalClick) -> Redraw | None:
     """ "Remove" on line N: that line goes; the others keep their blocks and what they hold."""
-    ack()
-    view = _view_of(body)
-    memory = ModalMemory.from_metadata(view.get("private_metadata"))
-    action_id = str(first_action(body).get("action_id") or "")
-    suffix = action_id.partition(SUFFIX_SEPARATOR)[2] or action_value(body)
+    memory = click.memory
+    action_id = str(first_action(click.body).get("action_id") or "")
+    suffix = action_id.partition(SUFFIX_SEPARATOR)[2] or action_value(click.body)
     slot = allocation_id_from(suffix)
     if slot is None or slot not in memory.slots:
-        return
-    kept = [line for line in lines_in_view(view, memory) if line.slot != slot]
-    modals.redraw(
-        ledger,
-        client,
-        view,
-        user_id,
-        payment_id=form.get(BlockId.PAYMENT, "")[:64],
-        memory=replace(memory, slots=tuple(s for s in memory.slots if s != slot)),
-        lines=kept,
-        locale=locale,
-    )
+        return None
+    kept = [line for line in lines_in_view(click.view, memory) if line.slot != slot]
+    return Redraw(replace(memory, slots=tuple(s for s in memory.slots if s != slot)), kept)
 
 
-@refusals.answer_privately
-def allocate_suggested(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    respond: Respond,
-    ledger: Ledger,
-    user_id: str,
-    person: Person,
-    locale: str = DEFAULT_LOCALE,
-) -> None:
+@answers_click
+def allocate_suggested(click: Click) -> None:
     """ "Allocate as suggested": the modal filled in with the payment's best suggestion.
 
     From the payment list it opens the modal; inside the modal it fills the open one in.
     """
-    ack()
-    payment_id = action_value(body)[:64] or None
-    container = body.get("container")
-    if isinstance(container, dict) and container.get("type") == "view":
-        view = _view_of(body)
-        payments = ledger.payments_of(user_id, only_allocatable=True)
-        selected = next((p for p in payments if p.payment_id == payment_id), None)
-        if selected is None:
-            return
-        suggestion = best_suggestion(ledger, user_id, selected)
-        modals.update(
-            client,
-            view,
-            modal_for(ledger, user_id, payments, selected, suggestion, fill=True, locale=locale),
+    payment_id = action_value(click.body)[:64] or None
+    if in_modal(click.body):
+        view = _view_of(click.body)
+        fill_in_suggestion(
+            click.ledger, click.client, view, click.user_id, payment_id, click.locale
         )
         return
-    open_allocation_modal(
-        ledger,
-        client,
-        respond,
-        user_id=user_id,
-        trigger_id=str(body.get("trigger_id", "")),
-        payment_id=payment_id,
-        as_suggested=True,
-        person=person,
-        locale=locale,
-    )
+    click.open_modal(payment_id, as_suggested=True)
 
 
 def _view_of(body: dict[str, Any]) -> dict[str, Any]:

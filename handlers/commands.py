@@ -57,21 +57,39 @@ def payments_command(
     if subcommand == "allocate":
         # Acknowledge first: views.open may take a moment, and Slack wants the ack in 3 s.
         ack()
-        open_allocation_modal(
-            ledger,
-            client,
-            respond,
-            user_id=user_id,
-            trigger_id=str(command.get("trigger_id", "")),
-            payment_id=argument,
-            person=person,
-            locale=locale,
-        )
+        open_modal_for(ledger, client, respond, command, user_id, person, locale, argument)
         return
     if subcommand == "history":
         ack(**history_reply(ledger, user_id, person, locale=locale))
         return
     ack(**payments_reply(ledger, user_id, person, locale=locale))
+
+
+def open_modal_for(
+    ledger: Ledger,
+    client: WebClient,
+    respond: Respond,
+    payload: dict[str, Any],
+    user_id: str,
+    person: Person,
+    locale: str,
+    payment_id: str | None,
+    *,
+    as_suggested: bool = False,
+) -> None:
+    """The allocation modal, opened with the trigger of ``payload`` (the command or click):
+    what ``/payments allocate``, the launcher's Allocate and a payment's buttons open."""
+    open_allocation_modal(
+        ledger,
+        client,
+        respond,
+        user_id=user_id,
+        trigger_id=str(payload.get("trigger_id", "")),
+        payment_id=payment_id,
+        as_suggested=as_suggested,
+        person=person,
+        locale=locale,
+    )
 
 
 def payments_reply(

@@ -12,6 +12,8 @@ partners: the ledger checks membership, whichever channel the launcher is in.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from slack_bolt import Ack, App, Respond
@@ -19,8 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers import modals
-from handlers.commands import history_reply, payments_reply
-from handlers.modals import open_allocation_modal
+from handlers.commands import history_reply, open_modal_for, payments_reply
 from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.i18n.catalog import N_, texts
 from slackbot.ledger import Ledger
@@ -29,7 +30,7 @@ from slackbot.slack import refusals, views
 from slackbot.slack.replies import reply_privately
 from slackbot.slack.views.launcher import LAUNCHER_BLOCK, LauncherAction, Shortcut
 
-__all__ = ["in_modal", "modal_client", "register"]
+__all__ = ["Click", "answers_click", "in_modal", "modal_client", "register"]
 
 log = logging.getLogger("handlers")
 
@@ -84,61 +85,78 @@ def _answer(
     reply_privately(respond, reply)
 
 
-@refusals.answer_privately
-def launcher_list(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    respond: Respond,
-    ledger: Ledger,
-    user_id: str,
-    person: Person,
-    locale: str = DEFAULT_LOCALE,
-) -> None:
+@dataclass(frozen=True)
+class Click:
+    """A button click answered privately: who clicked, where, and the ways to answer them."""
+
+    body: dict[str, Any]
+    client: WebClient
+    respond: Respond
+    ledger: Ledger
+    user_id: str
+    person: Person
+    locale: str
+
+    def answer(self, reply: dict[str, Any]) -> None:
+        """``reply`` where the person clicked: ephemeral in the channel, or in the modal."""
+        _answer(self.client, self.body, self.respond, reply, self.locale)
+
+    def open_modal(self, payment_id: str | None, *, as_suggested: bool = False) -> None:
+        """The allocation modal, stacked onto the open modal when clicked inside one."""
+        client = modal_client(self.client, self.body)
+        open_modal_for(
+            self.ledger,
+            client,
+            self.respond,
+            self.body,
+            self.user_id,
+            self.person,
+            self.locale,
+            payment_id,
+            as_suggested=as_suggested,
+        )
+
+
+def answers_click(act: Callable[[Click], None]) -> Callable[..., None]:
+    """The listener for a button ``act`` answers: acknowledged first, refusals answered
+    privately. Each such button is wired the same way, so only its answer is written."""
+
+    def listener(
+        ack: Ack,
+        body: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        ledger: Ledger,
+        user_id: str,
+        person: Person,
+        locale: str = DEFAULT_LOCALE,
+    ) -> None:
+        ack()
+        act(Click(body, client, respond, ledger, user_id, person, locale))
+
+    # Named as ``act`` (logs, refusals), but Bolt must read the listener's own parameters:
+    # no ``__wrapped__`` pointing at ``act``.
+    for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(listener, attribute, getattr(act, attribute))
+    return refusals.answer_privately(listener)
+
+
+@answers_click
+def launcher_list(click: Click) -> None:
     """Show my payments: what ``/payments list`` answers."""
-    ack()
-    _answer(client, body, respond, payments_reply(ledger, user_id, person, locale=locale), locale)
+    click.answer(payments_reply(click.ledger, click.user_id, click.person, locale=click.locale))
 
 
-@refusals.answer_privately
-def launcher_history(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    respond: Respond,
-    ledger: Ledger,
-    user_id: str,
-    person: Person,
-    locale: str = DEFAULT_LOCALE,
-) -> None:
+@answers_click
+def launcher_history(click: Click) -> None:
     """History: what ``/payments history`` answers."""
-    ack()
-    _answer(client, body, respond, history_reply(ledger, user_id, person, locale=locale), locale)
+    click.answer(history_reply(click.ledger, click.user_id, click.person, locale=click.locale))
 
 
-@refusals.answer_privately
-def launcher_allocate(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    respond: Respond,
-    ledger: Ledger,
-    user_id: str,
-    person: Person,
-    locale: str = DEFAULT_LOCALE,
-) -> None:
+@answers_click
+def launcher_allocate(click: Click) -> None:
     """Allocate: the allocation modal, as ``/payments allocate`` opens it."""
-    ack()
-    open_allocation_modal(
-        ledger,
-        modal_client(client, body),
-        respond,
-        user_id=user_id,
-        trigger_id=str(body.get("trigger_id", "")),
-        payment_id=None,
-        person=person,
-        locale=locale,
-    )
+    click.open_modal(None)
 
 
 @refusals.answer_privately

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.schemas import InvoiceSummary, PaymentSummary
+from slackbot.ledger import matching
 from slackbot.ledger.matching import (
     MAX_SUGGESTED_LINES,
     MatchKind,
@@ -612,3 +613,35 @@ def test_property_every_id_written_in_the_reference_is_named_in_order(
     written = chosen.draw(st.lists(st.sampled_from(ids), unique=True, max_size=10))
     reference = "wire 884213 " + "".join(f"{i}{separators[n]}" for n, i in enumerate(written))
     assert named_invoice_ids(reference, ids) == written
+
+
+def test_the_worst_case_for_5000_invoices_takes_the_documented_steps_within_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No exact set exists (even amounts, an odd target), so every loop runs to its pool's end:
+    the module docstring's 76,192 steps, under STEP_BUDGET. Steps are counted, not timed."""
+    used: list[int] = []
+
+    class Counting(matching._Budget):
+        def __init__(self, steps: int) -> None:
+            super().__init__(steps)
+            self.granted = steps
+            used.append(0)
+
+        def take(self, steps: int) -> bool:
+            ok = super().take(steps)
+            used[-1] = self.granted - self.left
+            return ok
+
+    monkeypatch.setattr(matching, "_Budget", Counting)
+    amounts = [2 * (1 + i % 1000) for i in range(5000)]
+    assert matching.exact_set_ranks(amounts, 3001) is None
+    assert used == [76_192]
+    assert used[0] < matching.STEP_BUDGET
+    # One step fewer and the search gives up (with the same answer: no exact set), never more.
+    assert matching.exact_set_ranks(amounts, 3001, step_budget=76_191) is None
+    assert used[-1] == 76_191
+    invoices = [invoice(f"INV-{i:05d}", amount, due=i) for i, amount in enumerate(amounts)]
+    found = suggest_allocations(payment(3001), invoices)
+    assert kinds(found) == [MatchKind.OLDEST_FIRST]
+    assert used[-1] == 76_192

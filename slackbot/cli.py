@@ -20,10 +20,10 @@ import typer
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from models.limits import is_allocation_id
 from models.schemas import Actor
+from slackbot.cli_help import PlainGroup
 from slackbot.db import CLI_LOCK_WAIT_MS, Database
 from slackbot.erp.applied import ImportFile, import_applied
 from slackbot.erp.batches import print_batch
@@ -35,10 +35,11 @@ from slackbot.erp.imports import ImportKind, ImportRejected, import_csv
 from slackbot.erp.members import operator_actor, remove_member
 from slackbot.erp.reconcile import Report, ReportFormat, reconcile
 from slackbot.errors import DomainError, InvalidInput, Unavailable
-from slackbot.ledger import Ledger, channels
+from slackbot.ledger import Ledger
 from slackbot.ledger.books import BooksSummary, books_summary, check_books
 from slackbot.migrate import current_revision, upgrade
 from slackbot.money import format_amount
+from slackbot.outbox import channels
 from slackbot.sandbox.command import sandbox as sandbox_command
 from slackbot.settings import (
     DATABASE_SETTINGS,
@@ -58,67 +59,12 @@ FOLDED = (
 DISTRIBUTION = "slackbot-payments"
 
 
-# --------------------------------------------------------------------------------- help pages
-# Typer's Rich help puts each parameter's type in a column that folds words at any character
-# (a narrow terminal showed ``<partners|members|p`` / ``ayments|invoices>``, ``in voices``) and
-# labels every flag ``<bool>``. So the help pages name each value with a short metavar (KIND,
-# FILE, FORMAT, HOST) and list the choices in the help text, where Rich wraps between words.
-
-
-class _PlainArgument(TyperArgument):
-    def display_type_rich(self, ctx: Any) -> str | None:
-        return None  # its name column already says KIND or FILE
-
-
-class _PlainOption(TyperOption):
-    def display_type_rich(self, ctx: Any) -> str | None:
-        if self.is_flag:
-            return None
-        return self.metavar or (self.name or "value").upper()
-
-
-def _plain_params(command: Any) -> None:
-    for param in command.params:
-        if isinstance(param, TyperArgument):
-            if param.metavar is None:
-                param.metavar = (param.name or "value").upper()
-            param.__class__ = _PlainArgument
-        elif isinstance(param, TyperOption):
-            param.__class__ = _PlainOption
-
-
-class _PlainCommand(TyperCommand):
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        if isinstance(option, TyperOption):
-            option.__class__ = _PlainOption
-        return option
-
-
-class _PlainGroup(TyperGroup):
-    """A command group whose help pages, and its commands', wrap between words only."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _plain_params(self)
-        for command in self.commands.values():
-            if type(command) is TyperCommand:
-                command.__class__ = _PlainCommand
-                _plain_params(command)
-
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        if isinstance(option, TyperOption):
-            option.__class__ = _PlainOption
-        return option
-
-
 app = typer.Typer(
     name="slackbot",
     help="Apply partners' payments to invoices, with billing approval and a double-entry ledger.",
     no_args_is_help=True,
     add_completion=False,
-    cls=_PlainGroup,
+    cls=PlainGroup,
     # Settings hold tokens; a crash report must never print them.
     pretty_exceptions_show_locals=False,
 )
@@ -126,7 +72,7 @@ app = typer.Typer(
 
 def _group(name: str, help_text: str) -> typer.Typer:
     """A command group of ``slackbot`` (``slackbot NAME ...``), its help wrapped between words."""
-    group = typer.Typer(help=help_text, no_args_is_help=True, cls=_PlainGroup)
+    group = typer.Typer(help=help_text, no_args_is_help=True, cls=PlainGroup)
     app.add_typer(group, name=name)
     return group
 

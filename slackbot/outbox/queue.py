@@ -22,10 +22,10 @@ row into Web API calls and reports back in plain values):
   configuration errors are retried slowly, forever, so the operator can fix them without losing
   a message.
 
-Exactly once: a message is marked sent in the transaction that records where it landed. Only if
-that commit fails after Slack accepted the call (the database vanished in between) can the
-message be sent again after its lease runs out; the mark is retried first to make that window
-small.
+Exactly once: a message is marked sent in the transaction that records where it landed. If that
+commit fails after Slack accepted the call (the database vanished in between), the row is
+claimed again after its lease runs out; its post is then found in the channel by its metadata
+and adopted (:mod:`slackbot.slack.post_once`), and edits repeat harmlessly.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ from models.tables import OutboxMessage, SlackMessageRef
 from slackbot.business_time import ReminderRules
 from slackbot.db import Database
 from slackbot.errors import Unavailable
-from slackbot.ledger import Ledger, channels
+from slackbot.ledger import Ledger
+from slackbot.outbox import channels
 from slackbot.outbox.queue import RetryPolicy
 from slackbot.outbox.reminder_loop import ReminderLoop
 from slackbot.slack.home_publisher import HomePublisher

@@ -6,6 +6,7 @@ What ``list`` and ``history`` answer is built by :func:`payments_reply` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -76,9 +77,11 @@ def open_modal_for(
     payment_id: str | None,
     *,
     as_suggested: bool = False,
+    answer: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """The allocation modal, opened with the trigger of ``payload`` (the command or click):
-    what ``/payments allocate``, the launcher's Allocate and a payment's buttons open."""
+    what ``/payments allocate``, the launcher's Allocate and a payment's buttons open.
+    ``answer``: how to tell the person why nothing opened, when not through ``respond``."""
     open_allocation_modal(
         ledger,
         client,
@@ -89,6 +92,7 @@ def open_modal_for(
         as_suggested=as_suggested,
         person=person,
         locale=locale,
+        answer=answer,
     )
 
 

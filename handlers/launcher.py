@@ -114,6 +114,7 @@ class Click:
             self.locale,
             payment_id,
             as_suggested=as_suggested,
+            answer=self.answer if in_modal(self.body) else None,
         )
 
 

@@ -9,7 +9,7 @@ typed is lost; the lines after the first keep their slots (``invoice_N``/``amoun
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_bolt import Respond
@@ -49,19 +49,28 @@ def open_allocation_modal(
     as_suggested: bool = False,
     person: Person = NOBODY,
     locale: str = DEFAULT_LOCALE,
+    answer: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """Open the modal with the person's allocatable payments, ``payment_id`` chosen if given.
 
     ``as_suggested`` fills the lines in with the payment's best suggestion (the "Allocate as
     suggested" button); otherwise the modal starts with one line, as it always has, and offers
     the suggestion with a button. When there is nothing to open, or Slack would not open it,
-    the person is told privately; a refusal (a payment that is not theirs, or has nothing
-    left) propagates to the listener's :mod:`~slackbot.slack.refusals` decorator.
+    the person is told privately (through ``answer`` when given: a click inside a modal has no
+    response_url); a refusal (a payment that is not theirs, or has nothing left) propagates to
+    the listener's :mod:`~slackbot.slack.refusals` decorator.
     """
+
+    def tell(message: dict[str, Any]) -> None:
+        if answer is not None:
+            answer(message)
+        else:
+            reply_privately(respond, message)
+
     payments = ledger.payments_of(user_id, only_allocatable=True)
     if not payments and not ledger.partners_of(user_id):
         # Not linked at all: "you have no payment PAY-1" would send them looking for it.
-        reply_privately(respond, refusals.not_linked_message(person, locale=locale))
+        tell(refusals.not_linked_message(person, locale=locale))
         return
     selected = None
     if payment_id:
@@ -71,8 +80,7 @@ def open_allocation_modal(
             selected = ledger.payment_for(user_id, payment_id)
             check_payment_allocatable(selected)
     if not payments:
-        reply_privately(
-            respond,
+        tell(
             views.error_message(
                 texts(locale).gettext("You have no payments with money left to allocate."),
                 locale=locale,
@@ -91,8 +99,7 @@ def open_allocation_modal(
     except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
         log.warning("views.open failed for %s: %s", user_id, exc)
         suffix = f" {payment_id}" if payment_id else ""
-        reply_privately(
-            respond,
+        tell(
             views.error_message(
                 texts(locale).gettext(COULD_NOT_OPEN).format(suffix=suffix), locale=locale
             ),

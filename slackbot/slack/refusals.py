@@ -178,17 +178,22 @@ def tell_privately(ack: Ack, respond: Respond, message: dict[str, Any]) -> None:
 def answer_privately(listener: F) -> F:
     """A refusal is answered privately (:func:`tell_privately`); the listener takes ack, respond.
 
-    A click on the App Home has no response_url to answer on: there the refusal opens as a small
-    modal (when the listener also takes ``body`` and ``client``), so the person still reads why
-    nothing happened.
+    A click on the App Home or inside a modal (the shortcuts' one) has no response_url to
+    answer on: there the refusal opens as a small modal, stacked onto an open modal (when the
+    listener also takes ``body`` and ``client``), so the person still reads why nothing happened.
     """
 
     def answer(refusal: Exception, kwargs: dict[str, Any]) -> None:
         body, client = kwargs.get("body"), kwargs.get("client")
-        if client is not None and _clicked_on_home(body):
+        surface = _clicked_in_view(body)
+        if client is not None and surface is not None:
             assert isinstance(body, dict)
             _tell_in_modal(
-                client, str(body.get("trigger_id") or ""), refusal, reader_locale(kwargs)
+                client,
+                str(body.get("trigger_id") or ""),
+                refusal,
+                reader_locale(kwargs),
+                push=surface == "modal",
             )
             return
         message = refusal_message(refusal, locale=reader_locale(kwargs))
@@ -197,21 +202,25 @@ def answer_privately(listener: F) -> F:
     return _answering(listener, answer, needs=("ack", "respond"))
 
 
-def _clicked_on_home(body: object) -> bool:
+def _clicked_in_view(body: object) -> str | None:
+    """``"home"`` or ``"modal"`` for a click on the App Home or inside a modal, else None."""
     if not isinstance(body, dict):
-        return False
+        return None
     container, view = body.get("container"), body.get("view")
-    return (
-        isinstance(container, dict)
-        and container.get("type") == "view"
-        and isinstance(view, dict)
-        and view.get("type") == "home"
-    )
+    if not (isinstance(container, dict) and container.get("type") == "view"):
+        return None
+    if not isinstance(view, dict) or view.get("type") not in ("home", "modal"):
+        return None
+    return str(view["type"])
 
 
-def _tell_in_modal(client: Any, trigger_id: str, refusal: Exception, locale: str) -> None:
+def _tell_in_modal(
+    client: Any, trigger_id: str, refusal: Exception, locale: str, *, push: bool = False
+) -> None:
+    # A modal is open: Slack stacks the notice onto it (views.open would be refused there).
+    opener = client.views_push if push else client.views_open
     try:
-        client.views_open(
+        opener(
             trigger_id=trigger_id,
             view=views.notice_modal(
                 texts(locale).gettext(catalog.NOTHING_CHANGED_TITLE),
@@ -220,7 +229,7 @@ def _tell_in_modal(client: Any, trigger_id: str, refusal: Exception, locale: str
             ),
         )
     except Exception as exc:  # Slack refused or is away: the refusal is logged, nothing else
-        log.warning("views.open for a refusal on the Home tab failed: %s", exc)
+        log.warning("opening a modal for a refusal failed: %s", exc)
 
 
 def answer_in_modal(*, fields: Collection[str], default: str) -> Callable[[F], F]:

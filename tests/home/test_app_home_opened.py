@@ -153,8 +153,14 @@ def test_the_requester_cannot_approve_their_own_request_from_home(
     request = ledger.request_allocation(APPROVER, "PAY-G1", "INV-G1", "25.00")
     harness.post(home_payloads.app_home_opened(APPROVER))
     view = wait_for(lambda: published(slack, APPROVER), what="the approver's Home")[-1]
+    # Their Home offers no Approve on their own request; a forged (or stale) click is refused.
+    assert f"approve_allocation:{request.allocation_id}" not in action_ids(view)
+    assert "Your own request: another approver decides it." in text_of(view)
     status, _, _ = harness.click(
-        APPROVER, f"approve_allocation:{request.allocation_id}", view={**view, "id": "VHOME1"}
+        APPROVER,
+        f"approve_allocation:{request.allocation_id}",
+        value=str(request.allocation_id),
+        view={**view, "id": "VHOME1"},
     )
     assert status == 200
     # No response_url on the Home: the refusal opens as a modal the requester reads.

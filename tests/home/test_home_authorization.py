@@ -4,10 +4,8 @@ they may see. One bot serves every row, so the matrix costs one server per datab
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
-
-import pytest
 
 from slackbot.db import Database
 from slackbot.slack.home_publisher import HomePublisher
@@ -93,28 +91,9 @@ def test_each_home_holds_exactly_what_that_person_may_see(
     slack: FakeSlack,
     db: Database,
 ) -> None:
-    """Every row, except that Home still offers the requester-approver Approve/Reject on their
-    own request (the click is refused: test_app_home_opened); the strict xfail below holds the
-    rule itself."""
-    as_built = tuple(
-        replace(r, decides=r.decides | {"own"}) if r.who == REQUESTER_APPROVER else r
-        for r in MATRIX
-    )
-    _check_matrix(home_bot, slack, db, as_built)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="Home offers Approve/Reject on the viewer's own request: views/home.py "
-    "_approver_blocks renders approve_reject_block for every queued request. Drop this mark "
-    "when the view leaves them out for request.requested_by == home.user_id.",
-)
-def test_a_requester_who_approves_is_offered_no_approve_on_their_own_request(
-    home_bot: tuple[BotHarness, HomePublisher],  # noqa: F811
-    slack: FakeSlack,
-    db: Database,
-) -> None:
-    _check_matrix(home_bot, slack, db, tuple(r for r in MATRIX if r.who == REQUESTER_APPROVER))
+    """Every row of the matrix, the requester-approver's included: no Approve or Reject on
+    their own request (the ledger refuses that click too: test_app_home_opened)."""
+    _check_matrix(home_bot, slack, db, MATRIX)
 
 
 def _check_matrix(

@@ -101,13 +101,16 @@ def test_the_buttons_are_the_other_surfaces_own(
     view = home_view(home)
     check_home(view)
     mine = buttons(view)
-    # Approve and Reject exactly as the billing message has them (ids, values, confirm).
+    # Approve and Reject exactly as the billing message has them (ids, values, confirm), on
+    # another approver's Home: the requester's own Home offers them none (segregation of duties).
     billing = buttons(views.billing_message(ledger.allocation(request.allocation_id)))
+    deciding = buttons(home_view(HomeQueries(db, clock=clock).home_of(APPROVER, approver=True)))
     for action in (
         f"approve_allocation:{request.allocation_id}",
         f"reject_allocation:{request.allocation_id}",
     ):
-        assert mine[action] == billing[action]
+        assert deciding[action] == billing[action]
+        assert action not in mine
     # Cancel as /payments history has it; Allocate and Allocate as suggested as the list's.
     history = buttons(views.history_message(ledger.history(ACME_MEMBER)))
     cancel = f"cancel_allocation:{request.allocation_id}"

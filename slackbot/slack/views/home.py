@@ -68,7 +68,7 @@ def home_view(home: Home, *, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
     room = HOME_MAX_BLOCKS - len(blocks)
     if home.approver is not None:
         share = min(room, APPROVER_SHARE) if home.linked else room
-        approver = _approver_blocks(home.approver, home.as_of, share, locale)
+        approver = _approver_blocks(home.approver, home.as_of, share, locale, viewer=home.user_id)
         blocks += approver
         room -= len(approver)
     if home.linked:
@@ -86,8 +86,15 @@ def _n(text: str, n: int, locale: str, **values: str) -> str:
 
 
 def _approver_blocks(
-    queue: ApproverHome, now: dt.datetime, room: int, locale: str = DEFAULT_LOCALE
+    queue: ApproverHome,
+    now: dt.datetime,
+    room: int,
+    locale: str = DEFAULT_LOCALE,
+    *,
+    viewer: str = "",
 ) -> list[dict[str, Any]]:
+    """The approver's queue; ``viewer``'s own requests get no buttons (segregation of duties:
+    the ledger refuses them that click anyway)."""
     t = texts(locale)
     blocks: list[dict[str, Any]] = [header(t.gettext("Approvals waiting"))]
     if queue.pending_count == 0:
@@ -134,7 +141,12 @@ def _approver_blocks(
     shown = queue.queue[:fit]
     for request in shown:
         blocks.append(section(_queue_text(request, now, locale)))
-        blocks.append(approve_reject_block(request, locale=locale))
+        if viewer and request.requested_by == viewer:
+            blocks.append(
+                context_block(t.gettext("Your own request: another approver decides it."))
+            )
+        else:
+            blocks.append(approve_reject_block(request, locale=locale))
     hidden = queue.pending_count - len(shown)
     if hidden > 0 and queue.pending_count:
         blocks.append(

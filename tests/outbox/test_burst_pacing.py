@@ -86,10 +86,7 @@ def _wait_drained(h: BotHarness) -> None:
 def test_burst_reaches_billing_once_each_within_the_channel_pace(
     paced: BotHarness, burst_books: Database
 ) -> None:
-    started = time.monotonic()
     ids = _submit_burst(paced)
-    submitted = time.monotonic() - started
-    assert submitted < 10, f"submitting the burst took {submitted:.1f}s"
     paced.bot.delivery.start()
     _wait_drained(paced)
 

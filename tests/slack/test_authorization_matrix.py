@@ -32,7 +32,10 @@ from models.tables import Allocation, PartnerMember
 from models.workspaces import PartnerChannel, PartnerTeam
 from slackbot.db import Database
 from slackbot.ledger.books import check_books
+from slackbot.slack import views
+from slackbot.slack.views.launcher import LauncherAction, Shortcut
 from tests.conftest import wipe
+from tests.support import connect_payloads as connect
 from tests.support import slack_payloads as payloads
 from tests.support.bot_harness import (
     APPROVER,
@@ -106,6 +109,7 @@ OTHER_IDS = ("PAY-B", "INV-B1", "INV-B2", "Globex")
 ACME_IDS = ("PAY-1", "INV-1", "INV-2", "Acme")
 MODAL = "[modal allocation_modal]"
 REJECT_MODAL = "[modal reject_modal]"
+LAUNCHER_MODAL = "[modal launcher_modal]"
 
 # fmt: off
 # action ............................ actor ........... what they see, what the ledger then holds
@@ -254,6 +258,57 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "req_approver": cell(("INV-2", "10.00 USD"), hides=("INV-1", "100.00 USD")),
         "globex_approver": cell(NO_REQUESTS, hides=ACME_IDS),
     },
+    # "Allocate as suggested" on a payment of the list: the modal, filled in.
+    "Allocate as suggested allocate_suggested:PAY-1": {
+        "own":          cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        "other":        cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
+        "unlinked":     cell(NOT_LINKED, hides=(MODAL, "Acme", "INV-1", NO_PAY_1)),
+        "approver":     cell(NOT_LINKED, hides=(MODAL, "Acme", "INV-1", NO_PAY_1)),
+        "req_approver": cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        "globex_approver": cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
+    },
+    # The launcher pinned in Acme's linked channel: each clicker gets their own partner's world.
+    "launcher Show my payments": {
+        "own":          cell("PAY-1", hides=OTHER_IDS),
+        "other":        cell("PAY-B", hides=ACME_IDS),
+        "unlinked":     cell(NOT_LINKED, hides=ACME_IDS + OTHER_IDS),
+        "approver":     cell(NOT_LINKED, hides=ACME_IDS + OTHER_IDS),
+        "req_approver": cell("PAY-1", hides=OTHER_IDS),
+        "globex_approver": cell("PAY-B", hides=ACME_IDS),
+    },
+    "launcher Allocate": {
+        "own":          cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        "other":        cell((MODAL, "PAY-B"), hides=ACME_IDS),
+        "unlinked":     cell(NOT_LINKED, hides=(MODAL, *ACME_IDS, *OTHER_IDS)),
+        "approver":     cell(NOT_LINKED, hides=(MODAL, *ACME_IDS, *OTHER_IDS)),
+        "req_approver": cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        "globex_approver": cell((MODAL, "PAY-B"), hides=ACME_IDS),
+    },
+    "launcher History": {
+        "own":          cell(("INV-1", "100.00 USD"), hides=("INV-2", "10.00 USD")),
+        "other":        cell(NO_REQUESTS, hides=ACME_IDS),
+        "unlinked":     cell(NOT_LINKED, hides=ACME_IDS),
+        "approver":     cell(NOT_LINKED, hides=ACME_IDS),
+        "req_approver": cell(("INV-2", "10.00 USD"), hides=("INV-1", "100.00 USD")),
+        "globex_approver": cell(NO_REQUESTS, hides=ACME_IDS),
+    },
+    # The shortcuts open the launcher's choices for anyone; what a choice shows is the clicker's.
+    "global shortcut, then Show my payments": {
+        "own":          cell((LAUNCHER_MODAL, "PAY-1"), hides=OTHER_IDS),
+        "other":        cell((LAUNCHER_MODAL, "PAY-B"), hides=ACME_IDS),
+        "unlinked":     cell((LAUNCHER_MODAL, NOT_LINKED), hides=ACME_IDS + OTHER_IDS),
+        "approver":     cell((LAUNCHER_MODAL, NOT_LINKED), hides=ACME_IDS + OTHER_IDS),
+        "req_approver": cell((LAUNCHER_MODAL, "PAY-1"), hides=OTHER_IDS),
+        "globex_approver": cell((LAUNCHER_MODAL, "PAY-B"), hides=ACME_IDS),
+    },
+    "message shortcut, then Allocate": {
+        "own":          cell((LAUNCHER_MODAL, MODAL, "PAY-1"), hides=OTHER_IDS),
+        "other":        cell((LAUNCHER_MODAL, MODAL, "PAY-B"), hides=ACME_IDS),
+        "unlinked":     cell((LAUNCHER_MODAL, NOT_LINKED), hides=(MODAL, *ACME_IDS, *OTHER_IDS)),
+        "approver":     cell((LAUNCHER_MODAL, NOT_LINKED), hides=(MODAL, *ACME_IDS, *OTHER_IDS)),
+        "req_approver": cell((LAUNCHER_MODAL, MODAL, "PAY-1"), hides=OTHER_IDS),
+        "globex_approver": cell((LAUNCHER_MODAL, MODAL, "PAY-B"), hides=ACME_IDS),
+    },
 }
 # fmt: on
 
@@ -354,7 +409,7 @@ def _shown(h: BotHarness, reply: Any, calls_before: int) -> str:
     for call in h.slack.calls[calls_before:]:
         if call.method == "response_url":
             parts.append(text_of(call.params))
-        elif call.method in ("views.open", "views.update") and call.delivered:
+        elif call.method in ("views.open", "views.update", "views.push") and call.delivered:
             view = call.params.get("view")
             view = json.loads(view) if isinstance(view, str) else view
             parts.append(f"[modal {view.get('callback_id')}] {text_of(view)}")
@@ -374,6 +429,69 @@ def _submission(payment: str, invoice: str) -> dict[str, Any]:
     }
 
 
+# The launcher as ``slackbot channel link`` pins it, and the shortcuts' choices by their label.
+LAUNCHER = {"type": "message", "ts": "1700000000.000900", **views.launcher_message("Acme Corp")}
+CHOICES = {
+    "Show my payments": LauncherAction.LIST,
+    "Allocate": LauncherAction.ALLOCATE,
+    "History": LauncherAction.HISTORY,
+}
+
+
+def entry_point(b: Books, action: str, user: str, channel: str, where: dict[str, Any]) -> Any:
+    """The launcher's buttons, a shortcut then one of its choices, or Allocate as suggested,
+    clicked in ``channel`` with the team fields ``where``; returns (status, the last reply)."""
+    h = b.harness
+    if action.startswith("Allocate as suggested"):
+        return h.post(
+            payloads.block_actions(
+                user,
+                action.split()[-1],
+                "PAY-1",
+                channel_id=channel,
+                response_url=h.new_response_url(),
+                ephemeral=True,
+                **where,
+            )
+        )
+    if action.startswith("launcher"):
+        return h.post(
+            payloads.block_actions(
+                user,
+                CHOICES[action.split(maxsplit=1)[1]],
+                None,
+                message=LAUNCHER,
+                channel_id=channel,
+                response_url=h.new_response_url(),
+                **where,
+            )
+        )
+    opened_before = len(h.opened_views())
+    if action.startswith("global shortcut"):
+        body = connect.global_shortcut(user, Shortcut.GLOBAL, **where)
+    else:
+        body = connect.message_shortcut(
+            user,
+            Shortcut.MESSAGE,
+            channel_id=channel,
+            message={"type": "message", "ts": "1700000000.000001", "text": "our wire"},
+            response_url=h.new_response_url(),
+            **where,
+        )
+    status, reply = h.post(body)
+    b.executor.wait_idle()
+    opened = h.opened_views()[opened_before:]
+    if status != 200 or not opened:
+        return status, reply  # the cell then misses the launcher's modal
+    choice = CHOICES[action.split("then ", 1)[1]]
+    return h.post(
+        payloads.block_actions(user, choice, None, container="view", view=opened[-1], **where)
+    )
+
+
+ENTRY_POINTS = ("Allocate as suggested", "launcher", "global shortcut", "message shortcut")
+
+
 def perform(b: Books, action: str, user: str) -> str:
     """Do ``action`` as ``user`` the way Slack would send it; return what they were shown."""
     h = b.harness
@@ -381,7 +499,9 @@ def perform(b: Books, action: str, user: str) -> str:
     calls_before = len(h.slack.calls)
     words = action.split()
     reply: Any
-    if action.startswith("/payments"):
+    if action.startswith(ENTRY_POINTS):
+        _status, reply = entry_point(b, action, user, "C_PARTNER", {})
+    elif action.startswith("/payments"):
         _status, reply, _url = h.slash(user, " ".join(words[1:]))
     elif action.startswith("Allocate button"):
         _status, reply, _url = h.click(
@@ -422,24 +542,90 @@ def test_matrix_covers_every_action_for_every_kind_of_person() -> None:
     assert all(c.outcome in EXPECTED_LEDGER for row in MATRIX.values() for c in row.values())
 
 
-# One server per action (not per cell) keeps the table fast; each person starts from fresh books.
+# Who has been seen from where (People.seen, on every request): not the ledger.
+NOT_LEDGER = ("slack_people",)
+
+
+def ledger_rows(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    return {name: rows for name, rows in snapshot(db).items() if name not in NOT_LEDGER}
+
+
+def run_row(
+    row: dict[str, Cell], books_for: Callable[[], Books], act: Callable[[Books, str], str]
+) -> dict[str, str]:
+    """Every cell of a row; what failed, by person.
+
+    Each person starts from the books as seeded: a cell that leaves them exactly as they were
+    (every refusal must) is followed without seeding again, any other cell by fresh books.
+    """
+    failures: dict[str, str] = {}
+    books: Books | None = None
+    seeded: dict[str, list[tuple[Any, ...]]] = {}
+    for role, expected in row.items():
+        if books is None:
+            books = books_for()
+            seeded = ledger_rows(books.db)
+        shown = act(books, role)
+        missing = [words for words in expected.shows if words not in shown]
+        leaked = [words for words in expected.hides if words in shown]
+        unchanged = ledger_rows(books.db) == seeded
+        if expected.outcome == UNCHANGED:
+            wrong = "" if unchanged else "the ledger changed"
+        else:
+            after = ledger_now(books.db, books.r_alice, books.r_sa)
+            wrong = "" if after == EXPECTED_LEDGER[expected.outcome] else f"ledger {after}"
+        if not unchanged and check_books(books.db) != []:
+            wrong += " the books are inconsistent"
+        if missing or leaked or wrong:
+            failures[role] = f"missing {missing}, must not see {leaked} {wrong}; saw:\n{shown}"
+        if not unchanged:
+            books = None
+    return failures
+
+
+# Cells that fail because of a known bug in the bot (reported, not fixed here), by action and
+# person: each must still fail (a fixed bug fails the test until it is taken off this list).
+# Allocate in the shortcuts' modal, by someone linked to no partner: the click has no
+# response_url, and handlers/modals.py:64 answers "not linked" through it (reply_privately
+# drops it, slackbot/slack/replies.py:30-32), so they are told nothing.
+SILENT_IN_MODAL = "message shortcut, then Allocate"
+KNOWN_BUGS: dict[str, tuple[str, ...]] = {
+    # MATRIX's people, then WORKSPACE_MATRIX's.
+    SILENT_IN_MODAL: (
+        "unlinked",
+        "approver",
+        "other_team",
+        "stranger_in_linked",
+        "pinned_elsewhere",
+    ),
+}
+
+
+def assert_row_holds(action: str, row: dict[str, Cell], failures: dict[str, str]) -> None:
+    """Every cell of the row holds, but for the known bugs, which must still fail."""
+    known = KNOWN_BUGS.get(action, ())
+    # Every person of the row is tried before failing, so one run names every cell that fails.
+    unexpected = {role: why for role, why in failures.items() if role not in known}
+    assert not unexpected, f"doing {action!r}:\n" + "\n\n".join(
+        f"{role}: {why}" for role, why in unexpected.items()
+    )
+    fixed = [role for role in known if role in row and role not in failures]
+    assert not fixed, f"{action!r} now holds for {fixed}: take them off KNOWN_BUGS"
+    if failures:
+        pytest.xfail(f"known bug, {action!r} for {sorted(failures)}: see KNOWN_BUGS")
+
+
+# One server per action (not per cell) keeps the table fast.
 @pytest.mark.parametrize("action", list(MATRIX))
 def test_authorization_row(
     harness: BotHarness, db: Database, tracked: TrackedExecutor, action: str
 ) -> None:
-    for role, expected in MATRIX[action].items():
-        books = seed(harness, db, tracked)
-        assert ledger_now(db, books.r_alice, books.r_sa) == BEFORE
-        shown = perform(books, action, PEOPLE[role])
-        for words in expected.shows:
-            assert words in shown, f"{role} doing {action!r} should see {words!r}; saw:\n{shown}"
-        for words in expected.hides:
-            assert words not in shown, (
-                f"{role} doing {action!r} must not see {words!r}; saw:\n{shown}"
-            )
-        after = ledger_now(db, books.r_alice, books.r_sa)
-        assert after == EXPECTED_LEDGER[expected.outcome], f"{role} doing {action!r}: {after}"
-        assert check_books(db) == [], f"{role} doing {action!r} left the books inconsistent"
+    failures = run_row(
+        MATRIX[action],
+        lambda: seed(harness, db, tracked),
+        lambda books, role: perform(books, action, PEOPLE[role]),
+    )
+    assert_row_holds(action, MATRIX[action], failures)
 
 
 # --------------------------------------------------------------- requests of several lines
@@ -689,6 +875,12 @@ _NOT_LINKED_MODAL = lambda seat: _refused_in_their_terms(  # noqa: E731
 )
 _NOTHING = lambda seat: cell((), hides=ACME_IDS + OTHER_IDS)  # noqa: E731
 
+
+def _in_launcher_modal(refused: Cell) -> Cell:
+    """A refusal read inside the shortcuts' modal (which opens for anyone)."""
+    return Cell((LAUNCHER_MODAL, *refused.shows), refused.hides, refused.outcome)
+
+
 WORKSPACE_MATRIX: dict[str, dict[str, Cell]] = {
     "/payments list": _workspace_row(
         cell("PAY-1", hides=OTHER_IDS), cell("PAY-B", hides=ACME_IDS), _NOT_LINKED_ALL
@@ -724,15 +916,55 @@ WORKSPACE_MATRIX: dict[str, dict[str, Cell]] = {
         cell(("errors:payment", NO_PAY_1)),
         lambda seat: cell(("errors:payment", NO_PAY_1)),
     ),
+    "submit PAY-B → INV-1": _workspace_row(
+        cell(("errors:payment", NO_PAY_B)),
+        cell(("errors:invoice", NOT_OPEN_INVOICE), hides=("Acme",)),
+        lambda seat: cell(("errors:payment", NO_PAY_B)),
+    ),
     # Deciding is for the vendor's approvers only, whichever workspace a click comes from.
     "approve R_ALICE": _everyone(cell(ONLY_APPROVERS)),
+    "approve R_SA": _everyone(cell(ONLY_APPROVERS)),
     "reject button R_ALICE": _everyone(cell(ONLY_APPROVERS, hides=(REJECT_MODAL,))),
+    "reject button R_SA": _everyone(cell(ONLY_APPROVERS, hides=(REJECT_MODAL,))),
     "reject_modal R_ALICE": _everyone(cell(("errors:reason", ONLY_APPROVERS))),
+    "reject_modal R_SA": _everyone(cell(("errors:reason", ONLY_APPROVERS))),
     "cancel R_ALICE": _everyone(cell(ONLY_REQUESTER)),
+    "cancel R_SA": _everyone(cell(ONLY_REQUESTER)),
     "/payments history": _workspace_row(
         cell(NO_REQUESTS, hides=ACME_IDS[1:]),
         cell(NO_REQUESTS, hides=ACME_IDS),
         lambda seat: _refused_in_their_terms(seat, ACME_IDS),
+    ),
+    "Allocate as suggested allocate_suggested:PAY-1": _workspace_row(
+        cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        cell(NO_PAY_1, hides=(MODAL, "Acme", "INV-1")),
+        _NOT_LINKED_MODAL,
+    ),
+    # What the launcher and the shortcuts show follows who clicks, never the channel.
+    "launcher Show my payments": _workspace_row(
+        cell("PAY-1", hides=OTHER_IDS), cell("PAY-B", hides=ACME_IDS), _NOT_LINKED_ALL
+    ),
+    "launcher Allocate": _workspace_row(
+        cell((MODAL, "PAY-1"), hides=OTHER_IDS),
+        cell((MODAL, "PAY-B"), hides=ACME_IDS),
+        lambda seat: _refused_in_their_terms(seat, (MODAL, *ACME_IDS, *OTHER_IDS)),
+    ),
+    "launcher History": _workspace_row(
+        cell(NO_REQUESTS, hides=ACME_IDS[1:]),
+        cell(NO_REQUESTS, hides=ACME_IDS),
+        lambda seat: _refused_in_their_terms(seat, ACME_IDS),
+    ),
+    "global shortcut, then Show my payments": _workspace_row(
+        cell((LAUNCHER_MODAL, "PAY-1"), hides=OTHER_IDS),
+        cell((LAUNCHER_MODAL, "PAY-B"), hides=ACME_IDS),
+        lambda seat: _in_launcher_modal(_NOT_LINKED_ALL(seat)),
+    ),
+    "message shortcut, then Allocate": _workspace_row(
+        cell((LAUNCHER_MODAL, MODAL, "PAY-1"), hides=OTHER_IDS),
+        cell((LAUNCHER_MODAL, MODAL, "PAY-B"), hides=ACME_IDS),
+        lambda seat: _in_launcher_modal(
+            _refused_in_their_terms(seat, (MODAL, *ACME_IDS, *OTHER_IDS))
+        ),
     ),
 }
 
@@ -760,6 +992,11 @@ def perform_from(b: Books, action: str, seat: Seat) -> str:
     words = action.split()
     where = seat.where()
     reply: Any
+    if action.startswith(ENTRY_POINTS):
+        status, reply = entry_point(b, action, seat.user, seat.channel, where)
+        assert status == 200, (action, seat, reply)
+        b.executor.wait_idle()
+        return _shown(h, reply, calls_before)
     if action.startswith("/payments"):
         # A command reaches the bot only through the person's own workspace's installation.
         body = payloads.slash_command(
@@ -815,7 +1052,7 @@ def perform_from(b: Books, action: str, seat: Seat) -> str:
 
 
 def test_the_workspace_matrix_covers_the_same_actions_for_every_seat() -> None:
-    assert set(WORKSPACE_MATRIX) <= set(MATRIX)
+    assert set(WORKSPACE_MATRIX) == set(MATRIX)
     assert all(set(row) == set(WORKSPACE_PEOPLE) for row in WORKSPACE_MATRIX.values())
     assert all(c.outcome in EXPECTED_LEDGER for r in WORKSPACE_MATRIX.values() for c in r.values())
 
@@ -824,21 +1061,12 @@ def test_the_workspace_matrix_covers_the_same_actions_for_every_seat() -> None:
 def test_authorization_row_across_workspaces(
     harness: BotHarness, db: Database, tracked: TrackedExecutor, action: str
 ) -> None:
-    failures: list[str] = []
-    for role, expected in WORKSPACE_MATRIX[action].items():
-        books = seed_workspaces(harness, db, tracked)
-        shown = perform_from(books, action, WORKSPACE_PEOPLE[role])
-        missing = [words for words in expected.shows if words not in shown]
-        leaked = [words for words in expected.hides if words in shown]
-        after = ledger_now(db, books.r_alice, books.r_sa)
-        if missing or leaked or after != EXPECTED_LEDGER[expected.outcome]:
-            failures.append(
-                f"{role} doing {action!r}: missing {missing}, must not see {leaked},"
-                f" ledger {after}; saw:\n{shown}"
-            )
-        assert check_books(db) == [], f"{role} doing {action!r} left the books inconsistent"
-    # Every seat of the row is tried before failing, so one run names every cell that fails.
-    assert not failures, "\n\n".join(failures)
+    failures = run_row(
+        WORKSPACE_MATRIX[action],
+        lambda: seed_workspaces(harness, db, tracked),
+        lambda books, role: perform_from(books, action, WORKSPACE_PEOPLE[role]),
+    )
+    assert_row_holds(action, WORKSPACE_MATRIX[action], failures)
 
 
 def _new_requests_by(db: Database, user: str) -> list[int]:

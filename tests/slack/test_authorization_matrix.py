@@ -585,34 +585,12 @@ def run_row(
 
 # Cells that fail because of a known bug in the bot (reported, not fixed here), by action and
 # person: each must still fail (a fixed bug fails the test until it is taken off this list).
-# Allocate in the shortcuts' modal, by someone linked to no partner: the click has no
-# response_url, and handlers/modals.py:64 answers "not linked" through it (reply_privately
-# drops it, slackbot/slack/replies.py:30-32), so they are told nothing.
-SILENT_IN_MODAL = "message shortcut, then Allocate"
-KNOWN_BUGS: dict[str, tuple[str, ...]] = {
-    # MATRIX's people, then WORKSPACE_MATRIX's.
-    SILENT_IN_MODAL: (
-        "unlinked",
-        "approver",
-        "other_team",
-        "stranger_in_linked",
-        "pinned_elsewhere",
-    ),
-}
-
-
 def assert_row_holds(action: str, row: dict[str, Cell], failures: dict[str, str]) -> None:
-    """Every cell of the row holds, but for the known bugs, which must still fail."""
-    known = KNOWN_BUGS.get(action, ())
-    # Every person of the row is tried before failing, so one run names every cell that fails.
-    unexpected = {role: why for role, why in failures.items() if role not in known}
-    assert not unexpected, f"doing {action!r}:\n" + "\n\n".join(
-        f"{role}: {why}" for role, why in unexpected.items()
+    """Every cell of the row holds; every person of the row is tried before failing, so one
+    run names every cell that fails."""
+    assert not failures, f"doing {action!r}:\n" + "\n\n".join(
+        f"{role}: {why}" for role, why in failures.items()
     )
-    fixed = [role for role in known if role in row and role not in failures]
-    assert not fixed, f"{action!r} now holds for {fixed}: take them off KNOWN_BUGS"
-    if failures:
-        pytest.xfail(f"known bug, {action!r} for {sorted(failures)}: see KNOWN_BUGS")
 
 
 # One server per action (not per cell) keeps the table fast.

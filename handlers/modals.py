@@ -176,20 +176,7 @@ def open_invoices(
     ledger: Ledger, user_id: str, payment_id: str, invoice_ids: Sequence[str]
 ) -> dict[str, InvoiceSummary]:
     """The open invoices among ``invoice_ids`` that ``payment_id`` can pay, by id."""
-    wanted = {invoice_id[:64] for invoice_id in invoice_ids if invoice_id}
-    if not wanted:
-        return {}
-    found = {
-        i.invoice_id: i
-        for i in ledger.search_open_invoices(user_id, payment_id, "")
-        if i.invoice_id in wanted
-    }
-    for invoice_id in sorted(wanted - set(found)):
-        # Beyond the first page of the type-ahead: look it up by its own id.
-        for invoice in ledger.search_open_invoices(user_id, payment_id, invoice_id):
-            if invoice.invoice_id == invoice_id:
-                found[invoice_id] = invoice
-    return found
+    return ledger.open_invoices_among(user_id, payment_id, [i[:64] for i in invoice_ids if i])
 
 
 def lines_in_view(view: dict[str, Any], memory: ModalMemory) -> list[ModalLine]:

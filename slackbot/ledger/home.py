@@ -34,9 +34,9 @@ from models.schemas import AllocationSummary
 from models.tables import Allocation, Invoice, Partner, Payment
 from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
-from slackbot.ledger.matching import OpenInvoice, suggest_allocations
+from slackbot.ledger.matching import InvoicePool, suggest_allocations
 from slackbot.ledger.membership import partner_ids_for
-from slackbot.ledger.queries import LedgerQueries, open_invoices_of, payment_summary
+from slackbot.ledger.queries import LedgerQueries, open_invoice_pool, payment_summary
 
 # How much of each list is read; the views show as much of it as fits in 100 blocks.
 MAX_PARTNERS = 5
@@ -135,11 +135,11 @@ class HomeQueries:
         allocatable = [p for p in payments if p.unallocated > 0]
         looked_up = allocatable[:SUGGESTED_PAYMENTS]
         suggestions: dict[str, HomeSuggestion] = {}
-        invoices: dict[str, list[OpenInvoice]] = {}
+        pools: dict[str, InvoicePool] = {}
         for payment in looked_up:
-            if payment.currency not in invoices:
-                invoices[payment.currency] = open_invoices_of(session, partner_id, payment.currency)
-            found = suggest_allocations(payment, invoices[payment.currency])
+            if payment.currency not in pools:
+                pools[payment.currency] = open_invoice_pool(session, partner_id, payment.currency)
+            found = suggest_allocations(payment, pools[payment.currency])
             if found:
                 best = found[0]
                 suggestions[payment.payment_id] = HomeSuggestion(

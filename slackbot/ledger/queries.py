@@ -28,13 +28,12 @@ from slackbot.errors import InvalidInput, NotFound
 from slackbot.i18n.catalog import N_
 from slackbot.ledger import rules
 from slackbot.ledger.matching import (
-    OpenInvoice,
+    InvoicePool,
     Suggestion,
-    named_invoice_ids,
-    reference_numbers,
     suggest_allocations,
 )
 from slackbot.ledger.membership import acting_for, partner_ids_for
+from slackbot.ledger.naming import named_invoice_ids, reference_numbers
 from slackbot.money import parse_amount
 
 SEARCH_PAGE_MAX = 100
@@ -101,7 +100,7 @@ class LedgerQueries:
         """Open invoices a payment could pay: same partner and currency, best matches first.
 
         Best first: an open amount equal to what the payment has left, then invoices the
-        payment's reference names (``matching.named_invoice_ids``, the suggestions' rule, over
+        payment's reference names (``naming.named_invoice_ids``, the suggestions' rule, over
         the open invoices that match what was typed), then the oldest due date (then id).
         ``query`` narrows by invoice id (any part, any case) or by an amount typed as digits.
 
@@ -143,6 +142,27 @@ class LedgerQueries:
                 found += session.execute(stmt.limit(wanted - len(found))).all()
         return [_invoice_from_row(row) for row in found[offset:wanted]]
 
+    def open_invoices_among(
+        self, user_id: str, payment_id: str, invoice_ids: Sequence[str]
+    ) -> dict[str, InvoiceSummary]:
+        """Those of ``invoice_ids`` that the member's payment could pay (same partner and
+        currency, something open), by id, as the options load shows them: one read by key,
+        for a suggestion's few lines (a modal filled in with it)."""
+        wanted = sorted({i for i in invoice_ids if is_key(i)})
+        if not wanted:
+            return {}
+        with self.db.transaction(read_only=True) as session:
+            payment = self._member_payment(session, user_id, payment_id)
+            rows = session.execute(
+                select(*_SUMMARY_COLUMNS).where(
+                    Invoice.invoice_id.in_(wanted),
+                    Invoice.partner_id == payment.partner_id,
+                    Invoice.currency == payment.currency,
+                    Invoice.open_amount > 0,
+                )
+            ).all()
+        return {row.invoice_id: _invoice_from_row(row) for row in rows}
+
     def _best_matches(
         self, session: Session, payment: Payment, open_here: list[ColumnElement[bool]]
     ) -> list[_Row]:
@@ -150,7 +170,7 @@ class LedgerQueries:
         reference names, in the search's order.
 
         One read, of those invoices and of every one the reference could name at all
-        (``_may_be_named``'s test in SQL, :func:`_may_be_named_sql`), then the rule decides.
+        (``naming.may_be_named``'s test in SQL, :func:`_may_be_named_sql`), then the rule decides.
         """
         numbers = reference_numbers(payment.reference or "")
         exact = payment.unallocated
@@ -173,8 +193,8 @@ class LedgerQueries:
         """
         with self.db.transaction(read_only=True) as session:
             payment = self._member_payment(session, user_id, payment_id)
-            invoices = open_invoices_of(session, payment.partner_id, payment.currency)
-        return suggest_allocations(payment, invoices)
+            pool = open_invoice_pool(session, payment.partner_id, payment.currency)
+        return suggest_allocations(payment, pool)
 
     def best_suggestions(
         self, user_id: str, payments: Sequence[PaymentSummary]
@@ -196,9 +216,9 @@ class LedgerQueries:
             for (partner_id, currency), group in sorted(groups.items()):
                 if partner_id not in partners:
                     continue
-                invoices = open_invoices_of(session, partner_id, currency)
+                pool = open_invoice_pool(session, partner_id, currency)
                 for payment in group:
-                    found = suggest_allocations(payment, invoices)
+                    found = suggest_allocations(payment, pool)
                     if found:
                         best[payment.payment_id] = found[0]
         return best
@@ -357,27 +377,31 @@ class LedgerQueries:
         )
 
 
-def open_invoices_of(session: Session, partner_id: str, currency: str) -> list[OpenInvoice]:
-    """What the matcher reads: the partner's invoices in the currency with something open.
+def open_invoice_pool(session: Session, partner_id: str, currency: str) -> InvoicePool:
+    """What the matcher reads: the partner's invoices in the currency with something open, as
+    ids and open amounts, oldest first (``matching.invoice_pool``'s order).
 
-    No ORDER BY or LIMIT: the matcher sorts, and a limit would change its answer. Six columns,
-    not ORM rows, since a partner may have thousands (``ix_invoices_partner_currency_due``).
+    The order is the database's (due, issued, then the id compared by code point as Python
+    compares it: the "C" collation on PostgreSQL), so no date leaves it; two columns through
+    the connection, not ORM rows, since a partner may have thousands
+    (``ix_invoices_partner_currency_due``). No LIMIT: a limit would change the answer.
     """
-    rows = session.execute(
-        select(
-            Invoice.invoice_id,
-            Invoice.partner_id,
-            Invoice.currency,
-            Invoice.open_amount,
-            Invoice.due_on,
-            Invoice.issued_on,
-        ).where(
-            Invoice.partner_id == partner_id,
-            Invoice.currency == currency,
-            Invoice.open_amount > 0,
+    postgres = session.get_bind().dialect.name == "postgresql"
+    by_id = Invoice.invoice_id.collate("C") if postgres else Invoice.invoice_id.expression
+    rows = (
+        session.connection()
+        .execute(
+            select(Invoice.invoice_id, Invoice.open_amount)
+            .where(
+                Invoice.partner_id == partner_id,
+                Invoice.currency == currency,
+                Invoice.open_amount > 0,
+            )
+            .order_by(Invoice.due_on, Invoice.issued_on, by_id)
         )
-    ).all()
-    return [OpenInvoice(*row) for row in rows]
+        .fetchall()
+    )
+    return InvoicePool(partner_id, currency, [r[0] for r in rows], [int(r[1]) for r in rows])
 
 
 # What an options row shows (``InvoiceSummary``), read as columns: no ORM row per invoice.
@@ -413,7 +437,7 @@ def _ranked(payment: Payment, rows: Sequence[_Row], *, only_best: bool = False) 
 def _may_be_named_sql(numbers: frozenset[str], dialect: str) -> ColumnElement[bool]:
     """True for every invoice id a reference writing ``numbers`` could name (and some more).
 
-    ``matching._may_be_named`` keeps a non-ASCII id, an id without digits, and an ASCII id all
+    ``naming.may_be_named`` keeps a non-ASCII id, an id without digits, and an ASCII id all
     of whose numbers' values the reference writes; an ASCII number's digits contain its value,
     so such an id contains one of ``numbers``. Only ids passing this are read in full.
     """

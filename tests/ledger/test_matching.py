@@ -19,9 +19,9 @@ from slackbot.ledger.matching import (
     PaymentFacts,
     SuggestedLine,
     Suggestion,
-    named_invoice_ids,
     suggest_allocations,
 )
+from slackbot.ledger.naming import named_invoice_ids
 
 DAY = dt.date(2026, 11, 24)
 

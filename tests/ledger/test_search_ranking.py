@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from models.tables import Invoice
 from slackbot.db import Database
 from slackbot.ledger import Ledger, queries
-from slackbot.ledger.matching import named_invoice_ids
+from slackbot.ledger.naming import named_invoice_ids
 from tests.support.factories import add_invoice, add_partner, add_payment
 
 DAY = dt.date(2026, 11, 1)

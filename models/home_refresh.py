@@ -37,6 +37,8 @@ class HomeRefresh(Base):
     # How many marks this row has had; a publish that started at count N clears due_at only if
     # the count is still N (a change during the publish keeps the row due).
     changes: Mapped[int] = mapped_column(Integer, default=0)
+    # The queue's last publish of this Home: the next one waits out the publisher's spacing.
+    published_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
 # "What did I decide today" for an approver: their decisions, newest first, without a scan.

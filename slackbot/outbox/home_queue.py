@@ -9,7 +9,9 @@ The publisher (``slackbot.slack.home_publisher``) leases due rows as the outbox 
 messages (``claimed_by``/``claimed_until``, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a read
 before any write lock on SQLite), publishes without holding a database lock, then reports
 :meth:`HomeQueue.done` (clears ``due_at`` unless a change came in meanwhile) or
-:meth:`HomeQueue.failed` (backoff; nothing is lost while Slack is down).
+:meth:`HomeQueue.failed` (backoff; nothing is lost while Slack is down). A Home the queue
+published is not published from it again within :data:`HOME_SPACING_SECONDS` (``published_at``):
+changes in between wait, coalesced, and go out together once the spacing has passed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,19 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, func, literal, or_, select, true, union, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    union,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,6 +46,7 @@ from slackbot.outbox.queue import RetryPolicy
 
 __all__ = [
     "EVERY_APPROVER",
+    "HOME_SPACING_SECONDS",
     "Claimed",
     "HomeQueue",
     "mark_for_partners",
@@ -42,6 +57,11 @@ __all__ = [
 
 # Rows written per INSERT (a partner's import may mark thousands of members at once).
 _MARK_CHUNK = 500
+# The least time between two publishes of one person's Home from the queue: a burst of changes
+# (an approver's queue while a partner submits ten requests, an import touching a partner) is
+# one publish per person per spacing, so the publisher's work is bounded by people, not by
+# changes, and it leaves the request threads their CPU. Opening the Home publishes at once.
+HOME_SPACING_SECONDS = 5.0
 
 
 # ----------------------------------------------------------------------- marking
@@ -174,12 +194,14 @@ class HomeQueue:
         retry: RetryPolicy | None = None,
         lease_seconds: float = 30.0,
         batch_size: int = 10,
+        spacing_seconds: float = HOME_SPACING_SECONDS,
     ) -> None:
         self.db = db
         self.clock = clock
         self.retry = retry or RetryPolicy()
         self.lease = dt.timedelta(seconds=lease_seconds)
         self.batch_size = batch_size
+        self.spacing = dt.timedelta(seconds=max(0.0, spacing_seconds))
 
     def mark(self, user_ids: Iterable[str]) -> int:
         """:func:`mark_stale` in a transaction of its own (a Home opened, an approver list)."""
@@ -189,11 +211,18 @@ class HomeQueue:
     def next_due_in(self) -> float | None:
         """Seconds until a row could be claimed (0: now), or None when none is due."""
         with self.db.transaction(read_only=True) as session:
+            free = (HomeRefresh.due_at.is_not(None), HomeRefresh.claimed_until.is_(None))
             due: dt.datetime | None = session.scalar(
-                select(func.min(HomeRefresh.due_at)).where(
-                    HomeRefresh.due_at.is_not(None), HomeRefresh.claimed_until.is_(None)
+                select(func.min(HomeRefresh.due_at)).where(*free, self._spaced(self.clock()))
+            )
+            # A row published too recently is due once its spacing has passed (or later).
+            held: dt.datetime | None = session.scalar(
+                select(func.min(HomeRefresh.published_at)).where(
+                    *free, not_(self._spaced(self.clock()))
                 )
             )
+            if held is not None:
+                due = min(t for t in (due, held + self.spacing) if t is not None)
             leased: dt.datetime | None = session.scalar(
                 select(func.min(HomeRefresh.claimed_until)).where(
                     HomeRefresh.due_at.is_not(None), HomeRefresh.claimed_until.is_not(None)
@@ -218,6 +247,7 @@ class HomeQueue:
             HomeRefresh.due_at.is_not(None),
             HomeRefresh.due_at <= now,
             or_(HomeRefresh.claimed_until.is_(None), HomeRefresh.claimed_until < now),
+            self._spaced(now),
         )
         # Look before locking: on SQLite a write transaction takes the one write lock.
         with self.db.transaction(read_only=True) as session:
@@ -250,21 +280,28 @@ class HomeQueue:
             HomeRefresh.slack_user_id == claimed.user_id, HomeRefresh.claimed_by == worker_id
         )
         with self.db.transaction() as session:
+            published = {
+                "claimed_by": None,
+                "claimed_until": None,
+                "attempts": 0,
+                "last_error": None,
+                "published_at": self.clock(),
+            }
             result = session.execute(
                 update(HomeRefresh)
                 .where(ours, HomeRefresh.changes == claimed.changes)
-                .values(
-                    due_at=None, claimed_by=None, claimed_until=None, attempts=0, last_error=None
-                )
+                .values(due_at=None, **published)
             )
             if getattr(result, "rowcount", 0):
                 return True
-            session.execute(
-                update(HomeRefresh)
-                .where(ours)
-                .values(claimed_by=None, claimed_until=None, attempts=0, last_error=None)
-            )
+            session.execute(update(HomeRefresh).where(ours).values(**published))
         return False
+
+    def _spaced(self, now: dt.datetime) -> ColumnElement[bool]:
+        """Not published by the queue within the spacing before ``now``."""
+        return or_(
+            HomeRefresh.published_at.is_(None), HomeRefresh.published_at <= now - self.spacing
+        )
 
     def failed(self, claimed: Claimed, worker_id: str, error: str) -> float:
         """The publish failed: due again after a backoff; returns the wait in seconds."""

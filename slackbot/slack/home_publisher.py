@@ -30,7 +30,7 @@ from slackbot.clock import Clock, system_clock
 from slackbot.db import Database
 from slackbot.i18n import DEFAULT_LOCALE
 from slackbot.ledger.home import HomeQueries
-from slackbot.outbox.home_queue import Claimed, HomeQueue
+from slackbot.outbox.home_queue import HOME_SPACING_SECONDS, Claimed, HomeQueue
 from slackbot.outbox.queue import RetryPolicy
 from slackbot.slack.views.home import home_view
 
@@ -64,13 +64,20 @@ class HomePublisher:
         retry: RetryPolicy | None = None,
         idle_poll: float = IDLE_POLL_SECONDS,
         lease_seconds: float = 30.0,
+        spacing_seconds: float = HOME_SPACING_SECONDS,
         locale_for: Callable[[str], str] = lambda _user: DEFAULT_LOCALE,
     ) -> None:
         self.db = db
         # What each person reads (their Slack locale, their partner's, the default).
         self.locale_for = locale_for
         self.homes = HomeQueries(db, clock=clock, day_tz=day_tz)
-        self.queue = HomeQueue(db, clock=clock, retry=retry, lease_seconds=lease_seconds)
+        self.queue = HomeQueue(
+            db,
+            clock=clock,
+            retry=retry,
+            lease_seconds=lease_seconds,
+            spacing_seconds=spacing_seconds,
+        )
         self.client_for = client_for
         self.is_approver = is_approver
         self.approver_ids = approver_ids

@@ -3,6 +3,8 @@ burst, nothing lost while Slack fails, no busy polling, one publish across two p
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -12,10 +14,15 @@ from slack_sdk import WebClient
 from sqlalchemy import event, select
 
 from models.home_refresh import EVERY_APPROVER, HomeRefresh
-from slackbot.clock import system_clock
+from slackbot.clock import FrozenClock, system_clock
 from slackbot.db import Database
 from slackbot.ledger import Ledger
-from slackbot.outbox.home_queue import HomeQueue, mark_for_partners, mark_stale
+from slackbot.outbox.home_queue import (
+    HOME_SPACING_SECONDS,
+    HomeQueue,
+    mark_for_partners,
+    mark_stale,
+)
 from slackbot.outbox.queue import RetryPolicy
 from slackbot.slack.home_publisher import HomePublisher
 from tests.home.home_data import ACME_MEMBER, ACME_OTHER, BOTH_MEMBER, GLOBEX_MEMBER, two_partners
@@ -147,21 +154,43 @@ def test_a_change_during_a_publish_is_published_after_it(
     ledger.request_allocation(ACME_MEMBER, "PAY-A1", "INV-A1", "7.00")
     publisher.queue.mark([ACME_MEMBER])
     publisher.wake()
+
     # The request also changes the approvers' queue: count this member's publishes alone.
-    wait_for(
-        lambda: (
-            len(
-                [
-                    c
-                    for c in slack.deliveries("views.publish")
-                    if c.params.get("user_id") == ACME_MEMBER
-                ]
-            )
-            == 2
-        ),
-        what="the second publish",
-    )
+    def members() -> list[float]:
+        return [
+            c.at
+            for c in slack.deliveries("views.publish")
+            if c.params.get("user_id") == ACME_MEMBER
+        ]
+
+    # The production spacing: the second publish waits it out after the first.
+    wait_for(lambda: len(members()) == 2, HOME_SPACING_SECONDS + 5, what="the second publish")
+    first, second = members()
+    assert second - first >= HOME_SPACING_SECONDS - 0.7  # the first's 0.6 s answer counted
     assert "7.00" in last_view_text(slack, ACME_MEMBER)
+
+
+def test_a_burst_of_changes_is_one_publish_per_person_per_spacing(db: Database) -> None:
+    """Thirty changes to one Home over twelve seconds: published when first marked, then once
+    per spacing with every change since, never sooner; the clock is the queue's own."""
+    clock = FrozenClock(dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC))
+    queue = HomeQueue(db, clock=clock)
+    published: list[dt.datetime] = []
+    for _ in range(30):
+        clock.advance(dt.timedelta(seconds=0.4))
+        queue.mark([ACME_MEMBER])
+        for claimed in queue.claim("w1"):
+            assert queue.done(claimed, "w1")
+            published.append(clock())
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(published)]
+    assert len(published) == 3 and all(gap >= HOME_SPACING_SECONDS for gap in gaps), published
+    # The changes since the last publish wait, due once the spacing has passed, and not before.
+    wait = queue.next_due_in()
+    assert wait is not None and 0 < wait <= HOME_SPACING_SECONDS
+    clock.advance(dt.timedelta(seconds=wait - 0.1))
+    assert queue.claim("w1") == []
+    clock.advance(dt.timedelta(seconds=0.1))
+    assert [c.user_id for c in queue.claim("w1")] == [ACME_MEMBER]
 
 
 def test_an_idle_publisher_makes_no_queries(db: Database, publisher: HomePublisher) -> None:

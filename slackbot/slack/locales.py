@@ -5,7 +5,8 @@
 
 - a request's person: the Slack locale (asked with the request's own bot token, never holding
   the answer past the chooser's 0.3 s deadline), else the locale of the first partner they act
-  for that has one, else ``DEFAULT_LOCALE`` (:meth:`Readers.for_person`);
+  for that has one (read at most once a minute per person), else ``DEFAULT_LOCALE``
+  (:meth:`Readers.for_person`);
 - the outbox, at send time, reads the same for the requester (the token they were last seen
   with, else the billing workspace's), and ``BILLING_LOCALE`` for the billing channel.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +40,9 @@ LOOKUP_TIMEOUT = 2
 # How long a person's Slack locale is trusted (they may change their Slack language).
 LOCALE_TTL_SECONDS = 3600.0
 MAX_PEOPLE = 10_000
+# How long a person's partner locale is trusted: it changes only with a partners import, and
+# without this every request of someone whose Slack locale is unknown read it again.
+PARTNER_LOCALE_TTL_SECONDS = 60.0
 
 
 def partner_locale_of(db: Database, user_id: str) -> str | None:
@@ -65,6 +70,7 @@ class Readers:
         client: Callable[[], WebClient | None] = lambda: None,
         chooser: LocaleChooser | None = None,
         partner_locale: Callable[[str], str | None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.default_locale = default_locale
@@ -73,6 +79,9 @@ class Readers:
         self._fallback_client = client
         self._partner_locale = partner_locale or (lambda user: partner_locale_of(db, user))
         self._lock = threading.Lock()
+        self._monotonic = monotonic
+        # user id -> (when read, their partner's locale), at most MAX_PEOPLE, oldest dropped.
+        self._partner_read: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
         # user id -> (token, base_url) of the request they were last seen in: users.info must
         # be asked in their own workspace (the OAuth mode has one token per workspace).
         self._asked_with: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -92,15 +101,31 @@ class Readers:
         known = self.chooser.cached(user_id)
         if known:
             return normalize_locale(known)
+        return normalize_locale(self.chooser.locale_for(user_id, self._partner_of(user_id)))
+
+    def _partner_of(self, user_id: str) -> str | None:
+        """Their partner's locale, read at most once per PARTNER_LOCALE_TTL_SECONDS."""
+        now = self._monotonic()
+        with self._lock:
+            read = self._partner_read.get(user_id)
+        if read is not None and now - read[0] < PARTNER_LOCALE_TTL_SECONDS:
+            return read[1]
         try:
             partner = self._partner_locale(user_id)
         except Exception as exc:
             log.warning("could not read the partner locale of %s: %s", user_id, exc)
-            partner = None
-        return normalize_locale(self.chooser.locale_for(user_id, partner))
+            return None  # not remembered: the next request reads it again
+        with self._lock:
+            self._partner_read[user_id] = (now, partner)
+            self._partner_read.move_to_end(user_id)
+            while len(self._partner_read) > MAX_PEOPLE:
+                self._partner_read.popitem(last=False)
+        return partner
 
     def forget(self, user_id: str) -> None:
         self.chooser.forget(user_id)
+        with self._lock:
+            self._partner_read.pop(user_id, None)
 
     def close(self) -> None:
         self.chooser.close()

@@ -272,3 +272,45 @@ def test_a_french_partner_sends_the_suggestion_untouched(db: Database, slack: Fa
         ]
     finally:
         harness.close()
+
+
+def test_the_partner_locale_is_read_once_a_minute_and_a_change_shows_after_it(
+    books: Database,
+) -> None:
+    """Someone whose Slack locale is unknown: their partner's locale is read from the ledger
+    once, not on every request; a partners import that changes it shows once the minute has
+    passed (on the readers' own clock)."""
+    from sqlalchemy import event
+
+    from slackbot.slack.locales import PARTNER_LOCALE_TTL_SECONDS, Readers
+
+    now = [1000.0]
+    readers = Readers(books, default_locale="en-US", monotonic=lambda: now[0])
+    reads: list[str] = []
+
+    def count(*args: object) -> None:
+        if "partners" in str(args[2]):
+            reads.append(str(args[2]))
+
+    event.listen(books.engine, "before_cursor_execute", count)
+    try:
+        assert readers.for_person(ALICE) == "fr-FR"
+        for _ in range(20):
+            assert readers.for_person(ALICE) == "fr-FR"
+        assert len(reads) == 1
+        import_csv(
+            books, "partners", io.StringIO("partner_id,name,locale\nP-ACME,Acme Corp,en-GB\n")
+        )
+        now[0] += PARTNER_LOCALE_TTL_SECONDS - 1
+        assert readers.for_person(ALICE) == "fr-FR"  # within the minute: what was read
+        now[0] += 1
+        reads.clear()
+        assert readers.for_person(ALICE) == "en-GB"
+        assert len(reads) == 1
+        readers.forget(ALICE)  # a user_change event: read again at once
+        reads.clear()
+        assert readers.for_person(ALICE) == "en-GB"
+        assert len(reads) == 1
+    finally:
+        event.remove(books.engine, "before_cursor_execute", count)
+        readers.close()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import time
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from slackbot.db import make_engine
 
 # Any constant shared by every instance: PostgreSQL serializes migrations on this advisory lock.
 MIGRATION_LOCK_ID = 0x5107B07
+# Attempts at a migration that SQLite refused with "locking protocol" (a transient condition).
+PROTOCOL_RETRIES = 5
+
+
+def _locking_protocol(engine: Engine, exc: OperationalError) -> bool:
+    return engine.dialect.name == "sqlite" and "locking protocol" in str(exc.orig)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -20,10 +29,22 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
-    """Apply every pending migration. Safe to run again, and from several processes at once."""
+    """Apply every pending migration. Safe to run again, and from several processes at once.
+
+    SQLite's "locking protocol" (SQLITE_PROTOCOL: another connection was resetting the WAL
+    index at that instant) is retried a few times: the failed migration's transaction was
+    rolled back, and the next attempt starts from the revision actually recorded.
+    """
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     try:
-        command.upgrade(alembic_config(engine), revision)
+        for attempt in range(1, PROTOCOL_RETRIES + 1):
+            try:
+                command.upgrade(alembic_config(engine), revision)
+                return
+            except OperationalError as exc:
+                if attempt == PROTOCOL_RETRIES or not _locking_protocol(engine, exc):
+                    raise
+                time.sleep(0.1 * attempt)
     finally:
         if isinstance(url_or_engine, str):
             engine.dispose()

@@ -254,3 +254,40 @@ def test_upgrade_to_request_lines_makes_each_allocation_a_request_of_one_line(
                 f" VALUES (10, 7, 1, 'PAY-1', 'INV-2', 'P1', 'USD', 1, 'pending', 'U1', '{now}')"
             )
         )
+
+
+def test_sqlites_locking_protocol_is_retried_and_other_errors_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLITE_PROTOCOL (another connection resetting the WAL index at that instant) is
+    transient: the upgrade tries again and reaches head. Any other error stops it at once."""
+    import sqlite3
+
+    from alembic import command
+    from sqlalchemy.exc import OperationalError
+
+    from slackbot import migrate
+
+    real = command.upgrade
+    failures = {"left": 2}
+
+    def flaky(config: Any, revision: str) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError(failures["error"]))
+        real(config, revision)
+
+    monkeypatch.setattr(migrate.command, "upgrade", flaky)
+    monkeypatch.setattr(migrate.time, "sleep", lambda _seconds: None)
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    failures["error"] = "locking protocol"  # type: ignore[assignment]
+    upgrade(engine)
+    assert current_revision(engine) == head_revision(engine)
+
+    other = make_engine(f"sqlite:///{tmp_path / 'b.db'}")
+    failures.update(left=1, error="disk I/O error")  # type: ignore[arg-type]
+    with pytest.raises(OperationalError, match="disk I/O error"):
+        upgrade(other)
+    assert current_revision(other) is None
+    engine.dispose()
+    other.dispose()

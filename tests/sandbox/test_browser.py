@@ -82,6 +82,15 @@ def wait_for(find: Callable[[], T], what: str, timeout: float = 15.0) -> T:
     raise AssertionError(f"timed out waiting for {what}" + (f" ({last})" if last else ""))
 
 
+def clicked(element: Any) -> bool:
+    """Click ``element`` (None: not there yet). Inside ``wait_for``, a redraw that replaced the
+    element between finding and clicking it (a stale reference) finds it again and retries."""
+    if element is None:
+        return False
+    element.click()
+    return True
+
+
 def shot(driver: Any, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
@@ -124,19 +133,20 @@ def test_a_partner_allocates_and_an_approver_approves_on_the_page(
     shot(browser, "02-payments-list")
 
     # 2. Allocate on PAY-1006 opens the real modal (views.open with the click's trigger_id).
-    allocate = wait_for(
-        lambda: next(
-            (
-                b
-                for b in by_css(browser, ".ephemeral button")
-                if b.text.strip() == "Allocate"
-                and (b.get_attribute("data-action-id") or "").endswith("PAY-1006")
-            ),
-            None,
+    wait_for(
+        lambda: clicked(
+            next(
+                (
+                    b
+                    for b in by_css(browser, ".ephemeral button")
+                    if b.text.strip() == "Allocate"
+                    and (b.get_attribute("data-action-id") or "").endswith("PAY-1006")
+                ),
+                None,
+            )
         ),
         "PAY-1006's Allocate button",
     )
-    allocate.click()
     wait_for(lambda: "PAY-1006" in modal_text(browser), "the allocation modal")
     shot(browser, "03-allocation-modal")
 
@@ -144,14 +154,22 @@ def test_a_partner_allocates_and_an_approver_approves_on_the_page(
     query = wait_for(lambda: by_css(browser, "#modal .bk-external-query"), "the invoice menu")[0]
     query.send_keys("INV")
     wait_for(lambda: by_css(browser, "#modal .bk-options[data-loaded-for='INV']"), "options")
-    option = wait_for(
+    wait_for(
         lambda: next(
             (o for o in by_css(browser, "#modal .bk-option") if o.text.startswith("INV-8")), None
         ),
         "INV-8 among the options",
     )
     shot(browser, "04-invoice-options")
-    option.click()
+    wait_for(
+        lambda: clicked(
+            next(
+                (o for o in by_css(browser, "#modal .bk-option") if o.text.startswith("INV-8")),
+                None,
+            )
+        ),
+        "INV-8 clicked",
+    )
     # Choosing dispatches block_actions; the bot redraws the modal with the amount filled in.
     amount = wait_for(
         lambda: next(
@@ -236,11 +254,14 @@ def test_a_refused_amount_is_shown_inline_in_the_modal(sandbox: Sandbox, browser
     query.send_keys("INV-9")
     wait_for(lambda: by_css(browser, "#modal .bk-options[data-loaded-for='INV-9']"), "options")
     wait_for(
-        lambda: next(
-            (o for o in by_css(browser, "#modal .bk-option") if o.text.startswith("INV-9")), None
+        lambda: clicked(
+            next(
+                (o for o in by_css(browser, "#modal .bk-option") if o.text.startswith("INV-9")),
+                None,
+            )
         ),
         "INV-9 among the options",
-    ).click()
+    )
     amount = wait_for(
         lambda: next(
             (

@@ -26,6 +26,10 @@ from tests.support.bot_harness import APPROVER, BILLING_CHANNEL, allocation_name
 from tests.support.factories import add_invoice, add_partner, add_payment
 from tests.support.slack_stub import FakeSlack, dm_channel_for
 
+# The idle senders' claims and the billing pace are timed against the real clock: another test
+# process on the same two cores shows up in them, so the README's test command runs these alone.
+pytestmark = pytest.mark.solo
+
 ALICE = "U0ALICE"
 ALICE_DM = dm_channel_for(ALICE)
 # "A handful per second across four senders": what an idle outbox may cost the database.

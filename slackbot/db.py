@@ -8,6 +8,7 @@ locks (``SELECT … FOR UPDATE``) taken by the services in a fixed order.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -167,9 +168,20 @@ class Database:
         self.engine.dispose()
 
 
+def is_locking_protocol(exc: BaseException) -> bool:
+    """SQLite's SQLITE_PROTOCOL: a WAL lock lost a race many times over; the statement did nothing.
+
+    SQLite returns it when a connection could not take a WAL index lock after about a hundred
+    tries (some ten seconds of back-off), which a machine whose cores are all busy can cause.
+    The transaction was not committed, so trying the whole unit of work again is safe.
+    """
+    orig = getattr(exc, "orig", exc)
+    return isinstance(orig, sqlite3.OperationalError) and "locking protocol" in str(orig)
+
+
 def _is_outage(exc: OperationalError) -> bool:
     message = str(exc.orig).lower()
-    if "database is locked" in message:
+    if "database is locked" in message or is_locking_protocol(exc):
         return True
     return exc.connection_invalidated or any(
         marker in message

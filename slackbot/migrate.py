@@ -9,16 +9,12 @@ from alembic.config import Config
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from slackbot.db import make_engine
+from slackbot.db import is_locking_protocol, make_engine
 
 # Any constant shared by every instance: PostgreSQL serializes migrations on this advisory lock.
 MIGRATION_LOCK_ID = 0x5107B07
 # Attempts at a migration that SQLite refused with "locking protocol" (a transient condition).
 PROTOCOL_RETRIES = 5
-
-
-def _locking_protocol(engine: Engine, exc: OperationalError) -> bool:
-    return engine.dialect.name == "sqlite" and "locking protocol" in str(exc.orig)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -42,7 +38,7 @@ def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
                 command.upgrade(alembic_config(engine), revision)
                 return
             except OperationalError as exc:
-                if attempt == PROTOCOL_RETRIES or not _locking_protocol(engine, exc):
+                if attempt == PROTOCOL_RETRIES or not is_locking_protocol(exc):
                     raise
                 time.sleep(0.1 * attempt)
     finally:

@@ -105,3 +105,42 @@ def test_the_quick_benchmark_reports_every_row_and_leaves_the_books_balanced(
         if backend == "postgresql":
             for url in report.get("ledger_urls", {}).values():
                 _drop_postgres(url)
+
+
+def test_seeding_refused_by_sqlites_locking_protocol_starts_again_from_an_empty_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from bench import seed as seeding
+
+    real = seeding.seed
+    calls: list[int] = []
+
+    def refused_once(db: Database, size: seeding.LedgerSize) -> seeding.SeedReport:
+        calls.append(1)
+        if len(calls) == 1:
+            # As SQLite does at the seeding's commit: refused, nothing written.
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("locking protocol"))
+        return real(db, size)
+
+    monkeypatch.setattr(seeding, "seed", refused_once)
+    monkeypatch.setattr(seeding.time, "sleep", lambda _seconds: None)
+    db, note = seeding.open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", seeding.TINY)
+    try:
+        assert len(calls) == 2 and note.startswith("seeded")
+        assert seeding.seeded_size(db) == seeding.TINY
+        assert check_books(db) == []
+    finally:
+        db.dispose()
+
+    other = tmp_path / "other.db"
+
+    def broken(db: Database, size: seeding.LedgerSize) -> seeding.SeedReport:
+        raise OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
+
+    monkeypatch.setattr(seeding, "seed", broken)
+    with pytest.raises(OperationalError, match="disk I/O error"):
+        seeding.open_ledger(f"sqlite:///{other}", seeding.TINY)

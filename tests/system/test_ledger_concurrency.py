@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from models.schemas import Actor
 from models.tables import Allocation, Invoice, JournalEntry, Payment
-from slackbot.db import Database
+from slackbot.db import Database, make_engine
 from slackbot.errors import AlreadyDecided, InsufficientFunds, InvalidInput
 from slackbot.ledger import Ledger
 from slackbot.ledger.books import check_books
@@ -32,8 +32,31 @@ RACE_TIMEOUT = 30.0
 LINES = pytest.mark.parametrize("lines", [1, 3], ids=["1_line", "3_lines"])
 
 
+POSTGRES_THREADS = 12
+
+
 def threads_for(db: Database) -> int:
-    return 12 if db.dialect == "postgresql" else 8
+    return POSTGRES_THREADS if db.dialect == "postgresql" else 8
+
+
+@pytest.fixture
+def db(db: Database) -> Iterator[Database]:
+    """The test ledger; on PostgreSQL through a pool holding one open connection per thread.
+
+    A race is about row locks, not about a dozen PostgreSQL backends starting at the same
+    instant on a loaded machine: under the parallel suite some missed the bot's 2 s
+    connect timeout ("connection timeout expired") before taking part at all.
+    """
+    if db.dialect != "postgresql":
+        yield db
+        return
+    url = db.engine.url.render_as_string(hide_password=False)
+    warm = Database(make_engine(url, pool_size=POSTGRES_THREADS))
+    connections = [warm.engine.connect() for _ in range(POSTGRES_THREADS)]
+    for connection in connections:
+        connection.close()
+    yield warm
+    warm.dispose()
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -305,24 +306,42 @@ def test_mixed_requests_and_decisions_keep_the_books_right(db: Database) -> None
                 )
             )
 
+    count = threads_for(db)
+    requesting = [len(range(0, count, 2))]
+    requesting_lock = threading.Lock()
+
+    def request_rounds(rng: random.Random, index: int, outcomes: Outcomes) -> None:
+        for round_no in range(rounds):
+            # Every other request has three lines over the shared invoices, in its own
+            # order; deciders pick any line's id, which decides the whole request.
+            size = 3 if round_no % 2 else 1
+            p = f"PAY-{rng.randrange(3)}"
+            invoices = rng.sample(range(3), size)
+            typed = [(f"INV-{i}", rng.randint(1_000, 9_000)) for i in invoices]
+            attempt(
+                outcomes,
+                index,
+                lambda p=p, t=typed: ledger.request_lines(f"U{index}", p, t),
+            )
+
     def act(index: int, outcomes: Outcomes) -> None:
         rng = random.Random(index)
         approver = Actor(user_id=f"B{index}", can_approve=True)
-        for round_no in range(rounds):
-            if index % 2 == 0:
-                # Every other request has three lines over the shared invoices, in its own
-                # order; deciders pick any line's id, which decides the whole request.
-                size = 3 if round_no % 2 else 1
-                p = f"PAY-{rng.randrange(3)}"
-                invoices = rng.sample(range(3), size)
-                typed = [(f"INV-{i}", rng.randint(1_000, 9_000)) for i in invoices]
-                attempt(
-                    outcomes,
-                    index,
-                    lambda p=p, t=typed: ledger.request_lines(f"U{index}", p, t),
-                )
-                continue
+        if index % 2 == 0:
+            try:
+                request_rounds(rng, index, outcomes)
+            finally:
+                with requesting_lock:
+                    requesting[0] -= 1
+            return
+        for _round in range(rounds):
+            # A decider that finds nothing pending waits while requesters are still at work
+            # rather than spending its round: otherwise, when the deciders happen to start
+            # first, they finish before any three-line request exists and none is decided.
             ids = pending_ids()
+            while not ids and requesting[0] > 0:
+                time.sleep(0.005)
+                ids = pending_ids()
             if not ids:
                 continue
             target = rng.choice(ids)
@@ -331,7 +350,7 @@ def test_mixed_requests_and_decisions_keep_the_books_right(db: Database) -> None
             else:
                 attempt(outcomes, index, lambda t=target: ledger.reject(t, approver, "no"))
 
-    outcomes = race(threads_for(db), act)
+    outcomes = race(count, act)
 
     assert outcomes.unexpected((AlreadyDecided, InsufficientFunds, InvalidInput)) == []
     statuses = Counter(summary.status for _, summary in outcomes.results)

@@ -91,6 +91,19 @@ def clicked(element: Any) -> bool:
     return True
 
 
+def afresh(read: Callable[[], T]) -> T:
+    """``read()``, again from the start when the page redrew the elements it was reading (the
+    page re-renders a channel's messages as the bot's outbox edits them)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(50):
+        try:
+            return read()
+        except StaleElementReferenceException:
+            time.sleep(0.05)
+    return read()
+
+
 def shot(driver: Any, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
@@ -192,37 +205,38 @@ def test_a_partner_allocates_and_an_approver_approves_on_the_page(
 
     # 4. Clara, a billing approver, sees the request in #billing and approves it.
     open_as(browser, sandbox, CLARA.user_id, "billing")
-    approve = wait_for(
-        lambda: next(
+
+    def request_message() -> Any:
+        return next(
             (
                 b
                 for b in by_css(browser, "#main .msg")
                 if "PAY-1006" in b.text and button_in(b, "Approve")
             ),
             None,
-        ),
-        "the request for PAY-1006 in #billing",
-    )
-    browser.execute_script("arguments[0].scrollIntoView()", approve)
-    shot(browser, "07-billing-request")
-    button_in(approve, "Approve").click()
-    # The button asks first, as its confirm dialog says.
-    ok = wait_for(lambda: by_css(browser, "#confirm-dialog[open] #confirm-ok"), "the confirm")[0]
-    shot(browser, "08-confirm-dialog")
-    ok.click()
-    approved = wait_for(
-        lambda: next(
+        )
+
+    def approved_message() -> Any:
+        return next(
             (
                 m
                 for m in by_css(browser, "#main .msg")
                 if "PAY-1006" in m.text and "Approved by @Clara Oswald" in m.text
             ),
             None,
-        ),
-        "the billing message updated to Approved",
-    )
-    assert button_in(approved, "Approve") is None
-    browser.execute_script("arguments[0].scrollIntoView()", approved)
+        )
+
+    wait_for(request_message, "the request for PAY-1006 in #billing")
+    afresh(lambda: browser.execute_script("arguments[0].scrollIntoView()", request_message()))
+    shot(browser, "07-billing-request")
+    wait_for(lambda: clicked(button_in(request_message(), "Approve")), "the Approve button")
+    # The button asks first, as its confirm dialog says.
+    ok = wait_for(lambda: by_css(browser, "#confirm-dialog[open] #confirm-ok"), "the confirm")[0]
+    shot(browser, "08-confirm-dialog")
+    ok.click()
+    wait_for(approved_message, "the billing message updated to Approved")
+    assert afresh(lambda: button_in(approved_message(), "Approve")) is None
+    afresh(lambda: browser.execute_script("arguments[0].scrollIntoView()", approved_message()))
     shot(browser, "09-billing-approved")
 
     # 5. Ada gets a DM with the decision.

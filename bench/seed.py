@@ -17,6 +17,7 @@ and the approvers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import random
@@ -32,7 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Table, func, insert, select, text, update  # noqa: E402
-from sqlalchemy.exc import OperationalError  # noqa: E402
+from sqlalchemy.exc import DBAPIError, OperationalError  # noqa: E402
 
 from models import balances  # noqa: E402
 from models.enums import AllocationStatus, Audience, EntryKind, OutboxKind  # noqa: E402
@@ -622,6 +623,21 @@ def _align_sequences(connection: Any) -> None:
         )
 
 
+def settle_postgres(db: Database) -> None:
+    """Leave a freshly seeded PostgreSQL ledger as a long-running one is, before measuring.
+
+    Autovacuum would analyse the new tables within a minute, the first reads of each page would
+    write its hint bits, and the checkpoint of the seeding's WAL would run during the first
+    measurements: VACUUM (ANALYZE) and a CHECKPOINT do all of it now. CHECKPOINT needs a
+    superuser (or pg_checkpoint); without one the benchmark goes on and the server checkpoints
+    on its own schedule.
+    """
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM (ANALYZE)"))
+        with contextlib.suppress(DBAPIError):
+            connection.execute(text("CHECKPOINT"))
+
+
 SEEDED_ACTION = "bench.seeded"
 # Tries at seeding when SQLite refuses the commit with its transient "locking protocol".
 SEED_ATTEMPTS = 3
@@ -652,9 +668,7 @@ def seed(db: Database, size: LedgerSize, subjects: Subjects = SUBJECTS) -> SeedR
         if db.dialect == "postgresql":
             _align_sequences(connection)
     if db.dialect == "postgresql":
-        # Autovacuum would analyse the fresh tables within a minute; the benchmark starts now.
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("ANALYZE"))
+        settle_postgres(db)
     report = SeedReport(size, db.dialect, 0.0, dict(writer.rows))
     top_up_pending(db, size.pending, subjects)
     report.seconds = time.perf_counter() - began

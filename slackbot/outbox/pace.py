@@ -88,13 +88,19 @@ class ChannelPacer:
             pace.next_at = max(pace.next_at, until)
 
     def locked(self, session: Session, channel: str, default: dt.datetime) -> ChannelPace:
-        """The channel's pace row, created at ``default`` if new, locked for this transaction."""
+        """The channel's pace row, created at ``default`` if new, locked for this transaction.
+
+        The row exists after a channel's first call, so the lock is one statement; only a new
+        channel's first call also inserts (racing processes: one inserts, the others find it).
+        """
+        row = select(ChannelPace).where(ChannelPace.channel == channel).with_for_update()
+        pace = session.scalars(row).one_or_none()
+        if pace is not None:
+            return pace
         insert = sqlite_insert if self.db.dialect == "sqlite" else postgresql_insert
         session.execute(
             insert(ChannelPace)
             .values(channel=channel, next_at=default)
             .on_conflict_do_nothing(index_elements=["channel"])
         )
-        return session.scalars(
-            select(ChannelPace).where(ChannelPace.channel == channel).with_for_update()
-        ).one()
+        return session.scalars(row).one()

@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Table, func, insert, select, text, update  # noqa: E402
-from sqlalchemy.exc import DBAPIError, OperationalError  # noqa: E402
+from sqlalchemy.exc import DBAPIError  # noqa: E402
 
 from models import balances  # noqa: E402
 from models.enums import AllocationStatus, Audience, EntryKind, OutboxKind  # noqa: E402
@@ -49,7 +49,7 @@ from models.tables import (  # noqa: E402
     Payment,
     SlackMessageRef,
 )
-from slackbot.db import CLI_LOCK_WAIT_MS, Database, is_locking_protocol  # noqa: E402
+from slackbot.db import CLI_LOCK_WAIT_MS, Database, retrying_locking_protocol  # noqa: E402
 from slackbot.ledger.books import check_books  # noqa: E402
 from slackbot.ledger.posting import receivable_account, unapplied_cash_account  # noqa: E402
 from slackbot.migrate import upgrade  # noqa: E402
@@ -834,16 +834,9 @@ def open_ledger(url: str, size: LedgerSize, *, fresh: bool = False) -> tuple[Dat
             f"{_shown(url)} already holds a ledger that is not a {size.label()} benchmark"
             " ledger; give the benchmark an empty database (or delete this one)"
         )
-    for attempt in range(1, SEED_ATTEMPTS + 1):
-        try:
-            report = seed(db, size)
-            break
-        except OperationalError as exc:
-            # SQLite's "locking protocol" rolled the whole seeding transaction back: the
-            # ledger is still empty, so seeding again starts from nothing.
-            if attempt == SEED_ATTEMPTS or not is_locking_protocol(exc):
-                raise
-            time.sleep(0.5 * attempt)
+    # SQLite's "locking protocol" rolls the whole seeding transaction back: the ledger is
+    # still empty, so seeding again starts from nothing.
+    report = retrying_locking_protocol(lambda: seed(db, size), attempts=SEED_ATTEMPTS, backoff=0.5)
     return db, report.summary()
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
-from typing import Any
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -177,6 +178,25 @@ def is_locking_protocol(exc: BaseException) -> bool:
     """
     orig = getattr(exc, "orig", exc)
     return isinstance(orig, sqlite3.OperationalError) and "locking protocol" in str(orig)
+
+
+T = TypeVar("T")
+
+
+def retrying_locking_protocol(work: Callable[[], T], *, attempts: int, backoff: float) -> T:
+    """``work()``, run again (up to ``attempts`` in all, ``backoff`` x n seconds apart) while
+    SQLite refuses it with "locking protocol"; any other error, or the last refusal, propagates.
+
+    ``work`` must be one whole unit of work: the refused try committed nothing.
+    """
+    for attempt in range(1, attempts):
+        try:
+            return work()
+        except OperationalError as exc:
+            if not is_locking_protocol(exc):
+                raise
+            time.sleep(backoff * attempt)
+    return work()
 
 
 def _is_outage(exc: OperationalError) -> bool:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
-from slackbot.db import is_locking_protocol, make_engine
+from slackbot.db import make_engine, retrying_locking_protocol
 
 # Any constant shared by every instance: PostgreSQL serializes migrations on this advisory lock.
 MIGRATION_LOCK_ID = 0x5107B07
@@ -33,14 +30,11 @@ def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
     """
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     try:
-        for attempt in range(1, PROTOCOL_RETRIES + 1):
-            try:
-                command.upgrade(alembic_config(engine), revision)
-                return
-            except OperationalError as exc:
-                if attempt == PROTOCOL_RETRIES or not is_locking_protocol(exc):
-                    raise
-                time.sleep(0.1 * attempt)
+        retrying_locking_protocol(
+            lambda: command.upgrade(alembic_config(engine), revision),
+            attempts=PROTOCOL_RETRIES,
+            backoff=0.1,
+        )
     finally:
         if isinstance(url_or_engine, str):
             engine.dispose()

@@ -266,6 +266,7 @@ def test_sqlites_locking_protocol_is_retried_and_other_errors_are_not(
     from alembic import command
     from sqlalchemy.exc import OperationalError
 
+    from slackbot import db as slackbot_db
     from slackbot import migrate
 
     real = command.upgrade
@@ -278,7 +279,7 @@ def test_sqlites_locking_protocol_is_retried_and_other_errors_are_not(
         real(config, revision)
 
     monkeypatch.setattr(migrate.command, "upgrade", flaky)
-    monkeypatch.setattr(migrate.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(slackbot_db.time, "sleep", lambda _seconds: None)
     engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
     failures["error"] = "locking protocol"  # type: ignore[assignment]
     upgrade(engine)

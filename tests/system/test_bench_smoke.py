@@ -115,6 +115,7 @@ def test_seeding_refused_by_sqlites_locking_protocol_starts_again_from_an_empty_
     from sqlalchemy.exc import OperationalError
 
     from bench import seed as seeding
+    from slackbot import db as slackbot_db
 
     real = seeding.seed
     calls: list[int] = []
@@ -127,7 +128,7 @@ def test_seeding_refused_by_sqlites_locking_protocol_starts_again_from_an_empty_
         return real(db, size)
 
     monkeypatch.setattr(seeding, "seed", refused_once)
-    monkeypatch.setattr(seeding.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(slackbot_db.time, "sleep", lambda _seconds: None)
     db, note = seeding.open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", seeding.TINY)
     try:
         assert len(calls) == 2 and note.startswith("seeded")

@@ -307,7 +307,7 @@ def test_mixed_requests_and_decisions_keep_the_books_right(db: Database) -> None
             )
 
     count = threads_for(db)
-    requesting = [len(range(0, count, 2))]
+    requesting = [(count + 1) // 2]  # the even-numbered threads request, the odd decide
     requesting_lock = threading.Lock()
 
     def request_rounds(rng: random.Random, index: int, outcomes: Outcomes) -> None:
